@@ -1,0 +1,117 @@
+//! Test package `misbehave`: actors that do what makes unloading hard.
+//!
+//! `misbehave.Actor` answers:
+//! - `{"panic": x}`: panics (every attempt is counted first);
+//! - `"panic_attempts"`: how many times a panic message was attempted;
+//! - `"tls"`: touches a `thread_local!` whose value has `Drop`;
+//! - `"thread"`: starts a worker thread that the shutdown hook stops;
+//! - `"log"`: logs one INFO line;
+//! - `"alloc"`: keeps 64 MiB until the actor exits;
+//! - `{"sleep_ms": n}`: blocks its thread for `n` milliseconds, then replies `"slept"`;
+//! - `"ping"`: `"pong"`.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actor_abi::prelude::*;
+
+/// The text of the log line `"log"` writes.
+pub const LOG_LINE: &str = "misbehave says hello";
+
+struct Noisy(Vec<u8>);
+
+impl Drop for Noisy {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+thread_local! {
+    static TLS: RefCell<Noisy> = RefCell::new(Noisy(Vec::new()));
+}
+
+struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
+
+fn start_worker() -> bool {
+    let Ok(mut slot) = WORKER.lock() else { return false };
+    if slot.is_some() {
+        return true;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let spawned = std::thread::Builder::new().name("misbehave-worker".into()).spawn(move || {
+        while !flag.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    match spawned {
+        Ok(handle) => {
+            *slot = Some(Worker { stop, handle });
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The package's shutdown hook: stops and joins the worker thread.
+fn stop_worker() {
+    let worker = WORKER.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(w) = worker {
+        w.stop.store(true, Ordering::Release);
+        let _ = w.handle.join();
+    }
+}
+
+/// `misbehave.Actor`.
+#[derive(Default)]
+struct Misbehave {
+    panic_attempts: u64,
+    ballast: Vec<u8>,
+}
+
+impl Actor for Misbehave {
+    fn receive(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) {
+        if let Some(ms) = msg.get("sleep_ms").and_then(Value::as_i64) {
+            std::thread::sleep(Duration::from_millis(ms.max(0) as u64));
+            cx.send(&from, "slept");
+            return;
+        }
+        if let Some(what) = msg.get("panic") {
+            self.panic_attempts += 1;
+            panic!("asked to panic: {what}");
+        }
+        let reply: Value = match msg.as_str() {
+            Some("panic_attempts") => self.panic_attempts.into(),
+            Some("tls") => {
+                TLS.with(|t| t.borrow_mut().0.push(1));
+                "tls touched".into()
+            }
+            Some("thread") => if start_worker() { "thread started" } else { "thread failed" }.into(),
+            Some("log") => {
+                info!("{LOG_LINE}");
+                "logged".into()
+            }
+            Some("alloc") => {
+                self.ballast = vec![7u8; 64 << 20];
+                "allocated".into()
+            }
+            Some("ping") => "pong".into(),
+            _ => return,
+        };
+        cx.send(&from, reply);
+    }
+}
+
+export_actors! {
+    "misbehave.Actor" => Misbehave;
+    shutdown = stop_worker
+}

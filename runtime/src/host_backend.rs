@@ -1,0 +1,65 @@
+//! The [`ContextBackend`] of host actors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actor_abi::{Address, ContextBackend, CreateError, Message, SourceInfo, Value};
+
+use crate::cell::ActorCell;
+use crate::error::CreateActorError;
+use crate::payload::Payload;
+use crate::route::route;
+use crate::spawn;
+use crate::system::Shared;
+use crate::timer::TimerAction;
+
+/// What a host actor's handler acts through.
+pub(crate) struct HostBackend<'a> {
+    shared: &'a Arc<Shared>,
+    cell: &'a Arc<ActorCell>,
+    exit: bool,
+}
+
+impl<'a> HostBackend<'a> {
+    pub(crate) fn new(shared: &'a Arc<Shared>, cell: &'a Arc<ActorCell>) -> Self {
+        HostBackend { shared, cell, exit: false }
+    }
+
+    pub(crate) fn exit_requested(&self) -> bool {
+        self.exit
+    }
+}
+
+impl ContextBackend for HostBackend<'_> {
+    fn my_address(&self) -> Address {
+        self.cell.addr
+    }
+
+    fn send_message(&mut self, to: Address, msg: Message) {
+        route(self.shared, self.cell.addr, to, Payload::Native(msg));
+    }
+
+    /// A host actor creates package actors by class name: the class is taken
+    /// from the most recently loaded version that exports it.
+    fn create_actor(&mut self, class: &str, global_name: Option<&str>) -> Result<Address, CreateError> {
+        let Some(version) = self.shared.newest_exporting(class) else {
+            return Err(CreateError::UnknownClass { class: class.to_string() });
+        };
+        spawn::create_package_actor(self.shared, &version, class, global_name, Some(self.cell)).map_err(|e| match e {
+            CreateActorError::UnknownClass { .. } => CreateError::UnknownClass { class: class.to_string() },
+            other => CreateError::Refused { class: class.to_string(), reason: other.to_string() },
+        })
+    }
+
+    fn wakeup_after(&mut self, delay: Duration, payload: Value) {
+        self.shared.timer.after(delay, TimerAction::Wakeup { to: self.cell.addr, payload });
+    }
+
+    fn source(&self) -> Option<SourceInfo<'_>> {
+        None
+    }
+
+    fn exit(&mut self) {
+        self.exit = true;
+    }
+}

@@ -1,0 +1,63 @@
+//! # runtime: the Thespian actor system with hot-loadable native packages
+//!
+//! Embed an [`ActorSystem`] to run actors in-process: host actors written
+//! against [`actor_abi::Actor`], and actors from loaded packages (Rust
+//! `cdylib`s built with [`actor_abi::export_actors!`]). Several versions of
+//! one package can be loaded at once, each with its own actors, state and
+//! threads; [`ActorSystem::unload`] stops a version and closes its library,
+//! then checks `/proc/self/maps` and reports whether the code really left.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use runtime::{ActorSystem, SystemConfig};
+//! use actor_abi::value;
+//!
+//! # fn verified() -> runtime::VerifiedPackage { unimplemented!() }
+//! let system = ActorSystem::start(SystemConfig::default())?;
+//! let pkg = system.load(verified())?;                  // a VerifiedPackage
+//! let foo = system.create_actor(&pkg.hash, "foo.fooactor")?;
+//! let pong = system.ask(&foo, value!({"ping": 1}), Duration::from_secs(1))?;
+//! println!("{pong}");
+//! let report = system.unload(&pkg.hash)?;
+//! assert!(report.code.is_freed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Package code only runs on threads owned by its version, which are joined
+//! before the library is closed; messages cross the boundary as bytes; every
+//! plugin entry point catches its own panics. A plugin that aborts, segfaults
+//! or overflows its stack still takes the process down: only a process
+//! boundary contains that.
+
+#![warn(missing_docs)]
+
+mod cell;
+mod config;
+mod error;
+mod executor;
+mod host_backend;
+mod logging;
+mod package;
+mod payload;
+mod plugin;
+mod reply;
+mod report;
+mod route;
+mod run;
+mod spawn;
+mod system;
+mod table;
+mod timer;
+
+pub use actor_abi;
+pub use config::SystemConfig;
+pub use error::{AskError, CreateActorError, LoadError, UnloadError};
+pub use logging::{ACTOR_ADDRESS_KEY, current_actor};
+pub use package::{PackageInfo, VerifiedPackage, hex, sha256_hex};
+pub use plugin::maps;
+pub use reply::AskFuture;
+pub use report::{CodeState, UnloadReport};
+pub use system::{ActorInfo, ActorSystem, ShutdownReport, StartError};
+
+/// The target triple this runtime was built for; it picks a package's library.
+pub const TARGET_TRIPLE: &str = env!("THESPIAN_TARGET_TRIPLE");

@@ -1,0 +1,88 @@
+//! Package identity: what may be loaded and what is loaded.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+/// Library bytes whose package passed verification, with the identity the
+/// verified package declares. It is the only thing
+/// [`ActorSystem::load`](crate::ActorSystem::load) accepts.
+pub struct VerifiedPackage {
+    pub(crate) group: String,
+    pub(crate) version: String,
+    pub(crate) hash: String,
+    pub(crate) library_name: String,
+    pub(crate) library: Vec<u8>,
+}
+
+impl VerifiedPackage {
+    /// Wraps library bytes that no signature check has seen.
+    ///
+    /// Only with the `unverified-load` feature, for tests and the embedding
+    /// demo. The hash is the SHA-256 of a domain tag, the group, the version
+    /// and the bytes, so two versions of one build get distinct identities.
+    #[cfg(feature = "unverified-load")]
+    pub fn unverified(group: &str, version: &str, library_name: &str, library: Vec<u8>) -> VerifiedPackage {
+        let mut h = Sha256::new();
+        h.update(b"thespian-unverified-package\0");
+        h.update(group.as_bytes());
+        h.update([0]);
+        h.update(version.as_bytes());
+        h.update([0]);
+        h.update(&library);
+        VerifiedPackage {
+            group: group.to_string(),
+            version: version.to_string(),
+            hash: hex(&h.finalize()),
+            library_name: library_name.to_string(),
+            library,
+        }
+    }
+
+    /// The package hash (lowercase hex SHA-256).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+impl fmt::Debug for VerifiedPackage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedPackage")
+            .field("group", &self.group)
+            .field("version", &self.version)
+            .field("hash", &self.hash)
+            .field("library_bytes", &self.library.len())
+            .finish()
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// A loaded package version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageInfo {
+    /// The version's number in this actor system (the `HOME` of its actors' addresses).
+    pub id: u64,
+    /// The group.
+    pub group: String,
+    /// The version (empty when unversioned).
+    pub version: String,
+    /// The package hash (lowercase hex).
+    pub hash: String,
+    /// The exported actor classes.
+    pub classes: Vec<String>,
+    /// The library file the code was loaded from.
+    pub library: PathBuf,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+}

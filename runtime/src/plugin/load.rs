@@ -1,0 +1,76 @@
+//! Loading a verified package: private copy, dlopen, ABI check, the
+//! version's own threads, init on one of them. A failure at any step undoes
+//! the steps before it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use crate::error::LoadError;
+use crate::executor::Executor;
+use crate::package::{PackageInfo, VerifiedPackage};
+use crate::plugin::code::PluginCode;
+use crate::plugin::extract;
+use crate::plugin::version::Version;
+use crate::system::Shared;
+
+/// Loads `pkg` into the system.
+pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<PackageInfo, LoadError> {
+    if shared.stopping.load(Ordering::Acquire) {
+        return Err(LoadError::ShuttingDown);
+    }
+    // Held for the whole load so two loads of one hash cannot race.
+    let mut versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
+    if versions.iter().any(|v| v.info.hash == pkg.hash) {
+        return Err(LoadError::AlreadyLoaded { hash: pkg.hash });
+    }
+    let dir = extract::fresh_dir(&shared.extract_root, &pkg.hash)?;
+    let result = open_and_start(shared, &pkg, &dir);
+    match result {
+        Ok(version) => {
+            let info = version.info.clone();
+            versions.push(version);
+            log::info!("loaded {} {} ({}) from {}", info.group, info.version, info.hash, info.library.display());
+            Ok(info)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+fn open_and_start(shared: &Arc<Shared>, pkg: &VerifiedPackage, dir: &std::path::Path) -> Result<Arc<Version>, LoadError> {
+    let path = extract::write_library(dir, &pkg.library_name, &pkg.library)?;
+    let code = Arc::new(PluginCode::open(&path)?);
+    let home = shared.next_home.fetch_add(1, Ordering::Relaxed);
+    let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), shared.config.package_threads, shared)
+        .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;
+    let info = PackageInfo {
+        id: home,
+        group: pkg.group.clone(),
+        version: pkg.version.clone(),
+        hash: pkg.hash.clone(),
+        classes: code.classes().to_vec(),
+        library: path,
+        loaded_at: SystemTime::now(),
+    };
+    let init_code = code.clone();
+    let max_level = log::max_level() as u32;
+    let init = threads.call(move || init_code.init(max_level));
+    let version = Arc::new(Version::new(home, info, threads, code));
+    match init {
+        Some(Ok(())) => Ok(version),
+        failed => {
+            let reason = match failed {
+                Some(Err(e)) => e,
+                _ => "the package thread stopped during init".to_string(),
+            };
+            version.exec.stop_and_join();
+            if let Some(code) = version.take_code().and_then(|c| Arc::try_unwrap(c).ok()) {
+                let _ = code.close();
+            }
+            Err(LoadError::Init { group: pkg.group.clone(), reason })
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Reply slots: where the answer to one `ask` lands.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use actor_abi::{Address, Value};
+
+use crate::error::AskError;
+use crate::system::Shared;
+
+#[derive(Default)]
+struct SlotState {
+    result: Option<Result<Value, AskError>>,
+    waker: Option<Waker>,
+}
+
+/// The one-shot destination of an ask.
+#[derive(Default)]
+pub(crate) struct ReplySlot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+impl ReplySlot {
+    /// Sets the outcome once; later outcomes are ignored.
+    pub(crate) fn complete(&self, result: Result<Value, AskError>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.result.is_some() {
+            return;
+        }
+        s.result = Some(result);
+        if let Some(w) = s.waker.take() {
+            w.wake();
+        }
+        self.ready.notify_all();
+    }
+
+    /// Blocks until there is an outcome or `deadline` passes.
+    pub(crate) fn wait_until(&self, deadline: Instant) -> Option<Result<Value, AskError>> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(r) = s.result.take() {
+                return Some(r);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            s = self.ready.wait_timeout(s, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    fn poll_result(&self, waker: &Waker) -> Option<Result<Value, AskError>> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = s.result.take() {
+            return Some(r);
+        }
+        s.waker = Some(waker.clone());
+        None
+    }
+}
+
+/// The future returned by [`ActorSystem::ask_async`](crate::ActorSystem::ask_async).
+/// It works with any executor: the actor system's own timer enforces the timeout.
+pub struct AskFuture {
+    pub(crate) slot: Arc<ReplySlot>,
+    pub(crate) addr: Address,
+    pub(crate) target: Address,
+    pub(crate) timeout: Duration,
+    pub(crate) shared: Weak<Shared>,
+}
+
+impl Future for AskFuture {
+    type Output = Result<Value, AskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.slot.poll_result(cx.waker()) {
+            Some(Err(AskError::Timeout { .. })) => {
+                Poll::Ready(Err(AskError::Timeout { target: self.target, after: self.timeout }))
+            }
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for AskFuture {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.table.remove(self.addr.id());
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Getting a message to its actor, or counting it as a dead letter.
+
+use std::sync::Arc;
+
+use actor_abi::{Address, Message, Value};
+
+use crate::cell::{ActorCell, Place};
+use crate::error::AskError;
+use crate::payload::{Envelope, Payload};
+use crate::reply::ReplySlot;
+use crate::system::Shared;
+
+/// Why a message became a dead letter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DeadReason {
+    /// No actor has that address.
+    NoSuchActor,
+    /// The actor stopped with the message unhandled.
+    Stopped,
+    /// The message cannot go there.
+    Refused(&'static str),
+}
+
+impl std::fmt::Display for DeadReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeadReason::NoSuchActor => f.write_str("no such actor"),
+            DeadReason::Stopped => f.write_str("the actor stopped"),
+            DeadReason::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Sends `payload` from `from` to `to`.
+pub(crate) fn route(shared: &Arc<Shared>, from: Address, to: Address, payload: Payload) {
+    let Some(cell) = shared.table.get(to.id()).filter(|c| c.addr == to) else {
+        return dead_letter(shared, from, to, Some(payload), DeadReason::NoSuchActor);
+    };
+    if let Some(why) = refusal(&cell, &payload) {
+        return dead_letter(shared, from, to, Some(payload), DeadReason::Refused(why));
+    }
+    match &cell.place {
+        Place::Reply(slot) => complete_reply(shared, &cell, slot, payload),
+        _ => enqueue(shared, &cell, Envelope { from, payload }),
+    }
+}
+
+fn refusal(cell: &ActorCell, payload: &Payload) -> Option<&'static str> {
+    const TYPED: &str = "a typed message can only reach actors of its own package";
+    if payload.is_host_typed() && !matches!(cell.place, Place::Host) {
+        return Some(TYPED);
+    }
+    match payload.bound_home() {
+        Some(home) if cell.version().map(|v| v.home) != Some(home) => Some(TYPED),
+        _ => None,
+    }
+}
+
+fn enqueue(shared: &Arc<Shared>, cell: &Arc<ActorCell>, env: Envelope) {
+    cell.mailbox.push(env);
+    if cell.is_stopped() {
+        drain(shared, cell);
+    } else if cell.try_schedule() {
+        submit(shared, cell);
+    }
+}
+
+/// Hands a cell to the threads it runs on.
+pub(crate) fn submit(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
+    match &cell.place {
+        Place::Host => shared.host_exec().submit(cell.clone()),
+        Place::Package(v) => v.exec.submit(cell.clone()),
+        Place::Reply(_) => {}
+    }
+}
+
+/// Dead-letters everything left in a stopped actor's mailbox.
+pub(crate) fn drain(shared: &Arc<Shared>, cell: &ActorCell) {
+    while let Some(env) = cell.mailbox.pop() {
+        dead_letter(shared, env.from, cell.addr, Some(env.payload), DeadReason::Stopped);
+    }
+}
+
+fn complete_reply(shared: &Arc<Shared>, cell: &ActorCell, slot: &ReplySlot, payload: Payload) {
+    shared.table.remove(cell.addr.id());
+    let result = match payload {
+        Payload::Native(Message::PoisonMessage { original, target, details }) => {
+            let message = original.value().cloned().unwrap_or(Value::Null);
+            Err(AskError::Poisoned { target, message, details })
+        }
+        Payload::PoisonOf { original, target, details } => {
+            let message = original.into_value().unwrap_or(Value::Null);
+            Err(AskError::Poisoned { target, message, details })
+        }
+        other => other.into_value().ok_or(AskError::NotAValue(cell.addr)),
+    };
+    slot.complete(result);
+}
+
+/// Counts and logs an undeliverable message. If it was an ask's question,
+/// the ask fails now rather than at its timeout.
+pub(crate) fn dead_letter(shared: &Arc<Shared>, from: Address, to: Address, payload: Option<Payload>, why: DeadReason) {
+    shared.count_dead_letter();
+    let what = payload.as_ref().map_or_else(|| "<typed message>".to_string(), Payload::describe);
+    let system = payload.as_ref().is_some_and(Payload::is_system);
+    let level = if system { log::Level::Debug } else { log::Level::Info };
+    log::log!(target: "thespian::dead_letters", level, "dead letter from {from} to {to} ({why}): {what}");
+    if system {
+        return;
+    }
+    if let Some(asker) = shared.table.get(from.id()).filter(|c| c.addr == from)
+        && let Place::Reply(slot) = &asker.place
+    {
+        shared.table.remove(from.id());
+        slot.complete(Err(match why {
+            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
+            _ => AskError::TargetExited(to),
+        }));
+    }
+}

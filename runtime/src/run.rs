@@ -1,0 +1,176 @@
+//! Running an actor: a batch of its messages on one pool thread, the retry
+//! and poison rule, and the stop sequence.
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use actor_abi::ffi;
+use actor_abi::{Actor, Address, Context, Delivery, Message};
+
+use crate::cell::{ActorCell, Body};
+use crate::host_backend::HostBackend;
+use crate::logging::with_current;
+use crate::payload::{Envelope, Payload};
+use crate::plugin::code::{Instance, PluginCode};
+use crate::plugin::hostapi::PluginCall;
+use crate::route::{DeadReason, dead_letter, drain, route, submit};
+use crate::system::Shared;
+
+/// Messages one actor handles before its thread moves on to others.
+const BATCH: usize = 64;
+
+thread_local! {
+    /// Reused buffer for encoding values handed to packages. A host
+    /// thread-local: the host is never unloaded, so its TLS is harmless.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs up to [`BATCH`] messages of `cell` on the calling pool thread.
+pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
+    let mut body = cell.body();
+    if matches!(*body, Body::Pending { .. }) {
+        construct(shared, cell, &mut body);
+    }
+    for _ in 0..BATCH {
+        if cell.is_stopped() {
+            break;
+        }
+        let Some(env) = cell.mailbox.pop() else { break };
+        let stop = match &mut *body {
+            Body::Host(actor) => deliver_host(shared, cell, actor.as_mut(), env),
+            Body::Plugin { instance, code } => deliver_package(shared, cell, code, instance, env),
+            Body::Pending { .. } | Body::Stopped => {
+                dead_letter(shared, env.from, cell.addr, Some(env.payload), DeadReason::Stopped);
+                false
+            }
+        };
+        if stop {
+            stop_actor(shared, cell, &mut body);
+        }
+    }
+    drop(body);
+    if cell.is_stopped() {
+        drain(shared, cell);
+        return;
+    }
+    cell.unschedule();
+    if !cell.mailbox.is_empty() && cell.try_schedule() {
+        submit(shared, cell);
+    }
+}
+
+fn construct(shared: &Arc<Shared>, cell: &Arc<ActorCell>, body: &mut Body) {
+    let Body::Pending { class_index, code } = std::mem::replace(body, Body::Stopped) else {
+        return;
+    };
+    match with_current(cell.addr, || code.construct(class_index)) {
+        Ok(instance) => *body = Body::Plugin { instance, code },
+        Err(e) => {
+            log::error!("actor {} ({}) failed to start: {e}", cell.addr, cell.class);
+            drop(code);
+            stop_actor(shared, cell, body);
+        }
+    }
+}
+
+fn deliver_host(shared: &Arc<Shared>, cell: &Arc<ActorCell>, actor: &mut dyn Actor, env: Envelope) -> bool {
+    let from = env.from;
+    let msg = match env.payload.into_host_message() {
+        Ok(m) => m,
+        Err(why) => {
+            log::error!("message from {from} to {} dropped: {why}", cell.addr);
+            return false;
+        }
+    };
+    let mut backend = HostBackend::new(shared, cell);
+    let outcome = with_current(cell.addr, || {
+        let mut cx = Context::new(&mut backend);
+        actor_abi::__private::deliver(actor, &mut cx, &msg, from)
+    });
+    let stop = msg.is_exit_request() || backend.exit_requested();
+    if let Delivery::Poisoned(details) = outcome {
+        poisoned(shared, cell, from, Payload::Native(msg), details);
+    }
+    stop
+}
+
+fn deliver_package(
+    shared: &Arc<Shared>,
+    cell: &Arc<ActorCell>,
+    code: &Arc<PluginCode>,
+    instance: &Instance,
+    env: Envelope,
+) -> bool {
+    let Some(version) = cell.version() else { return true };
+    let mut call = PluginCall { shared, cell, version, code, exit: false };
+    let exit_request = matches!(env.payload, Payload::Native(Message::ActorExitRequest));
+    let from = env.from;
+    let result = SCRATCH.with(|s| {
+        let mut scratch = s.take();
+        let r = env.payload.with_ffi(&mut scratch, |m| {
+            with_current(cell.addr, || code.receive(instance, call.as_cx(), cell.addr, m, from))
+        });
+        s.replace(scratch);
+        r
+    });
+    match result {
+        Ok((ffi::STATUS_OK, _)) => {}
+        Ok((ffi::STATUS_POISONED, details)) => poisoned(shared, cell, from, env.payload, details),
+        Ok((status, err)) => log::error!("delivery to {} failed (status {status}): {err}", cell.addr),
+        Err(why) => log::error!("message from {from} to {} dropped: {why}", cell.addr),
+    }
+    exit_request || call.exit
+}
+
+/// A handler panicked on the message and on its retry: the sender gets a
+/// PoisonMessage (or, for an ask, an error). System messages are not returned.
+fn poisoned(shared: &Arc<Shared>, cell: &ActorCell, from: Address, payload: Payload, details: String) {
+    log::warn!("actor {} ({}) could not handle {}: {details}", cell.addr, cell.class, payload.describe());
+    if payload.is_system() || from.is_nobody() {
+        return;
+    }
+    route(shared, cell.addr, from, payload.poison(cell.addr, details));
+}
+
+/// Stops an actor on its own thread: drops the actor object (inside its
+/// library for package actors), then tells the family and drains the mailbox.
+pub(crate) fn stop_actor(shared: &Arc<Shared>, cell: &Arc<ActorCell>, body: &mut Body) {
+    if !cell.mark_stopped() {
+        return;
+    }
+    match std::mem::replace(body, Body::Stopped) {
+        Body::Host(actor) => {
+            if catch_unwind(AssertUnwindSafe(move || drop(actor))).is_err() {
+                log::error!("dropping host actor {} panicked", cell.addr);
+            }
+        }
+        Body::Plugin { instance, code } => {
+            if let Err(e) = with_current(cell.addr, || code.destroy(instance)) {
+                log::error!("dropping actor {} ({}) failed: {e}", cell.addr, cell.class);
+            }
+        }
+        Body::Pending { .. } | Body::Stopped => {}
+    }
+    after_stop(shared, cell);
+}
+
+fn after_stop(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
+    shared.table.remove(cell.addr.id());
+    if let Some(name) = &cell.global_name {
+        shared.forget_name(name, cell.addr);
+    }
+    if let Some(parent) = cell.parent {
+        if let Some(p) = shared.table.get(parent.id()) {
+            p.remove_child(cell.addr);
+        }
+        route(shared, cell.addr, parent, Payload::Native(Message::ChildActorExited { child: cell.addr }));
+    }
+    for child in cell.take_children() {
+        route(shared, cell.addr, child, Payload::Native(Message::ActorExitRequest));
+    }
+    drain(shared, cell);
+    if let Some(v) = cell.version() {
+        v.actor_stopped();
+    }
+}

@@ -1,0 +1,95 @@
+//! Helpers shared by the tests and the demo.
+//!
+//! [`plugins`] builds the example packages (real `cdylib`s) once per
+//! process. The build runs a nested `cargo build --release` with its own
+//! target directory (`target/example-plugins`), so it never waits on the
+//! lock of the `cargo test` that started it, and later runs reuse its cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The built example libraries.
+#[derive(Debug, Clone)]
+pub struct Plugins {
+    /// `example-packages/foo`.
+    pub foo: PathBuf,
+    /// `example-packages/other`.
+    pub other: PathBuf,
+    /// `example-packages/misbehave`.
+    pub misbehave: PathBuf,
+    /// `example-packages/abi-mismatch` (built against a simulated other ABI).
+    pub abi_mismatch: PathBuf,
+}
+
+/// Why the example packages could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// cargo could not be run.
+    #[error("cannot run {cargo}: {source}")]
+    Spawn {
+        /// The cargo binary.
+        cargo: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// cargo failed.
+    #[error("`cargo build` of {packages} failed:\n{stderr}")]
+    Failed {
+        /// The packages.
+        packages: String,
+        /// What cargo printed.
+        stderr: String,
+    },
+    /// cargo succeeded but a library is missing.
+    #[error("expected library {0} is missing after the build")]
+    Missing(PathBuf),
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The target directory the example packages are built into.
+pub fn plugin_target_dir() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    base.join("example-plugins")
+}
+
+/// Builds the example packages (once per process) and returns their paths.
+///
+/// # Panics
+/// If the build fails, with cargo's output: tests cannot run without them.
+pub fn plugins() -> &'static Plugins {
+    static BUILT: OnceLock<Plugins> = OnceLock::new();
+    BUILT.get_or_init(|| build_plugins().unwrap_or_else(|e| panic!("building the example packages: {e}")))
+}
+
+/// Builds the example packages and returns their paths.
+pub fn build_plugins() -> Result<Plugins, BuildError> {
+    // The ABI-mismatch package enables a feature of actor-abi; building it
+    // with the others would unify that feature into all of them.
+    cargo_build(&["foo", "other", "misbehave"])?;
+    cargo_build(&["abi-mismatch"])?;
+    let dir = plugin_target_dir().join("release");
+    let lib = |name: &str| {
+        let p = dir.join(format!("lib{name}.so"));
+        if p.exists() { Ok(p) } else { Err(BuildError::Missing(p)) }
+    };
+    Ok(Plugins { foo: lib("foo")?, other: lib("other")?, misbehave: lib("misbehave")?, abi_mismatch: lib("abi_mismatch")? })
+}
+
+fn cargo_build(packages: &[&str]) -> Result<(), BuildError> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(workspace_root()).args(["build", "--release", "--quiet", "--target-dir"]).arg(plugin_target_dir());
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let out = cmd.output().map_err(|source| BuildError::Spawn { cargo: cargo.clone(), source })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(BuildError::Failed { packages: packages.join(", "), stderr: String::from_utf8_lossy(&out.stderr).into_owned() })
+}

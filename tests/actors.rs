@@ -1,0 +1,223 @@
+//! The actor model through real package libraries: replies, history,
+//! children, wakeups, global names, dead letters, host actors, async ask.
+
+mod common;
+
+use std::time::Duration;
+
+use actor_abi::prelude::*;
+use actor_abi::value;
+use common::{T, eventually, load, system};
+use runtime::AskError;
+use test_support::plugins;
+
+#[test]
+fn ping_is_answered_with_the_package_identity() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    let pong = sys.ask(&foo, value!({"ping": 7}), T).unwrap();
+    assert_eq!(pong.get("pong"), Some(&Value::Int(7)));
+    assert_eq!(pong.get("class").and_then(Value::as_str), Some("foo.fooactor"));
+    assert_eq!(pong.get("group").and_then(Value::as_str), Some("foo"));
+    assert_eq!(pong.get("version").and_then(Value::as_str), Some("1.0"));
+    assert_eq!(pong.get("hash").and_then(Value::as_str), Some(pkg.hash.as_str()));
+}
+
+#[test]
+fn history_lists_earlier_messages_in_order_without_history_queries() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    for i in 0..50 {
+        sys.tell(&foo, value!({"n": i}));
+    }
+    sys.tell(&foo, "history");
+    sys.tell(&foo, Value::Bytes(vec![1, 2, 3]));
+    let history = sys.ask(&foo, "history", T).unwrap();
+    let items = history.as_list().unwrap();
+    assert_eq!(items.len(), 51);
+    for (i, item) in items.iter().take(50).enumerate() {
+        assert_eq!(item, &value!({"n": i}));
+    }
+    assert_eq!(items[50], Value::Bytes(vec![1, 2, 3]));
+}
+
+#[test]
+fn a_spawned_child_answers_and_its_exit_reaches_the_parent() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    let child = sys.ask(&foo, "spawn", T).unwrap();
+    let child = Address::from_value(&child).expect("spawn replies with an address");
+    let pong = sys.ask(&child, value!({"ping": 1}), T).unwrap();
+    assert_eq!(pong.get("class").and_then(Value::as_str), Some("foo.subdir2.barn.cowactor"));
+    sys.tell(&child, "exit");
+    let expected = value!({"ChildActorExited": child.to_string()});
+    assert!(eventually(|| sys.ask(&foo, "history", T).unwrap().as_list().unwrap().contains(&expected)));
+    assert!(matches!(sys.ask(&child, "history", T), Err(AskError::NoSuchActor(a)) if a == child));
+}
+
+#[test]
+fn children_are_asked_to_exit_with_their_parent() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    let child = Address::from_value(&sys.ask(&foo, "spawn", T).unwrap()).unwrap();
+    sys.tell_message(&foo, Message::ActorExitRequest);
+    assert!(eventually(|| sys.actors().iter().all(|a| a.address != child && a.address != foo)));
+}
+
+#[test]
+fn a_wakeup_arrives_with_its_payload() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    sys.tell(&foo, value!({"wakeup": 20, "payload": {"k": "v"}}));
+    let expected = value!({"WakeupMessage": {"k": "v"}});
+    assert!(eventually(|| sys.ask(&foo, "history", T).unwrap().as_list().unwrap().contains(&expected)));
+}
+
+#[test]
+fn a_global_name_names_one_actor() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let a = sys.create_named_actor(&pkg.hash, "foo.fooactor", "Shared").unwrap();
+    let b = sys.create_named_actor(&pkg.hash, "foo.subdir2.barn.cowactor", "Shared").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(sys.lookup_name("Shared"), Some(a));
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    let from_plugin = sys.ask(&foo, value!({"spawn_named": "Shared"}), T).unwrap();
+    assert_eq!(Address::from_value(&from_plugin), Some(a), "a plugin create with the name returns the existing actor");
+    sys.tell_message(&a, Message::ActorExitRequest);
+    assert!(eventually(|| sys.lookup_name("Shared").is_none()));
+    let c = sys.create_named_actor(&pkg.hash, "foo.fooactor", "Shared").unwrap();
+    assert_ne!(c, a, "a stopped actor's name is free again");
+}
+
+#[test]
+fn undeliverable_messages_are_counted_as_dead_letters() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    let before = sys.dead_letters();
+    let nobody = Address::parse("actor:0.999999").unwrap();
+    sys.tell(&nobody, "lost");
+    assert_eq!(sys.dead_letters(), before + 1);
+    // A plugin forwarding to nobody: counted too.
+    sys.tell(&foo, value!({"forward": nobody.to_string(), "msg": "also lost"}));
+    assert!(eventually(|| sys.dead_letters() >= before + 2));
+    // Replies to a plain tell go nowhere: also a dead letter.
+    let n = sys.dead_letters();
+    sys.tell(&foo, value!({"ping": 1}));
+    assert!(eventually(|| sys.dead_letters() > n));
+}
+
+#[test]
+fn asking_a_missing_actor_fails_at_once() {
+    let sys = system();
+    let nobody = Address::parse("actor:0.424242").unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(sys.ask(&nobody, "x", Duration::from_secs(60)), Err(AskError::NoSuchActor(nobody)));
+    assert!(start.elapsed() < Duration::from_secs(30), "must not wait for the timeout");
+}
+
+#[test]
+fn an_unanswered_ask_times_out() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().other, "other", "1");
+    let other = sys.create_actor(&pkg.hash, "other.mainActor").unwrap();
+    let r = sys.ask(&other, "no reply to this", Duration::from_millis(50));
+    assert!(matches!(r, Err(AskError::Timeout { target, .. }) if target == other));
+}
+
+#[test]
+fn messages_cross_between_packages_as_plain_values() {
+    let sys = system();
+    let foo_pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let other_pkg = load(&sys, &plugins().other, "other", "1");
+    let foo = sys.create_actor(&foo_pkg.hash, "foo.fooactor").unwrap();
+    let other = sys.create_actor(&other_pkg.hash, "other.mainActor").unwrap();
+    for i in 0..10 {
+        sys.tell(&other, value!({"forward": foo.to_string(), "msg": {"from_other": i}}));
+    }
+    // Once `other` has answered, its forwards are in foo's mailbox ahead of our ask.
+    assert_eq!(sys.ask(&other, "count", T).unwrap(), Value::Int(10));
+    let history = sys.ask(&foo, "history", T).unwrap();
+    let got: Vec<&Value> = history.as_list().unwrap().iter().collect();
+    assert_eq!(got.len(), 10);
+    assert_eq!(got[9], &value!({"from_other": 9}));
+}
+
+/// A host actor that replies through a package actor and counts wakeups.
+#[derive(Default)]
+struct Relay {
+    seen: i64,
+}
+
+impl Actor for Relay {
+    fn receive(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) {
+        match msg {
+            Message::Value(v) if v.as_str() == Some("seen") => cx.send(&from, self.seen),
+            Message::Value(v) if v.as_str() == Some("make") => {
+                let made = cx.create_actor("foo.fooactor").map(Value::from).unwrap_or_else(|e| e.to_string().into());
+                cx.send(&from, made);
+            }
+            Message::Value(v) if v.as_str() == Some("typed") => {
+                let me = cx.my_address();
+                cx.send_typed(&me, 41i64);
+                cx.send(&from, "sent");
+            }
+            Message::Typed(t) => self.seen += t.downcast_ref::<i64>().copied().unwrap_or(0),
+            Message::ChildActorExited { .. } => self.seen += 100,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn host_actors_create_package_actors_and_exchange_typed_messages() {
+    let sys = system();
+    let _pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let relay = sys.create_host_actor(Relay::default());
+    let child = Address::from_value(&sys.ask(&relay, "make", T).unwrap()).expect("created");
+    assert_eq!(sys.ask(&child, value!({"ping": 3}), T).unwrap().get("pong"), Some(&Value::Int(3)));
+    assert_eq!(sys.ask(&relay, "typed", T).unwrap(), Value::from("sent"));
+    assert!(eventually(|| sys.ask(&relay, "seen", T).unwrap() == Value::Int(41)));
+    sys.tell(&child, "exit");
+    assert!(eventually(|| sys.ask(&relay, "seen", T).unwrap() == Value::Int(141)));
+}
+
+#[test]
+fn ask_async_works_without_any_async_runtime() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    let reply = block_on(sys.ask_async(&foo, value!({"ping": 5}), T)).unwrap();
+    assert_eq!(reply.get("pong"), Some(&Value::Int(5)));
+    let other = load(&sys, &plugins().other, "other", "1");
+    let silent = sys.create_actor(&other.hash, "other.mainActor").unwrap();
+    let r = block_on(sys.ask_async(&silent, "quiet", Duration::from_millis(30)));
+    assert!(matches!(r, Err(AskError::Timeout { .. })));
+}
+
+/// A minimal executor: polls on a thread that parks until woken.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context as TaskCx, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = TaskCx::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}

@@ -1,0 +1,35 @@
+//! Shared helpers for the integration tests (each test binary includes this).
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use runtime::{ActorSystem, PackageInfo, SystemConfig, VerifiedPackage};
+
+/// Generous reply timeout: tests assert behaviour, never speed.
+pub const T: Duration = Duration::from_secs(10);
+
+/// A fresh actor system with its own private extraction directory.
+pub fn system() -> ActorSystem {
+    ActorSystem::start(SystemConfig::default().with_unload_grace(Duration::from_secs(10))).expect("start actor system")
+}
+
+/// Loads the library at `lib` as `group` `version` (unverified: the signed
+/// path is tested separately).
+pub fn load(sys: &ActorSystem, lib: &Path, group: &str, version: &str) -> PackageInfo {
+    let bytes = std::fs::read(lib).expect("read example library");
+    let name = lib.file_name().and_then(|n| n.to_str()).unwrap_or("lib.so");
+    sys.load(VerifiedPackage::unverified(group, version, name, bytes)).expect("load package")
+}
+
+/// Polls `f` until it is true or ten seconds pass.
+pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + T;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f()
+}
