@@ -41,7 +41,10 @@ fn an_actor_sender_gets_a_poison_message_with_the_original() {
     let bad = sys.create_actor(&bad_pkg.hash, "misbehave.Actor").unwrap();
     sys.tell(&foo, value!({"forward": bad.to_string(), "msg": {"panic": 1}}));
     let poisoned = |h: &Value| {
-        h.as_list().unwrap().iter().any(|e| e.get("PoisonMessage").and_then(Value::as_str).is_some_and(|s| s.contains("panic")))
+        h.as_list()
+            .unwrap()
+            .iter()
+            .any(|e| e.get("PoisonMessage").and_then(Value::as_str).is_some_and(|s| s.contains("panic")))
     };
     assert!(eventually(|| poisoned(&sys.ask(&foo, "history", T).unwrap())));
     assert_eq!(sys.ask(&bad, "panic_attempts", T).unwrap(), Value::Int(2));

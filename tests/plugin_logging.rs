@@ -58,6 +58,9 @@ fn a_plugin_log_line_reaches_the_host_logger_with_the_actor_address() {
     assert!(found, "no INFO line with actor {m}");
     // A plugin panic is reported through the log too, never printed by the plugin's std.
     let _ = sys.ask(&m, actor_abi::value!({"panic": "logged panic"}), T);
-    assert!(eventually(|| LINES.lock().unwrap().iter().any(|l| l.text.contains("logged panic")
-        && l.actor.as_deref() == Some(m.to_string().as_str()))));
+    assert!(eventually(|| LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.text.contains("logged panic") && l.actor.as_deref() == Some(m.to_string().as_str()))));
 }

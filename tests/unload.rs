@@ -107,10 +107,9 @@ fn a_library_built_against_another_abi_is_refused_and_later_loads_work() {
 #[test]
 fn bytes_that_are_not_a_library_are_refused_cleanly() {
     let sys = system();
-    let err = sys.load(VerifiedPackage::unverified("junk", "1", "libjunk.so", b"not an ELF file".to_vec())).unwrap_err();
+    let err =
+        sys.load(VerifiedPackage::unverified("junk", "1", "libjunk.so", b"not an ELF file".to_vec())).unwrap_err();
     assert!(matches!(err, LoadError::Open { .. }), "{err}");
-    let not_plugin = std::fs::read("/proc/self/exe").map(|_| ()).is_ok();
-    assert!(not_plugin);
     assert!(std::fs::read_dir(sys.extract_root()).unwrap().next().is_none(), "nothing left behind");
 }
 

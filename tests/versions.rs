@@ -58,4 +58,15 @@ fn unload_accepts_a_unique_prefix_and_refuses_an_ambiguous_one() {
     assert!(matches!(sys.unload("zz"), Err(runtime::UnloadError::NotLoaded(_))));
     let report = sys.unload(&v1.hash[..8]).unwrap();
     assert_eq!(report.hash, v1.hash);
+    // 17 hashes: two must share their first hex digit.
+    let loaded: Vec<_> = (0..17).map(|i| load(&sys, &plugins().other, "other", &i.to_string())).collect();
+    let first = |h: &str| h[..1].to_string();
+    let clash =
+        loaded.iter().map(|p| first(&p.hash)).find(|c| loaded.iter().filter(|p| first(&p.hash) == *c).count() > 1);
+    let clash = clash.expect("pigeonhole");
+    match sys.unload(&clash) {
+        Err(runtime::UnloadError::Ambiguous { matches, .. }) => assert!(matches.len() >= 2),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    assert_eq!(sys.packages().len(), 17, "an ambiguous unload changes nothing");
 }

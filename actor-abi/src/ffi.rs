@@ -87,7 +87,7 @@ impl FfiStr {
     }
 
     /// A view of a borrowed string; valid as long as `s` is.
-    pub fn from_str(s: &str) -> FfiStr {
+    pub fn from_text(s: &str) -> FfiStr {
         FfiStr::from_bytes(s.as_bytes())
     }
 

@@ -37,7 +37,7 @@ impl log::Log for Forwarder {
 fn forward(level: log::Level, target: &str, text: &str) {
     if let Some(h) = host() {
         // SAFETY: both strings are borrowed for the call; the host copies them.
-        unsafe { (h.log)(ffi::level_to_u32(level), FfiStr::from_str(target), FfiStr::from_str(text)) }
+        unsafe { (h.log)(ffi::level_to_u32(level), FfiStr::from_text(target), FfiStr::from_text(text)) }
     }
 }
 

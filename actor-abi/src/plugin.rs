@@ -40,7 +40,7 @@ fn report(err: *mut ErrSink, text: &str) {
     if let Some(h) = host() {
         // SAFETY: `err` came from the host for this very call; the text is
         // borrowed for the duration of the call and copied by the host.
-        unsafe { (h.set_error)(err, FfiStr::from_str(text)) }
+        unsafe { (h.set_error)(err, FfiStr::from_text(text)) }
     }
 }
 
@@ -255,13 +255,13 @@ impl ContextBackend for PluginBackend {
         let mut out = Address::NOBODY;
         let mut buf = [0u8; 512];
         let mut len = 0usize;
-        let global = global_name.map_or(FfiStr::NONE, FfiStr::from_str);
+        let global = global_name.map_or(FfiStr::NONE, FfiStr::from_text);
         // SAFETY: all pointers are to live locals; the host writes at most
         // `buf.len()` bytes into `buf` and one value into `out` and `len`.
         let status = unsafe {
             (self.host.create)(
                 self.cx,
-                FfiStr::from_str(class),
+                FfiStr::from_text(class),
                 global,
                 &mut out,
                 buf.as_mut_ptr(),

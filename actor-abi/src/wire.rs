@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn nesting_beyond_the_limit_is_refused() {
-        let mut bytes = vec![T_LIST, 1].repeat(MAX_DEPTH + 2);
+        let mut bytes = [T_LIST, 1].repeat(MAX_DEPTH + 2);
         bytes.push(T_NULL);
         assert_eq!(decode(&bytes), Err(WireError::TooDeep));
     }

@@ -22,12 +22,7 @@ pub struct SystemConfig {
 
 impl Default for SystemConfig {
     fn default() -> Self {
-        SystemConfig {
-            host_threads: 2,
-            package_threads: 1,
-            extract_root: None,
-            unload_grace: Duration::from_secs(10),
-        }
+        SystemConfig { host_threads: 2, package_threads: 1, extract_root: None, unload_grace: Duration::from_secs(10) }
     }
 }
 

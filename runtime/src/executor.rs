@@ -34,9 +34,7 @@ impl Executor {
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             let shared = Arc::downgrade(shared);
-            let spawned = std::thread::Builder::new()
-                .name(thread_name(name, i))
-                .spawn(move || worker(&rx, &shared));
+            let spawned = std::thread::Builder::new().name(thread_name(name, i)).spawn(move || worker(&rx, &shared));
             match spawned {
                 Ok(h) => workers.push(h),
                 Err(e) => {

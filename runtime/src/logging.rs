@@ -35,11 +35,6 @@ pub(crate) fn package_log(level: log::Level, target: &str, message: &str) {
     let addr_text = if addr.is_nobody() { String::new() } else { addr.to_string() };
     let kvs = [(ACTOR_ADDRESS_KEY, addr_text.as_str())];
     log::logger().log(
-        &log::Record::builder()
-            .level(level)
-            .target(target)
-            .args(format_args!("{message}"))
-            .key_values(&kvs)
-            .build(),
+        &log::Record::builder().level(level).target(target).args(format_args!("{message}")).key_values(&kvs).build(),
     );
 }

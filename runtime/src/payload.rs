@@ -70,9 +70,9 @@ impl Payload {
     pub(crate) fn describe(&self) -> String {
         match self {
             Payload::Native(m) => m.describe(),
-            Payload::Encoded(b) => wire::decode(b).map_or_else(|e| format!("<bad value: {e}>"), |v| {
-                Message::Value(v).describe()
-            }),
+            Payload::Encoded(b) => {
+                wire::decode(b).map_or_else(|e| format!("<bad value: {e}>"), |v| Message::Value(v).describe())
+            }
             Payload::Opaque(_) => "<package-internal message>".to_string(),
             Payload::PoisonOf { original, target, .. } => {
                 format!("PoisonMessage({} -> {target})", original.describe())
@@ -112,9 +112,7 @@ impl Payload {
     /// Wraps a message that poisoned `target` for its sender.
     pub(crate) fn poison(self, target: Address, details: String) -> Payload {
         match self {
-            Payload::Native(m) => {
-                Payload::Native(Message::PoisonMessage { original: Box::new(m), target, details })
-            }
+            Payload::Native(m) => Payload::Native(Message::PoisonMessage { original: Box::new(m), target, details }),
             other => Payload::PoisonOf { original: Box::new(other), target, details },
         }
     }
@@ -178,7 +176,7 @@ impl Payload {
             }
         }
         m.bytes = FfiStr::from_bytes(scratch);
-        m.text = FfiStr::from_str(&text);
+        m.text = FfiStr::from_text(&text);
         Ok(f(&m))
     }
 }

@@ -13,12 +13,12 @@ use crate::config::SystemConfig;
 use crate::error::{AskError, CreateActorError, LoadError, UnloadError};
 use crate::executor::Executor;
 use crate::package::{PackageInfo, VerifiedPackage};
+use crate::payload::Payload;
 use crate::plugin::version::Version;
 use crate::plugin::{extract, load, unload};
 use crate::reply::{AskFuture, ReplySlot};
 use crate::report::UnloadReport;
 use crate::route::route;
-use crate::payload::Payload;
 use crate::spawn;
 use crate::timer::{Timer, TimerAction};
 
@@ -205,7 +205,12 @@ impl ActorSystem {
 
     /// As [`ActorSystem::create_actor`], under a global name: if an actor
     /// with that name exists, its address is returned and nothing is created.
-    pub fn create_named_actor(&self, package: &str, class: &str, global_name: &str) -> Result<Address, CreateActorError> {
+    pub fn create_named_actor(
+        &self,
+        package: &str,
+        class: &str,
+        global_name: &str,
+    ) -> Result<Address, CreateActorError> {
         self.create(package, class, Some(global_name))
     }
 

@@ -53,7 +53,8 @@ pub fn workspace_root() -> PathBuf {
 
 /// The target directory the example packages are built into.
 pub fn plugin_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    let base =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
     base.join("example-plugins")
 }
 
@@ -77,7 +78,12 @@ pub fn build_plugins() -> Result<Plugins, BuildError> {
         let p = dir.join(format!("lib{name}.so"));
         if p.exists() { Ok(p) } else { Err(BuildError::Missing(p)) }
     };
-    Ok(Plugins { foo: lib("foo")?, other: lib("other")?, misbehave: lib("misbehave")?, abi_mismatch: lib("abi_mismatch")? })
+    Ok(Plugins {
+        foo: lib("foo")?,
+        other: lib("other")?,
+        misbehave: lib("misbehave")?,
+        abi_mismatch: lib("abi_mismatch")?,
+    })
 }
 
 fn cargo_build(packages: &[&str]) -> Result<(), BuildError> {

@@ -60,10 +60,8 @@ impl Recorder {
     }
 
     fn pong(&self, cx: &Context<'_>, n: i64) -> Value {
-        let (group, version, hash) = cx
-            .source()
-            .map(|s| (s.group.to_string(), s.version.to_string(), s.hash.to_string()))
-            .unwrap_or_default();
+        let (group, version, hash) =
+            cx.source().map(|s| (s.group.to_string(), s.version.to_string(), s.hash.to_string())).unwrap_or_default();
         value!({
             "pong": n, "class": self.class, "group": group, "version": version, "hash": hash,
             "constructed": CONSTRUCTED.load(Ordering::Relaxed),

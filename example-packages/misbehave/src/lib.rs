@@ -11,9 +11,9 @@
 //! - `"ping"`: `"pong"`.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,7 +31,8 @@ impl Drop for Noisy {
 }
 
 thread_local! {
-    static TLS: RefCell<Noisy> = RefCell::new(Noisy(Vec::new()));
+    // `Noisy` has Drop, so std registers a TLS destructor on first use (the hazard).
+    static TLS: RefCell<Noisy> = const { RefCell::new(Noisy(Vec::new())) };
 }
 
 struct Worker {

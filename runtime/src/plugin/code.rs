@@ -93,7 +93,14 @@ impl PluginCode {
     }
 
     /// Delivers one message; returns the status and any error text.
-    pub(crate) fn receive(&self, instance: &Instance, cx: *mut HostCx, me: Address, msg: &FfiMessage, from: Address) -> (u32, String) {
+    pub(crate) fn receive(
+        &self,
+        instance: &Instance,
+        cx: *mut HostCx,
+        me: Address,
+        msg: &FfiMessage,
+        from: Address,
+    ) -> (u32, String) {
         let mut err = String::new();
         // SAFETY: the instance came from `construct` of this library and is
         // used by this thread alone (cell lock); `msg` is valid for the call;

@@ -43,10 +43,8 @@ pub(crate) fn write_library(dir: &Path, name: &str, bytes: &[u8]) -> Result<Path
 
 /// A file name made only of `[A-Za-z0-9._-]`, never starting with a dot.
 fn sanitize(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
-        .collect();
+    let clean: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
     let clean = clean.trim_start_matches('.');
     if clean.is_empty() { "libpackage.so".to_string() } else { clean.to_string() }
 }

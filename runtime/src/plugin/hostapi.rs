@@ -151,9 +151,9 @@ unsafe extern "C" fn host_source(cx: *mut HostCx, out: *mut FfiSource) {
         with_call(cx, (), |call| {
             let info = &call.version.info;
             out.write(FfiSource {
-                group: FfiStr::from_str(&info.group),
-                version: FfiStr::from_str(&info.version),
-                hash: FfiStr::from_str(&info.hash),
+                group: FfiStr::from_text(&info.group),
+                version: FfiStr::from_text(&info.version),
+                hash: FfiStr::from_text(&info.hash),
             });
         })
     }

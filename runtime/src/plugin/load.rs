@@ -40,7 +40,11 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
     }
 }
 
-fn open_and_start(shared: &Arc<Shared>, pkg: &VerifiedPackage, dir: &std::path::Path) -> Result<Arc<Version>, LoadError> {
+fn open_and_start(
+    shared: &Arc<Shared>,
+    pkg: &VerifiedPackage,
+    dir: &std::path::Path,
+) -> Result<Arc<Version>, LoadError> {
     let path = extract::write_library(dir, &pkg.library_name, &pkg.library)?;
     let code = Arc::new(PluginCode::open(&path)?);
     let home = shared.next_home.fetch_add(1, Ordering::Relaxed);
