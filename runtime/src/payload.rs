@@ -144,38 +144,35 @@ impl Payload {
     pub(crate) fn with_ffi<R>(&self, scratch: &mut Vec<u8>, f: impl FnOnce(&FfiMessage) -> R) -> Result<R, String> {
         scratch.clear();
         let mut m = FfiMessage::bare(ffi::KIND_VALUE);
-        let text;
+        let mut text = String::new();
+        // Bytes that are already encoded are lent as they are; others are
+        // encoded into `scratch`.
+        let mut lent: Option<&[u8]> = None;
         match self {
-            Payload::Native(msg) => {
-                text = native_to_ffi(msg, scratch, &mut m)?;
-            }
-            Payload::Encoded(b) => {
-                scratch.extend_from_slice(b);
-                text = String::new();
-            }
+            Payload::Native(msg) => text = native_to_ffi(msg, scratch, &mut m)?,
+            Payload::Encoded(b) => lent = Some(b),
             Payload::Opaque(o) => {
                 m.kind = ffi::KIND_OPAQUE;
                 m.opaque = o.ptr.as_ptr();
-                text = String::new();
             }
             Payload::PoisonOf { original, target, details } => {
                 m.kind = ffi::KIND_POISON;
                 m.addr = *target;
+                text.clone_from(details);
                 match &**original {
-                    Payload::Encoded(b) => scratch.extend_from_slice(b),
+                    Payload::Encoded(b) => {
+                        m.inner = ffi::KIND_VALUE;
+                        lent = Some(b);
+                    }
                     Payload::Opaque(o) => {
                         m.inner = ffi::KIND_OPAQUE;
                         m.opaque = o.ptr.as_ptr();
                     }
                     _ => return Err("unsupported poisoned message".into()),
                 }
-                if m.inner == 0 {
-                    m.inner = ffi::KIND_VALUE;
-                }
-                text = details.clone();
             }
         }
-        m.bytes = FfiStr::from_bytes(scratch);
+        m.bytes = FfiStr::from_bytes(lent.unwrap_or(scratch));
         m.text = FfiStr::from_text(&text);
         Ok(f(&m))
     }

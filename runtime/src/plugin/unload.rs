@@ -2,9 +2,10 @@
 //! run its shutdown hook, join its threads, drop its last objects, dlclose,
 //! then check /proc/self/maps before calling it freed.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actor_abi::{Address, Message};
 
@@ -19,17 +20,13 @@ use crate::system::Shared;
 /// Unloads `version` (already removed from the loaded list).
 pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadReport {
     version.begin_unload();
-    let actors = shared.table.select(|c| matches!(&c.place, Place::Package(v) if v.home == version.home));
-    for cell in &actors {
-        route(shared, Address::NOBODY, cell.addr, Payload::Native(Message::ActorExitRequest));
-    }
-    let remaining = version.wait_idle(shared.config.unload_grace);
+    let (asked, remaining) = stop_actors(shared, &version);
     let mut report = UnloadReport {
         group: version.info.group.clone(),
         version: version.info.version.clone(),
         hash: version.info.hash.clone(),
         library: version.info.library.clone(),
-        actors_stopped: actors.len().saturating_sub(remaining),
+        actors_stopped: asked.saturating_sub(remaining),
         shutdown_hook_error: None,
         code: CodeState::Freed,
         directory_removed: false,
@@ -50,6 +47,26 @@ pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadRepor
     }
     log::info!("{report}");
     report
+}
+
+/// Sends `ActorExitRequest` to every actor of the version and waits up to
+/// the grace period for them to stop. Actors that appear meanwhile (a child
+/// created by a handler still running, or a create that raced the unload)
+/// are asked too. Returns how many were asked and how many are left.
+fn stop_actors(shared: &Arc<Shared>, version: &Arc<Version>) -> (usize, usize) {
+    let deadline = Instant::now() + shared.config.unload_grace;
+    let mut asked = HashSet::new();
+    loop {
+        let cells = shared.table.select(|c| matches!(&c.place, Place::Package(v) if v.home == version.home));
+        for cell in cells.iter().filter(|c| asked.insert(c.addr)) {
+            route(shared, Address::NOBODY, cell.addr, Payload::Native(Message::ActorExitRequest));
+        }
+        let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
+        let remaining = version.wait_idle(slice);
+        if remaining == 0 || Instant::now() >= deadline {
+            return (asked.len(), remaining);
+        }
+    }
 }
 
 fn run_shutdown_hook(version: &Version) -> Option<String> {
