@@ -40,6 +40,7 @@ mod logging;
 mod package;
 mod payload;
 mod plugin;
+pub mod pyliteral;
 mod reply;
 mod report;
 mod route;
@@ -48,6 +49,8 @@ mod spawn;
 mod system;
 mod table;
 mod timer;
+pub mod tli;
+pub mod tls;
 
 pub use actor_abi;
 pub use config::SystemConfig;

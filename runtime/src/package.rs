@@ -15,6 +15,11 @@ pub struct VerifiedPackage {
     pub(crate) hash: String,
     pub(crate) library_name: String,
     pub(crate) library: Vec<u8>,
+    /// Extra shared libraries written beside the library (file name, bytes).
+    pub(crate) dependencies: Vec<(String, Vec<u8>)>,
+    /// The actor classes the signed manifest lists; the library must export
+    /// exactly these. Empty for unverified bytes (nothing to compare with).
+    pub(crate) actors: Vec<String>,
 }
 
 impl VerifiedPackage {
@@ -38,12 +43,24 @@ impl VerifiedPackage {
             hash: hex(&h.finalize()),
             library_name: library_name.to_string(),
             library,
+            dependencies: Vec::new(),
+            actors: Vec::new(),
         }
     }
 
     /// The package hash (lowercase hex SHA-256).
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// The group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The version (empty when unversioned).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 }
 

@@ -49,3 +49,7 @@ pub fn rss_bytes() -> u64 {
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
 }
+
+pub mod keys;
+pub mod pkg;
+pub mod rawzip;

@@ -40,13 +40,35 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
     }
 }
 
+/// A signed package lists its actor classes; the library must export exactly those.
+fn check_actors(pkg: &VerifiedPackage, code: &PluginCode, path: &std::path::Path) -> Result<(), LoadError> {
+    if pkg.actors.is_empty() {
+        return Ok(());
+    }
+    let mut signed = pkg.actors.clone();
+    let mut exported = code.classes().to_vec();
+    signed.sort();
+    exported.sort();
+    if signed == exported {
+        return Ok(());
+    }
+    Err(LoadError::NotAPackage {
+        path: path.to_path_buf(),
+        reason: format!("it exports {exported:?} but its signed manifest lists {signed:?}"),
+    })
+}
+
 fn open_and_start(
     shared: &Arc<Shared>,
     pkg: &VerifiedPackage,
     dir: &std::path::Path,
 ) -> Result<Arc<Version>, LoadError> {
+    for (name, bytes) in &pkg.dependencies {
+        extract::write_library(dir, name, bytes)?;
+    }
     let path = extract::write_library(dir, &pkg.library_name, &pkg.library)?;
     let code = Arc::new(PluginCode::open(&path)?);
+    check_actors(pkg, &code, &path)?;
     let home = shared.next_home.fetch_add(1, Ordering::Relaxed);
     let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), shared.config.package_threads, shared)
         .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;

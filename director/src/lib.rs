@@ -1,0 +1,19 @@
+//! # director: the `thespian-director` tool as a library
+//!
+//! Each command is a function that returns a structured result; the
+//! `thespian-director` binary only parses arguments and prints.
+//!
+//! - [`gensrc`]: build, pack and sign a package.
+//! - [`keygen`]: make a signing key pair.
+//! - [`tlsinfo`]: check a package and show what it holds.
+//! - [`avail`]: list the packages in the director directory, newest first.
+
+#![warn(missing_docs)]
+
+pub mod atomic;
+pub mod avail;
+pub mod dir;
+pub mod gensrc;
+pub mod keygen;
+pub mod localtime;
+pub mod tlsinfo;

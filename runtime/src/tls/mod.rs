@@ -1,0 +1,19 @@
+//! Signed `.tls` packages: the format, the Source Authority that verifies
+//! them, the builder that writes and signs them, and version ordering.
+//!
+//! The byte format is documented in `docs/package-format.md`.
+
+pub mod authority;
+pub mod build;
+pub mod error;
+pub mod format;
+pub mod keys;
+pub mod versions;
+mod ziparchive;
+
+pub use authority::{SourceAuthority, TrustPolicy, Verified};
+pub use build::{BuildError, LibraryInfo, LibrarySpec, PackageBuilder, inspect_library, write_zip};
+pub use error::{KeyError, PackageError};
+pub use format::{EntryInfo, EntryKind, Manifest};
+pub use keys::{KeyStrength, PrivateKeyFile, PublicKeyFile};
+pub use versions::VersionKey;
