@@ -1,15 +1,18 @@
-//! The end-to-end demo: build the example packages, load `foo` 1.0, ask it,
-//! load a second build (2.0) beside it, ask both, unload both and print
+//! The end-to-end demo: build the example packages, make a signing key,
+//! sign `foo` 1.0 and 2.0 into a temporary director directory, verify and
+//! load 1.0, ask it, load 2.0 beside it, ask both, unload both and print
 //! each unload report. Exits non-zero if any step fails or any code stays
 //! resident.
 //!
 //! Run: `cargo run --example demo`
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use actor_abi::value;
-use runtime::{ActorSystem, PackageInfo, SystemConfig, VerifiedPackage};
+use runtime::tls::{PackageBuilder, PrivateKeyFile, SourceAuthority, inspect_library, keys};
+use runtime::{ActorSystem, PackageInfo, SystemConfig};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -17,10 +20,21 @@ fn step(text: &str) {
     println!("==> {text}");
 }
 
-fn load(sys: &ActorSystem, lib: &std::path::Path, version: &str) -> Result<PackageInfo, Error> {
-    let bytes = std::fs::read(lib)?;
-    // Until signed packages exist, the demo loads the library bytes directly.
-    let info = sys.load(VerifiedPackage::unverified("foo", version, "libfoo.so", bytes))?;
+/// Signs the foo library as `foo-VERSION.tls` in `dir`, as `gensrc` does.
+fn sign(dir: &Path, lib: &Path, version: &str, key: &PrivateKeyFile) -> Result<PathBuf, Error> {
+    let mut builder = PackageBuilder::new("foo", Some(version), 0, &inspect_library(lib)?)?;
+    builder.library(runtime::TARGET_TRIPLE, "libfoo.so", std::fs::read(lib)?)?;
+    let (bytes, _) = builder.build(key, false)?;
+    let file = dir.join(format!("foo-{version}.tls"));
+    std::fs::write(&file, bytes)?;
+    println!("    wrote {}", file.display());
+    Ok(file)
+}
+
+fn load(sys: &ActorSystem, authority: &SourceAuthority, file: &Path) -> Result<PackageInfo, Error> {
+    let verified = authority.verify_file(file)?;
+    println!("    verified with {}", verified.key_file.display());
+    let info = sys.load(verified.into_package())?;
     println!("    loaded foo {} as {}", info.version, &info.hash[..16]);
     println!("    classes: {}", info.classes.join(", "));
     println!("    library: {}", info.library.display());
@@ -32,17 +46,31 @@ fn run() -> Result<bool, Error> {
     let plugins = test_support::build_plugins()?;
     println!("    {}", plugins.foo.display());
 
+    step("making a 3072-bit signing key and a temporary director directory");
+    let dir = tempfile::tempdir()?;
+    let key = keys::generate(3072)?;
+    let (private_pem, public_pem) = keys::pem_pair(&key)?;
+    std::fs::write(dir.path().join("demo.pem"), private_pem)?;
+    std::fs::write(dir.path().join("demo_tls.key"), public_pem)?;
+    let key = keys::read_private_key(&dir.path().join("demo.pem"))?;
+    println!("    {}", dir.path().display());
+
+    step("signing foo 1.0 and foo 2.0 (what gensrc does)");
+    let f1 = sign(dir.path(), &plugins.foo, "1.0", &key)?;
+    let f2 = sign(dir.path(), &plugins.foo, "2.0", &key)?;
+
     step("starting an in-process actor system");
     let sys = ActorSystem::start(SystemConfig::default())?;
+    let authority = SourceAuthority::new(dir.path());
     let t = Duration::from_secs(5);
 
-    step("loading foo 1.0 and asking foo.fooactor");
-    let v1 = load(&sys, &plugins.foo, "1.0")?;
+    step("verifying and loading foo 1.0, then asking foo.fooactor");
+    let v1 = load(&sys, &authority, &f1)?;
     let a1 = sys.create_actor(&v1.hash, "foo.fooactor")?;
     println!("    {a1} answered {}", sys.ask(&a1, value!({"ping": 1}), t)?);
 
-    step("loading a second build, foo 2.0, beside it");
-    let v2 = load(&sys, &plugins.foo, "2.0")?;
+    step("verifying and loading foo 2.0 beside it");
+    let v2 = load(&sys, &authority, &f2)?;
     let a2 = sys.create_actor(&v2.hash, "foo.fooactor")?;
     sys.tell(&a1, "kept by 1.0");
     sys.tell(&a2, "kept by 2.0");
