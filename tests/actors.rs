@@ -221,3 +221,59 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         std::thread::park();
     }
 }
+
+/// Records that it handled a message (and any ChildActorExited), shared with the test.
+struct Flag(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Actor for Flag {
+    fn receive(&mut self, _cx: &mut Context<'_>, msg: &Message, _from: Address) {
+        let add = if matches!(msg, Message::ChildActorExited { .. }) { 100 } else { 1 };
+        self.0.fetch_add(add, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn tell_delivered_returns_after_the_handler_ran() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sys = system();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let flag = sys.create_host_actor(Flag(count.clone()));
+    for i in 1..=20 {
+        sys.tell_delivered(&flag, Message::Value(Value::Int(i)), T).unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), i as usize, "the handler ran before tell_delivered returned");
+    }
+    let nobody = Address::parse("actor:0.987654").unwrap();
+    assert_eq!(sys.tell_delivered(&nobody, Message::Value(Value::Null), T), Err(AskError::NoSuchActor(nobody)));
+}
+
+#[test]
+fn a_package_actor_created_with_a_parent_reports_its_exit_to_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let parent = sys.create_host_actor(Flag(count.clone()));
+    let options = runtime::CreateOptions { global_name: None, parent: Some(parent) };
+    let child = sys.create_actor_with(&pkg.hash, "foo.fooactor", options).unwrap();
+    sys.tell(&child, "exit");
+    assert!(eventually(|| count.load(Ordering::SeqCst) == 100));
+    let gone = runtime::CreateOptions { global_name: None, parent: Some(child) };
+    assert!(matches!(
+        sys.create_actor_with(&pkg.hash, "foo.fooactor", gone),
+        Err(runtime::CreateActorError::NoSuchParent(_))
+    ));
+}
+
+#[test]
+fn a_global_name_can_be_moved_to_another_actor() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    let a = sys.create_named_actor(&pkg.hash, "foo.fooactor", "Foo Primary").unwrap();
+    let b = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+    assert!(sys.assign_global_name("Foo Primary", &b));
+    assert_eq!(sys.lookup_name("Foo Primary"), Some(b));
+    assert!(sys.is_alive(&a), "the old holder keeps running");
+    sys.tell_message(&b, Message::ActorExitRequest);
+    assert!(eventually(|| sys.lookup_name("Foo Primary").is_none()));
+    assert!(!sys.assign_global_name("Foo Primary", &b), "a stopped actor cannot take a name");
+}

@@ -132,6 +132,9 @@ pub enum CreateActorError {
     /// The package is being unloaded.
     #[error("package {0} is being unloaded")]
     Unloading(String),
+    /// The parent actor given does not exist.
+    #[error("no live parent actor {0}")]
+    NoSuchParent(Address),
     /// The system is shutting down.
     #[error("the actor system is shutting down")]
     ShuttingDown,

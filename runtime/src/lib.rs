@@ -60,7 +60,7 @@ pub use package::{PackageInfo, VerifiedPackage, hex, sha256_hex};
 pub use plugin::maps;
 pub use reply::AskFuture;
 pub use report::{CodeState, UnloadReport};
-pub use system::{ActorInfo, ActorSystem, ShutdownReport, StartError};
+pub use system::{ActorInfo, ActorSystem, CreateOptions, ShutdownReport, StartError};
 
 /// The target triple this runtime was built for; it picks a package's library.
 pub const TARGET_TRIPLE: &str = env!("THESPIAN_TARGET_TRIPLE");

@@ -32,6 +32,9 @@ pub(crate) enum Payload {
 pub(crate) struct Envelope {
     pub(crate) from: Address,
     pub(crate) payload: Payload,
+    /// Completed once the handler has run (or the message is dead), for
+    /// [`ActorSystem::tell_delivered`](crate::ActorSystem::tell_delivered).
+    pub(crate) done: Option<std::sync::Arc<crate::reply::ReplySlot>>,
 }
 
 /// A `Box<Message>` owned by a plugin library, held by the host until it is

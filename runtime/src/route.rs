@@ -33,16 +33,35 @@ impl std::fmt::Display for DeadReason {
 
 /// Sends `payload` from `from` to `to`.
 pub(crate) fn route(shared: &Arc<Shared>, from: Address, to: Address, payload: Payload) {
+    route_envelope(shared, to, Envelope { from, payload, done: None });
+}
+
+/// Sends an envelope to `to`.
+pub(crate) fn route_envelope(shared: &Arc<Shared>, to: Address, env: Envelope) {
     let Some(cell) = shared.table.get(to.id()).filter(|c| c.addr == to) else {
-        return dead_letter(shared, from, to, Some(payload), DeadReason::NoSuchActor);
+        return dead_envelope(shared, to, env, DeadReason::NoSuchActor);
     };
-    if let Some(why) = refusal(&cell, &payload) {
-        return dead_letter(shared, from, to, Some(payload), DeadReason::Refused(why));
+    if let Some(why) = refusal(&cell, &env.payload) {
+        return dead_envelope(shared, to, env, DeadReason::Refused(why));
     }
     match &cell.place {
-        Place::Reply(slot) => complete_reply(shared, &cell, slot, payload),
-        _ => enqueue(shared, &cell, Envelope { from, payload }),
+        Place::Reply(slot) => {
+            env.done.iter().for_each(|d| d.complete(Ok(Value::Null)));
+            complete_reply(shared, &cell, slot, env.payload);
+        }
+        _ => enqueue(shared, &cell, env),
     }
+}
+
+/// A dead envelope: its delivery waiter learns at once, then it is a dead letter.
+pub(crate) fn dead_envelope(shared: &Arc<Shared>, to: Address, env: Envelope, why: DeadReason) {
+    if let Some(done) = &env.done {
+        done.complete(Err(match why {
+            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
+            _ => AskError::TargetExited(to),
+        }));
+    }
+    dead_letter(shared, env.from, to, Some(env.payload), why);
 }
 
 fn refusal(cell: &ActorCell, payload: &Payload) -> Option<&'static str> {
@@ -77,7 +96,7 @@ pub(crate) fn submit(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
 /// Dead-letters everything left in a stopped actor's mailbox.
 pub(crate) fn drain(shared: &Arc<Shared>, cell: &ActorCell) {
     while let Some(env) = cell.mailbox.pop() {
-        dead_letter(shared, env.from, cell.addr, Some(env.payload), DeadReason::Stopped);
+        dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
     }
 }
 

@@ -14,7 +14,7 @@ use crate::logging::with_current;
 use crate::payload::{Envelope, Payload};
 use crate::plugin::code::{Instance, PluginCode};
 use crate::plugin::hostapi::PluginCall;
-use crate::route::{DeadReason, dead_letter, drain, route, submit};
+use crate::route::{DeadReason, dead_envelope, drain, route, submit};
 use crate::system::Shared;
 
 /// Messages one actor handles before its thread moves on to others.
@@ -36,15 +36,20 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
         if cell.is_stopped() {
             break;
         }
-        let Some(env) = cell.mailbox.pop() else { break };
+        let Some(mut env) = cell.mailbox.pop() else { break };
+        let done = env.done.take();
         let stop = match &mut *body {
             Body::Host(actor) => deliver_host(shared, cell, actor.as_mut(), env),
             Body::Plugin { instance, code } => deliver_package(shared, cell, code, instance, env),
             Body::Pending { .. } | Body::Stopped => {
-                dead_letter(shared, env.from, cell.addr, Some(env.payload), DeadReason::Stopped);
+                env.done = done.clone();
+                dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
                 false
             }
         };
+        if let Some(d) = done {
+            d.complete(Ok(actor_abi::Value::Null));
+        }
         if stop {
             stop_actor(shared, cell, &mut body);
         }

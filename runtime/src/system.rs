@@ -131,6 +131,15 @@ pub struct ActorInfo {
     pub created: SystemTime,
 }
 
+/// Options for [`ActorSystem::create_actor_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// A global name; if an actor has it, that actor is returned instead.
+    pub global_name: Option<String>,
+    /// The parent, which gets `ChildActorExited` when the actor stops.
+    pub parent: Option<Address>,
+}
+
 /// What [`ActorSystem::shutdown`] did.
 #[derive(Debug, Clone, Default)]
 pub struct ShutdownReport {
@@ -215,9 +224,66 @@ impl ActorSystem {
     }
 
     fn create(&self, package: &str, class: &str, global_name: Option<&str>) -> Result<Address, CreateActorError> {
+        self.create_actor_with(
+            package,
+            class,
+            CreateOptions { global_name: global_name.map(str::to_string), parent: None },
+        )
+    }
+
+    /// Creates an actor of `class` in `package` with options: a global name,
+    /// and a parent actor that gets `ChildActorExited` when it stops.
+    pub fn create_actor_with(
+        &self,
+        package: &str,
+        class: &str,
+        options: CreateOptions,
+    ) -> Result<Address, CreateActorError> {
         let version =
             self.shared.find_version(package).map_err(|_| CreateActorError::NoSuchPackage(package.to_string()))?;
-        spawn::create_package_actor(&self.shared, &version, class, global_name, None)
+        let parent = match options.parent {
+            Some(p) => Some(
+                self.shared
+                    .table
+                    .get(p.id())
+                    .filter(|c| c.addr == p && !c.is_stopped())
+                    .ok_or(CreateActorError::NoSuchParent(p))?,
+            ),
+            None => None,
+        };
+        spawn::create_package_actor(&self.shared, &version, class, options.global_name.as_deref(), parent.as_ref())
+    }
+
+    /// Points the global name `name` at the live actor `addr` (moving it from
+    /// whichever actor had it). False if `addr` is not a live actor.
+    pub fn assign_global_name(&self, name: &str, addr: &Address) -> bool {
+        let mut names = self.shared.names.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.shared.table.get(addr.id()).is_some_and(|c| c.addr == *addr && !c.is_stopped());
+        if live {
+            names.insert(name.to_string(), *addr);
+        }
+        live
+    }
+
+    /// True if `addr` is a live actor.
+    pub fn is_alive(&self, addr: &Address) -> bool {
+        self.shared
+            .table
+            .get(addr.id())
+            .is_some_and(|c| c.addr == *addr && !c.is_stopped() && !matches!(c.place, Place::Reply(_)))
+    }
+
+    /// Sends `msg` and waits until the target's handler has run for it (not
+    /// for a reply). Fails at once if the target does not exist or stops first.
+    pub fn tell_delivered(&self, to: &Address, msg: Message, timeout: Duration) -> Result<(), AskError> {
+        let done = Arc::new(ReplySlot::default());
+        let env =
+            crate::payload::Envelope { from: Address::NOBODY, payload: Payload::Native(msg), done: Some(done.clone()) };
+        crate::route::route_envelope(&self.shared, *to, env);
+        match done.wait_until(Instant::now() + timeout) {
+            Some(r) => r.map(|_| ()),
+            None => Err(AskError::Timeout { target: *to, after: timeout }),
+        }
     }
 
     /// The live actor with this global name.
