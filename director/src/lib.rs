@@ -7,13 +7,21 @@
 //! - [`keygen`]: make a signing key pair.
 //! - [`tlsinfo`]: check a package and show what it holds.
 //! - [`avail`]: list the packages in the director directory, newest first.
+//! - [`DirectorControl`]: start, load, refresh, unload, list, status, ask,
+//!   tell and shutdown the daemon ([`daemon`]) of a director directory.
 
 #![warn(missing_docs)]
 
 pub mod atomic;
 pub mod avail;
+pub mod client;
+pub mod daemon;
 pub mod dir;
 pub mod gensrc;
 pub mod keygen;
 pub mod localtime;
+pub mod protocol;
+pub mod stderr_log;
 pub mod tlsinfo;
+
+pub use client::{ControlError, DirectorControl, SendOptions, Started};

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use director::{avail, dir, gensrc, keygen, tlsinfo};
+use director::{DirectorControl, SendOptions, avail, dir, gensrc, keygen, tlsinfo};
 use runtime::tls::{KeyStrength, SourceAuthority, TrustPolicy};
+
+mod lifecycle;
 
 /// Manage hot-loaded, signed Thespian actor packages.
 ///
@@ -60,6 +62,77 @@ enum Cmd {
         #[arg(long)]
         allow_legacy_key: bool,
     },
+    /// Start the daemon in the background (then refresh); a running one is left alone.
+    Start {
+        /// Run in the foreground (for service managers).
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Stop every actor (ActorExitRequest, no OnDeactivate), unload everything and exit.
+    Shutdown,
+    /// Load a group's newest valid package, or exactly one FILE.tls (starts the daemon if needed).
+    Load {
+        /// A group name or a .tls file.
+        target: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the newest package of every group that has a .tli file.
+    Refresh {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unload a loaded version by hash (a unique prefix is enough).
+    Unload {
+        /// The hash or a unique prefix.
+        hash: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every loaded version with its actors and the state of its code.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show whether the daemon runs, its pid, uptime, socket and counts (exit 3 when not running).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send JSON to a role or global name and print the reply as one line of JSON.
+    Ask {
+        /// Look for the role in this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Use this loaded version (hash or prefix) instead of the active one.
+        #[arg(long)]
+        source: Option<String>,
+        /// Seconds to wait for the reply.
+        #[arg(long, default_value_t = 5.0)]
+        timeout: f64,
+        /// A role or a global name.
+        target: String,
+        /// The message, as JSON.
+        json: String,
+    },
+    /// Send JSON to a role or global name.
+    Tell {
+        /// Look for the role in this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Use this loaded version (hash or prefix) instead of the active one.
+        #[arg(long)]
+        source: Option<String>,
+        /// A role or a global name.
+        target: String,
+        /// The message, as JSON.
+        json: String,
+    },
     /// List the packages in the director directory per group, newest first.
     Avail {
         /// Print JSON.
@@ -76,7 +149,8 @@ fn authority(allow_legacy: bool) -> SourceAuthority {
         .with_policy(TrustPolicy { allow_legacy_keys: allow_legacy, ..TrustPolicy::default() })
 }
 
-fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
+/// Prints an error and returns its exit status.
+pub(crate) fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("thespian-director: {message}");
     ExitCode::from(code)
 }
@@ -88,7 +162,23 @@ fn legacy_warning(strength: KeyStrength) {
 }
 
 fn run(cmd: Cmd) -> ExitCode {
+    let control = || DirectorControl::from_env();
     match cmd {
+        Cmd::Start { foreground } => lifecycle::start(foreground),
+        Cmd::Shutdown => lifecycle::shutdown(&control()),
+        Cmd::Load { target, json } => lifecycle::load(&control(), &target, json),
+        Cmd::Refresh { json } => lifecycle::refresh(&control(), json),
+        Cmd::Unload { hash, json } => lifecycle::unload(&control(), &hash, json),
+        Cmd::List { json } => lifecycle::list(&control(), json),
+        Cmd::Status { json } => lifecycle::status(&control(), json),
+        Cmd::Ask { group, source, timeout, target, json } => {
+            let o =
+                SendOptions { group, source, timeout: Some(std::time::Duration::from_secs_f64(timeout.max(0.001))) };
+            lifecycle::ask(&control(), &target, &json, &o)
+        }
+        Cmd::Tell { group, source, target, json } => {
+            lifecycle::tell(&control(), &target, &json, &SendOptions { group, source, timeout: None })
+        }
         Cmd::Gensrc { group, private_key, sources_dir, options, allow_legacy_key } => {
             let args = gensrc::GensrcArgs {
                 group,

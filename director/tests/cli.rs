@@ -2,89 +2,12 @@
 //! `example-packages/foo`, tlsinfo (validate, contents, MEMBER, exit codes)
 //! and avail (order, refusals, JSON).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use test_support::{plugin_target_dir, plugins, workspace_root};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_thespian-director");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, cwd: &Path, args: &[&str]) -> Run {
-    let out: Output = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env("THESPIAN_DIRECTOR_DIR", dir)
-        // gensrc's own `cargo build` shares the example packages' cache.
-        .env("CARGO_TARGET_DIR", plugin_target_dir())
-        .output()
-        .expect("run thespian-director");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn openssl_ok(args: &[&str]) -> bool {
-    Command::new("openssl").args(args).output().map(|o| o.status.success()).unwrap_or(false)
-}
-
-/// A director dir with a key pair made by `keygen`, the public half trusted.
-struct Env {
-    root: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir(root.path().join("dir")).unwrap();
-        let env = Env { root };
-        let r = run(&env.dir(), env.root.path(), &["keygen", "signer"]);
-        assert_eq!(r.code, 0, "keygen: {}", r.stderr);
-        std::fs::copy(env.root.path().join("signer_tls.key"), env.dir().join("signer_tls.key")).unwrap();
-        env
-    }
-
-    fn dir(&self) -> PathBuf {
-        self.root.path().join("dir")
-    }
-
-    fn key(&self) -> String {
-        self.root.path().join("signer.pem").to_string_lossy().into_owned()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        run(&self.dir(), self.root.path(), args)
-    }
-
-    /// gensrc foo from the prebuilt example library (no cargo build).
-    fn gensrc_prebuilt(&self, version: Option<&str>) -> Run {
-        let lib = format!("lib:{}={}", runtime::TARGET_TRIPLE, plugins().foo.display());
-        let mut args = vec!["gensrc".to_string(), "foo".into(), self.key(), foo_dir(), lib];
-        args.extend(version.map(|v| format!("version:{v}")));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(&refs)
-    }
-
-    fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-fn foo_dir() -> String {
-    workspace_root().join("example-packages/foo").to_string_lossy().into_owned()
-}
+use common::{Env, foo_dir, openssl_ok, run_in};
+use test_support::{plugins, workspace_root};
 
 #[test]
 fn keygen_writes_keys_openssl_can_read_and_never_overwrites() {
@@ -206,7 +129,7 @@ fn tlsinfo_exit_codes_4_6_7() {
     assert_eq!(env.run(&["tlsinfo", "foo-3.tls"]).code, 6);
     std::fs::remove_file(env.dir().join("signer_tls.key")).unwrap();
     let other = env.root.path().join("other");
-    assert_eq!(run(&env.dir(), env.root.path(), &["keygen", other.to_str().unwrap()]).code, 0);
+    assert_eq!(run_in(&env.dir(), env.root.path(), &["keygen", other.to_str().unwrap()]).code, 0);
     std::fs::copy(env.root.path().join("other_tls.key"), env.dir().join("other_tls.key")).unwrap();
     let untrusted = env.run(&["tlsinfo", "foo-1.0.tls"]);
     assert_eq!(untrusted.code, 7, "{}", untrusted.stderr);

@@ -1,0 +1,148 @@
+//! The daemon: one long-running actor system per director directory,
+//! holding the Director and Source Authority actors, controlled over a
+//! Unix socket that only its own user (or root) may use.
+//!
+//! Whoever can talk to the daemon can load code into it: the socket is 0600
+//! and every connection's peer credentials are checked.
+
+pub mod actors;
+pub mod core;
+pub mod paths;
+mod peer;
+mod server;
+mod signals;
+mod targets;
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use actor_abi::Address;
+use runtime::tls::SourceAuthority;
+use runtime::{ActorSystem, SystemConfig};
+
+use crate::atomic;
+use crate::client::DirectorControl;
+use actors::{DIRECTOR_NAME, DirectorActor, SOURCE_AUTHORITY_NAME, SourceAuthorityActor};
+use paths::DaemonPaths;
+
+/// Why the daemon did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The director directory is missing.
+    #[error("the director directory {0} does not exist")]
+    NoDirectory(std::path::PathBuf),
+    /// A daemon already serves this directory.
+    #[error("a daemon is already running for {dir} (pid {pid})")]
+    AlreadyRunning {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Its pid.
+        pid: u32,
+    },
+    /// Its state could not be set up.
+    #[error("cannot set up {path}: {source}")]
+    Setup {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The actor system could not start.
+    #[error("cannot start the actor system: {0}")]
+    System(String),
+}
+
+fn setup(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
+    move |source| DaemonError::Setup { path: path.to_path_buf(), source }
+}
+
+/// Removes what a killed daemon left behind: socket, pid file, extraction directories.
+fn clean_stale(paths: &DaemonPaths) {
+    let _ = std::fs::remove_file(&paths.socket);
+    let _ = std::fs::remove_file(&paths.pid);
+    let _ = std::fs::remove_dir_all(&paths.run);
+}
+
+fn prepare(paths: &DaemonPaths) -> Result<UnixListener, DaemonError> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&paths.run).map_err(setup(&paths.run))?;
+    if let Some(parent) = paths.socket.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(setup(parent))?;
+    }
+    let listener = UnixListener::bind(&paths.socket).map_err(setup(&paths.socket))?;
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600)).map_err(setup(&paths.socket))?;
+    atomic::write(&paths.pid, format!("{}\n", std::process::id()).as_bytes(), 0o644).map_err(setup(&paths.pid))?;
+    Ok(listener)
+}
+
+/// Runs the daemon for `dir` in the foreground until it is shut down.
+pub fn run(dir: &Path) -> Result<(), DaemonError> {
+    if !dir.is_dir() {
+        return Err(DaemonError::NoDirectory(dir.to_path_buf()));
+    }
+    let paths = DaemonPaths::for_dir(dir);
+    if let Ok(Some(status)) = DirectorControl::new(dir).status() {
+        return Err(DaemonError::AlreadyRunning { dir: paths.dir.clone(), pid: status.pid });
+    }
+    clean_stale(&paths);
+    signals::install();
+    let listener = prepare(&paths)?;
+    let result = serve(&paths, listener);
+    clean_stale(&paths);
+    result
+}
+
+/// The Director and Source Authority actors running in an actor system.
+pub struct Embedded {
+    /// The Director's state (load, unload, list... as in the daemon).
+    pub core: Arc<Mutex<core::Core>>,
+    /// The Director actor (global name [`DIRECTOR_NAME`]).
+    pub director: Address,
+    /// The Source Authority actor (global name [`SOURCE_AUTHORITY_NAME`]).
+    pub source_authority: Address,
+}
+
+/// Starts the Director and Source Authority actors for director directory
+/// `dir` in `system`: what the daemon runs, for hosts that embed the runtime.
+pub fn embed(system: &Arc<ActorSystem>, dir: &Path) -> Embedded {
+    let core = Arc::new(Mutex::new(core::Core::new(system.clone(), dir, Address::NOBODY)));
+    let director = system.create_named_host_actor(DIRECTOR_NAME, || DirectorActor::new(core.clone()));
+    core.lock().unwrap_or_else(|p| p.into_inner()).set_director(director);
+    let authority = SourceAuthority::new(dir);
+    let source_authority =
+        system.create_named_host_actor(SOURCE_AUTHORITY_NAME, || SourceAuthorityActor::new(authority));
+    Embedded { core, director, source_authority }
+}
+
+fn serve(paths: &DaemonPaths, listener: UnixListener) -> Result<(), DaemonError> {
+    let config = SystemConfig::default().with_extract_root(&paths.run);
+    let system = Arc::new(ActorSystem::start(config).map_err(|e| DaemonError::System(e.to_string()))?);
+    let core = embed(&system, &paths.dir).core;
+    log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
+    for item in core.lock().unwrap_or_else(|p| p.into_inner()).refresh() {
+        match (item.loaded, item.error) {
+            (Some(l), _) => log::info!("start: loaded {:?} {}: {}", l.group, l.file, l.hash),
+            (None, Some(e)) => log::warn!("start: could not load {:?}: {e}", item.group),
+            (None, None) => {}
+        }
+    }
+    let server = Arc::new(server::Server {
+        listener,
+        core: core.clone(),
+        system: system.clone(),
+        paths: paths.clone(),
+        started: Instant::now(),
+        stop: Arc::new(AtomicBool::new(false)),
+    });
+    server.serve();
+    core.lock().unwrap_or_else(|p| p.into_inner()).begin_shutdown();
+    // No OnDeactivate at shutdown: every actor gets ActorExitRequest.
+    let report = system.shutdown();
+    for u in &report.unloads {
+        log::info!("shutdown: {u}");
+    }
+    Ok(())
+}

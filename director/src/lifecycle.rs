@@ -1,0 +1,224 @@
+//! Printing for the daemon commands: each calls one `DirectorControl`
+//! method and prints its result (text or `--json`).
+
+use std::process::ExitCode;
+
+use director::protocol::{GroupListing, Loaded, Unloaded};
+use director::{ControlError, DirectorControl, SendOptions, daemon, dir, localtime};
+use serde::Serialize;
+
+use crate::fail;
+
+fn print_json(value: &impl Serialize) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+fn loaded_line(l: &Loaded) -> String {
+    let what = if l.already_loaded { "Already loaded" } else { "Loaded" };
+    format!("{what} \"{}\" {}: {}", l.group, l.file, l.hash)
+}
+
+fn unloaded_line(u: &Unloaded) -> String {
+    let version = if u.version.is_empty() { "(unversioned)" } else { &u.version };
+    let mut line = format!("Unloaded \"{}\" {version} {}: code {}", u.group, u.hash, u.code);
+    if let Some(h) = &u.reactivated {
+        line.push_str(&format!("; {h} is active again"));
+    }
+    line
+}
+
+/// `start [--foreground]`.
+pub fn start(foreground: bool) -> ExitCode {
+    let dir = dir::director_dir();
+    if foreground {
+        director::stderr_log::install();
+        return match daemon::run(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(daemon::DaemonError::AlreadyRunning { pid, .. }) => {
+                println!("Already running (pid {pid})");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e, 1),
+        };
+    }
+    match DirectorControl::new(&dir).start() {
+        Ok(s) if s.already_running => {
+            println!("Already running (pid {})", s.pid);
+            ExitCode::SUCCESS
+        }
+        Ok(s) => {
+            println!("Started (pid {})", s.pid);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `shutdown`.
+pub fn shutdown(c: &DirectorControl) -> ExitCode {
+    match c.shutdown() {
+        Ok(true) => {
+            println!("Shutdown completed");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("Not running");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `load TARGET`.
+pub fn load(c: &DirectorControl, target: &str, json: bool) -> ExitCode {
+    match c.load(target) {
+        Ok(l) if json => print_json(&l),
+        Ok(l) => {
+            println!("{}", loaded_line(&l));
+            l.auto_unloaded.iter().for_each(|u| println!("  AutoUnload: {}", unloaded_line(u)));
+            l.deleted_files.iter().for_each(|f| println!("  TLS_Keep_Limit: deleted {f}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `refresh`: non-zero if any group failed.
+pub fn refresh(c: &DirectorControl, json: bool) -> ExitCode {
+    let items = match c.refresh() {
+        Ok(items) => items,
+        Err(e) => return fail(e, 1),
+    };
+    let failed = items.iter().any(|i| i.error.is_some());
+    if json {
+        print_json(&items);
+    } else {
+        for i in &items {
+            match (&i.loaded, &i.error) {
+                (Some(l), _) => println!("{}", loaded_line(l)),
+                (None, Some(e)) => eprintln!("Failed \"{}\": {e}", i.group),
+                (None, None) => {}
+            }
+        }
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// `unload HASH`.
+pub fn unload(c: &DirectorControl, hash: &str, json: bool) -> ExitCode {
+    match c.unload(hash) {
+        Ok(u) if json => print_json(&u),
+        Ok(u) => {
+            println!("{}", unloaded_line(&u));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+fn render_list(groups: &[GroupListing]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        out.push_str(&format!("Group {}:\n", g.group));
+        for v in &g.versions {
+            let version = if v.version.is_empty() { "(unversioned)" } else { &v.version };
+            let active = if v.active { "  [ACTIVE]" } else { "" };
+            out.push_str(&format!("  Source hash {}  version {version}{active}  code {}\n", v.hash, v.code));
+            for a in &v.actors {
+                let addr = a.address.as_deref().unwrap_or("(not running)");
+                let role = a.role.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+                let global = a.global_name.as_ref().map(|n| format!(" global {n:?}")).unwrap_or_default();
+                let since = localtime::display(a.since);
+                out.push_str(&format!(
+                    "      {addr} -- {}{role}{global}  since {since}  restarts {}\n",
+                    a.class, a.restarts
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `list`.
+pub fn list(c: &DirectorControl, json: bool) -> ExitCode {
+    match c.list() {
+        Ok(groups) if json => {
+            let versions: Vec<_> = groups.iter().flat_map(|g| g.versions.iter()).collect();
+            print_json(&versions)
+        }
+        Ok(groups) => {
+            print!("{}", render_list(&groups));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `status`: exit 3 when not running.
+pub fn status(c: &DirectorControl, json: bool) -> ExitCode {
+    match c.status() {
+        Ok(Some(s)) if json => {
+            let mut v = serde_json::to_value(&s).unwrap_or_default();
+            v["running"] = serde_json::Value::Bool(true);
+            print_json(&v)
+        }
+        Ok(Some(s)) => {
+            println!(
+                "running: yes\npid: {}\nuptime: {}s\nsocket: {}\ndirectory: {}",
+                s.pid, s.uptime_secs, s.socket, s.dir
+            );
+            println!(
+                "groups: {}\nversions: {}\nactors: {}\ndead letters: {}",
+                s.groups, s.versions, s.actors, s.dead_letters
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            if json {
+                println!("{}", serde_json::json!({"running": false, "socket": c.paths().socket.display().to_string()}));
+            } else {
+                println!("running: no\nsocket: {}", c.paths().socket.display());
+            }
+            ExitCode::from(3)
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, ExitCode> {
+    serde_json::from_str(text).map_err(|e| fail(format!("the message is not valid JSON ({e}): {text}"), 2))
+}
+
+/// `ask TARGET JSON`: the reply on one line.
+pub fn ask(c: &DirectorControl, target: &str, json: &str, o: &SendOptions) -> ExitCode {
+    let msg = match parse_json(json) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match c.ask(target, msg, o) {
+        Ok(reply) => {
+            println!("{reply}");
+            ExitCode::SUCCESS
+        }
+        Err(e @ ControlError::Daemon { .. }) => fail(e, 1),
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `tell TARGET JSON`.
+pub fn tell(c: &DirectorControl, target: &str, json: &str, o: &SendOptions) -> ExitCode {
+    let msg = match parse_json(json) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match c.tell(target, msg, o) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e, 1),
+    }
+}

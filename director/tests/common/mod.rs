@@ -1,0 +1,140 @@
+//! Shared helpers: a temporary director directory with a trusted key made by
+//! `keygen`, the real binary, and a guard that stops the daemon even when a
+//! test fails.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use test_support::{plugin_target_dir, plugins, workspace_root};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_thespian-director");
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "command failed:\n{}{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub fn run_in(dir: &Path, cwd: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("THESPIAN_DIRECTOR_DIR", dir)
+        .env("CARGO_TARGET_DIR", plugin_target_dir())
+        .output()
+        .expect("run thespian-director");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn openssl_ok(args: &[&str]) -> bool {
+    Command::new("openssl").args(args).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+pub fn foo_dir() -> String {
+    workspace_root().join("example-packages/foo").to_string_lossy().into_owned()
+}
+
+/// A director dir with a key pair made by `keygen`, the public half trusted.
+pub struct Env {
+    pub root: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("dir")).unwrap();
+        let env = Env { root };
+        env.run(&["keygen", "signer"]).ok();
+        std::fs::copy(env.root.path().join("signer_tls.key"), env.dir().join("signer_tls.key")).unwrap();
+        env
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.root.path().join("dir")
+    }
+
+    pub fn key(&self) -> String {
+        self.root.path().join("signer.pem").to_string_lossy().into_owned()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(&self.dir(), self.root.path(), args)
+    }
+
+    /// gensrc foo from the prebuilt example library (no cargo build), with extra options.
+    pub fn gensrc_with(&self, group: &str, lib: &Path, options: &[&str]) -> Run {
+        let lib = format!("lib:{}={}", runtime::TARGET_TRIPLE, lib.display());
+        let mut args = vec!["gensrc".to_string(), group.into(), self.key(), foo_dir(), lib];
+        args.extend(options.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&refs)
+    }
+
+    pub fn gensrc_prebuilt(&self, version: Option<&str>) -> Run {
+        let v = version.map(|v| format!("version:{v}"));
+        self.gensrc_with("foo", &plugins().foo, &v.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Writes `DIR/GROUP.tli`.
+    pub fn tli(&self, group: &str, text: &str) {
+        std::fs::write(self.dir().join(format!("{group}.tli")), text).unwrap();
+    }
+
+    /// Starts the daemon; the guard shuts it down when dropped.
+    pub fn start(&self) -> DaemonGuard {
+        self.run(&["start"]).ok();
+        DaemonGuard { dir: self.dir(), cwd: self.root.path().to_path_buf() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        std::fs::read_to_string(self.dir().join(".director.pid")).unwrap().trim().parse().unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let r = self.run(args).ok();
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", r.stdout))
+    }
+
+    pub fn hash_of(&self, file: &str) -> String {
+        runtime::sha256_hex(&std::fs::read(self.dir().join(file)).unwrap())
+    }
+}
+
+/// Shuts the daemon down on drop (then kills it if it is still there).
+pub struct DaemonGuard {
+    dir: PathBuf,
+    cwd: PathBuf,
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        let pid =
+            std::fs::read_to_string(self.dir.join(".director.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+        let _ = run_in(&self.dir, &self.cwd, &["shutdown"]);
+        if let Some(pid) = pid.filter(|p| director::client::process_alive(*p as u32)) {
+            // SAFETY: kill has no memory-safety preconditions; pid is our daemon's.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
