@@ -107,9 +107,15 @@ impl DirectorControl {
         };
         let mut line = serde_json::to_vec(req).map_err(|e| ControlError::Unexpected(e.to_string()))?;
         line.push(b'\n');
-        stream.write_all(&line).map_err(io)?;
+        // A daemon that refuses the connection answers without reading the
+        // request, so the write may fail while its answer is already there.
+        let written = stream.write_all(&line);
         let mut answer = String::new();
-        BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
+        let read = BufReader::new(&stream).read_line(&mut answer);
+        if answer.is_empty() {
+            let e = written.err().or(read.err());
+            return Err(e.map_or_else(|| io(std::io::Error::other("the daemon closed the connection")), io));
+        }
         match serde_json::from_str::<Response>(&answer) {
             Ok(Response::Ok { result }) => Ok(result),
             Ok(Response::Error { kind, message }) => Err(ControlError::Daemon { kind, message }),

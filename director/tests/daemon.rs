@@ -394,3 +394,39 @@ fn ask_fails_clearly_on_timeout_poison_and_unknown_targets() {
     assert_eq!(bad_json.code, 2);
     assert!(bad_json.stderr.contains("not valid JSON"), "{}", bad_json.stderr);
 }
+
+#[test]
+fn refresh_goes_on_past_a_failing_group_and_exits_non_zero() {
+    let env = Env::new();
+    env.tli("foo", "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}");
+    env.tli("ghost", "{'Actors': {}}");
+    env.gensrc_prebuilt(Some("1")).ok();
+    let _daemon = env.start();
+    env.gensrc_prebuilt(Some("2")).ok();
+    let r = env.run(&["refresh"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Loaded \"foo\"") && r.stdout.contains("foo-2.tls"), "{}", r.stdout);
+    assert!(r.stderr.contains("Failed \"ghost\": no valid package for group \"ghost\""), "{}", r.stderr);
+    let again = env.run(&["refresh"]);
+    assert!(again.stdout.contains("Already loaded \"foo\""), "an already loaded newest is a no-op: {}", again.stdout);
+}
+
+#[test]
+fn director_control_is_the_same_api_for_programs() {
+    let env = Env::new();
+    env.tli("foo", "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}");
+    env.gensrc_prebuilt(Some("1")).ok();
+    let control = director::DirectorControl::new(&env.dir()).with_binary(common::BIN);
+    assert_eq!(control.status().unwrap(), None);
+    let _daemon = env.start();
+    let loaded = control.load("foo").unwrap();
+    assert!(loaded.already_loaded, "start refreshed it");
+    let addr = control.get_role_address("MainFoo", Some("foo")).unwrap().expect("role address");
+    let listed = control.list().unwrap();
+    assert_eq!(listed[0].versions[0].actors[0].address.as_deref(), Some(addr.as_str()));
+    let reply = control.ask("MainFoo", json!({"ping": 5}), &director::SendOptions::default()).unwrap();
+    assert_eq!(reply["pong"], 5);
+    assert_eq!(control.get_role_address("Nobody", None).unwrap(), None);
+    assert!(control.shutdown().unwrap());
+    assert!(!control.shutdown().unwrap(), "a stopped system is not an error");
+}
