@@ -14,6 +14,7 @@ bin="$target/debug/thespian-director"
 work=$(mktemp -d /tmp/thespian-demo.XXXXXX)
 export THESPIAN_DIRECTOR_DIR="$work/dir"
 mkdir "$THESPIAN_DIRECTOR_DIR"
+echo "'$work/logs'" > "$THESPIAN_DIRECTOR_DIR/thesplogd.cfg"   # the daemon's system log goes here
 cleanup() {
     "$bin" shutdown >/dev/null 2>&1 || true
     rm -rf "$work"

@@ -14,14 +14,16 @@
 
 pub mod atomic;
 pub mod avail;
+pub mod bootstart;
 pub mod client;
+pub mod config;
 pub mod daemon;
 pub mod dir;
 pub mod gensrc;
 pub mod keygen;
 pub mod localtime;
+pub mod logging;
 pub mod protocol;
-pub mod stderr_log;
 pub mod tlsinfo;
 
 pub use client::{ControlError, DirectorControl, SendOptions, Started};

@@ -36,8 +36,17 @@ fn unloaded_line(u: &Unloaded) -> String {
 /// `start [--foreground]`.
 pub fn start(foreground: bool) -> ExitCode {
     let dir = dir::director_dir();
+    // Check the configuration here too, so a bad file is reported now rather
+    // than in the background daemon's log.
+    if dir.is_dir() {
+        let checked = director::config::Config::load(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|c| director::logging::validate(&c).map_err(|e| e.to_string()));
+        if let Err(e) = checked {
+            return fail(format!("refusing to start: {e}"), 1);
+        }
+    }
     if foreground {
-        director::stderr_log::install();
         return match daemon::run(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(daemon::DaemonError::AlreadyRunning { pid, .. }) => {
@@ -56,6 +65,59 @@ pub fn start(foreground: bool) -> ExitCode {
             println!("Started (pid {})", s.pid);
             ExitCode::SUCCESS
         }
+        Err(e) => fail(e, 1),
+    }
+}
+
+/// `config [--json]`: the settings the daemon would use; logging warnings on stderr.
+pub fn config(json: bool) -> ExitCode {
+    let config = match director::config::Config::load(&dir::director_dir()) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 1),
+    };
+    match director::logging::validate(&config) {
+        Ok(warnings) => warnings.iter().for_each(|w| eprintln!("warning: {w}")),
+        Err(e) => return fail(e, 1),
+    }
+    if json {
+        print_json(&config.to_json())
+    } else {
+        print!("{}", config.render());
+        ExitCode::SUCCESS
+    }
+}
+
+/// `bootstart [NAME] [nostart] [--manager M]`.
+pub fn bootstart(args: &[String], manager: Option<&str>) -> ExitCode {
+    use director::bootstart::{BootstartArgs, DEFAULT_NAME, Manager};
+    let start_now = !args.iter().any(|a| a == "nostart");
+    let names: Vec<&String> = args.iter().filter(|a| *a != "nostart").collect();
+    if names.len() > 1 {
+        return fail(format!("bootstart takes at most one NAME, got {names:?}"), 2);
+    }
+    let manager = match manager.map(|m| Manager::parse(m).ok_or(m)) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(m)) => return fail(format!("unknown manager {m:?}: use systemd or upstart"), 2),
+    };
+    let binary = match std::env::current_exe() {
+        Ok(b) => b,
+        Err(e) => return fail(format!("cannot find this program's path: {e}"), 1),
+    };
+    let args = BootstartArgs {
+        name: names.first().map_or(DEFAULT_NAME.to_string(), |n| n.to_string()),
+        start_now,
+        manager,
+        dir: dir::director_dir(),
+        binary,
+    };
+    match director::bootstart::bootstart(&args) {
+        Ok(done) => {
+            println!("Wrote {}", done.file.display());
+            done.commands.iter().for_each(|c| println!("Ran {c}"));
+            ExitCode::SUCCESS
+        }
+        Err(e @ director::bootstart::BootstartError::NoDirectory(_)) => fail(e, 5),
         Err(e) => fail(e, 1),
     }
 }

@@ -133,6 +133,24 @@ enum Cmd {
         /// The message, as JSON.
         json: String,
     },
+    /// Start the daemon at boot: write and enable a systemd unit (or an upstart job).
+    ///
+    /// `bootstart [NAME] [nostart]`: NAME defaults to thespian-director; with
+    /// `nostart` the service is not started now. THESPIAN_DIRECTOR_BOOT_ROOT
+    /// prefixes every path written and skips the service manager.
+    Bootstart {
+        /// NAME and/or `nostart`.
+        args: Vec<String>,
+        /// Write for this manager (systemd or upstart) instead of detecting one.
+        #[arg(long)]
+        manager: Option<String>,
+    },
+    /// Show the configuration read from the director directory's .cfg files.
+    Config {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the packages in the director directory per group, newest first.
     Avail {
         /// Print JSON.
@@ -165,6 +183,8 @@ fn run(cmd: Cmd) -> ExitCode {
     let control = || DirectorControl::from_env();
     match cmd {
         Cmd::Start { foreground } => lifecycle::start(foreground),
+        Cmd::Config { json } => lifecycle::config(json),
+        Cmd::Bootstart { args, manager } => lifecycle::bootstart(&args, manager.as_deref()),
         Cmd::Shutdown => lifecycle::shutdown(&control()),
         Cmd::Load { target, json } => lifecycle::load(&control(), &target, json),
         Cmd::Refresh { json } => lifecycle::refresh(&control(), json),

@@ -46,7 +46,7 @@ fn gensrc_builds_foo_then_tlsinfo_shows_it() {
     let package = env.dir().join("foo-1.0.tls");
     assert!(r.stdout.contains(&format!("Wrote {}", package.display())), "{}", r.stdout);
     assert_eq!(std::fs::read_to_string(env.dir().join("foo.tli")).unwrap(), std::fs::read_to_string(&tli).unwrap());
-    assert_eq!(env.files(), ["foo-1.0.tls", "foo.tli", "signer_tls.key"], "no temporary files left");
+    assert_eq!(env.files(), ["foo-1.0.tls", "foo.tli", "signer_tls.key", "thesplogd.cfg"], "no temporary files left");
 
     let v = env.run(&["tlsinfo", "foo-1.0.tls"]);
     assert_eq!(v.code, 0, "{}", v.stderr);

@@ -26,6 +26,7 @@ use runtime::{ActorSystem, SystemConfig};
 
 use crate::atomic;
 use crate::client::DirectorControl;
+use crate::config::Config;
 use actors::{DIRECTOR_NAME, DirectorActor, SOURCE_AUTHORITY_NAME, SourceAuthorityActor};
 use paths::DaemonPaths;
 
@@ -54,6 +55,9 @@ pub enum DaemonError {
     /// The actor system could not start.
     #[error("cannot start the actor system: {0}")]
     System(String),
+    /// A configuration file is invalid.
+    #[error("refusing to start: {0}")]
+    Config(String),
 }
 
 fn setup(path: &Path) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
@@ -78,19 +82,22 @@ fn prepare(paths: &DaemonPaths) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
-/// Runs the daemon for `dir` in the foreground until it is shut down.
+/// Runs the daemon for `dir` in the foreground until it is shut down. Its
+/// configuration files are read first; any error refuses the start.
 pub fn run(dir: &Path) -> Result<(), DaemonError> {
     if !dir.is_dir() {
         return Err(DaemonError::NoDirectory(dir.to_path_buf()));
     }
+    let config = Config::load(dir).map_err(|e| DaemonError::Config(e.to_string()))?;
     let paths = DaemonPaths::for_dir(dir);
     if let Ok(Some(status)) = DirectorControl::new(dir).status() {
         return Err(DaemonError::AlreadyRunning { dir: paths.dir.clone(), pid: status.pid });
     }
     clean_stale(&paths);
+    crate::logging::install(&config).map_err(|e| DaemonError::Config(e.to_string()))?;
     signals::install();
     let listener = prepare(&paths)?;
-    let result = serve(&paths, listener);
+    let result = serve(&paths, &config, listener);
     clean_stale(&paths);
     result
 }
@@ -117,8 +124,8 @@ pub fn embed(system: &Arc<ActorSystem>, dir: &Path) -> Embedded {
     Embedded { core, director, source_authority }
 }
 
-fn serve(paths: &DaemonPaths, listener: UnixListener) -> Result<(), DaemonError> {
-    let config = SystemConfig::default().with_extract_root(&paths.run);
+fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result<(), DaemonError> {
+    let config = SystemConfig::default().with_extract_root(&paths.run).with_host_threads(config.host_threads());
     let system = Arc::new(ActorSystem::start(config).map_err(|e| DaemonError::System(e.to_string()))?);
     let core = embed(&system, &paths.dir).core;
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());

@@ -55,6 +55,9 @@ impl Env {
     pub fn new() -> Env {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("dir")).unwrap();
+        // Each daemon logs into its own directory, not a shared /var/log.
+        let logs = root.path().join("logs");
+        std::fs::write(root.path().join("dir/thesplogd.cfg"), format!("{:?}", logs.display().to_string())).unwrap();
         let env = Env { root };
         env.run(&["keygen", "signer"]).ok();
         std::fs::copy(env.root.path().join("signer_tls.key"), env.dir().join("signer_tls.key")).unwrap();

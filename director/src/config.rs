@@ -1,0 +1,238 @@
+//! The one-value configuration files of the director directory (seed 2.4).
+//!
+//! Each `NAME.cfg` holds one Python literal, read as data only (the
+//! original `eval()`ed them). An absent file means the default; an
+//! unreadable, malformed or ill-typed one is an error naming the file and
+//! position, and the daemon refuses to start on it rather than guess.
+
+use std::path::{Path, PathBuf};
+
+use actor_abi::{Map, Value};
+use runtime::pyliteral;
+
+/// System bases the original accepted; every one runs our threaded native base.
+pub const SYSTEM_BASES: &[&str] =
+    &["simpleSystemBase", "multiprocQueueBase", "multiprocTCPBase", "multiprocUDPBase", "native"];
+
+/// The settings, with defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The director directory.
+    pub dir: PathBuf,
+    /// `thespbase.cfg` (default `multiprocTCPBase`).
+    pub system_base: String,
+    /// `oldthespbase.cfg`, if present.
+    pub old_system_base: Option<String>,
+    /// `adminport.cfg` (default 1900).
+    pub admin_port: u16,
+    /// `convleader.cfg`, if present.
+    pub convention_leader: Option<String>,
+    /// `othercaps.cfg` (default `{}`).
+    pub other_caps: Map,
+    /// `thesplog.cfg`, if present (a logging dictConfig subset).
+    pub logging: Option<Value>,
+    /// `thesplogd.cfg` (default: first writable of /var/log, the current
+    /// directory, /var/tmp, /tmp).
+    pub log_dir: PathBuf,
+    /// `thesplogf.cfg` (default `thespian_system.log`).
+    pub log_file: String,
+    /// `thesplogs.cfg` (default 51200): rotate the system log at this size.
+    pub log_size: u64,
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("{file}: cannot read: {reason}")]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+    /// Not a Python literal (or code posing as one).
+    #[error("{file}: {error}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// Line, column and what is wrong.
+        error: pyliteral::PyLiteralError,
+    },
+    /// A literal of the wrong type or range.
+    #[error("{file}: expected {expected}, found {found}")]
+    Type {
+        /// The file.
+        file: PathBuf,
+        /// What the file must hold.
+        expected: &'static str,
+        /// What it holds.
+        found: String,
+    },
+}
+
+/// Reads `dir/NAME.cfg`: `None` if absent.
+fn read(dir: &Path, name: &str) -> Result<Option<(PathBuf, Value)>, ConfigError> {
+    let file = dir.join(name);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ConfigError::Unreadable { file, reason: e.to_string() }),
+    };
+    match pyliteral::parse(&text) {
+        Ok(v) => Ok(Some((file, v))),
+        Err(error) => Err(ConfigError::Syntax { file, error }),
+    }
+}
+
+fn wrong(file: PathBuf, expected: &'static str, v: &Value) -> ConfigError {
+    ConfigError::Type { file, expected, found: format!("{} {v}", v.kind()) }
+}
+
+fn string(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
+    match read(dir, name)? {
+        None => Ok(None),
+        Some((_, Value::String(s))) if !s.is_empty() => Ok(Some(s)),
+        Some((file, v)) => Err(wrong(file, "a non-empty string", &v)),
+    }
+}
+
+/// The first of the original's default log directories that we can write to.
+pub fn default_log_dir() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    [PathBuf::from("/var/log"), cwd, PathBuf::from("/var/tmp"), PathBuf::from("/tmp")]
+        .into_iter()
+        .find(|d| writable(d))
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
+    // SAFETY: `c` is a valid NUL-terminated path; access() only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+impl Config {
+    /// Reads every configuration file of `dir`.
+    pub fn load(dir: &Path) -> Result<Config, ConfigError> {
+        let system_base = Self::base(dir, "thespbase.cfg")?.unwrap_or_else(|| "multiprocTCPBase".to_string());
+        let old_system_base = Self::base(dir, "oldthespbase.cfg")?;
+        let admin_port = match read(dir, "adminport.cfg")? {
+            None => 1900,
+            Some((file, v)) => v
+                .as_i64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(|| wrong(file, "a port number 1-65535", &v))?,
+        };
+        let other_caps = match read(dir, "othercaps.cfg")? {
+            None => Map::new(),
+            Some((_, Value::Map(m))) => m,
+            Some((file, v)) => return Err(wrong(file, "a dict", &v)),
+        };
+        let logging = match read(dir, "thesplog.cfg")? {
+            None => None,
+            Some((_, v @ Value::Map(_))) => Some(v),
+            Some((file, v)) => return Err(wrong(file, "a logging dict", &v)),
+        };
+        let log_size = match read(dir, "thesplogs.cfg")? {
+            None => 51200,
+            Some((file, v)) => v
+                .as_i64()
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| wrong(file, "a size in bytes > 0", &v))?,
+        };
+        Ok(Config {
+            dir: dir.to_path_buf(),
+            system_base,
+            old_system_base,
+            admin_port,
+            convention_leader: string(dir, "convleader.cfg")?,
+            other_caps,
+            logging,
+            log_dir: string(dir, "thesplogd.cfg")?.map_or_else(default_log_dir, PathBuf::from),
+            log_file: string(dir, "thesplogf.cfg")?.unwrap_or_else(|| "thespian_system.log".to_string()),
+            log_size,
+        })
+    }
+
+    fn base(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
+        match read(dir, name)? {
+            None => Ok(None),
+            Some((_, Value::String(s))) if SYSTEM_BASES.contains(&s.as_str()) => Ok(Some(s)),
+            Some((file, v)) => Err(wrong(
+                file,
+                "one of 'simpleSystemBase', 'multiprocQueueBase', 'multiprocTCPBase', 'multiprocUDPBase', 'native'",
+                &v,
+            )),
+        }
+    }
+
+    /// Host threads for the system base: `simpleSystemBase` runs host
+    /// actors on one thread (its sequential model); the others use two.
+    pub fn host_threads(&self) -> usize {
+        if self.system_base == "simpleSystemBase" { 1 } else { 2 }
+    }
+
+    /// The system log's path.
+    pub fn system_log(&self) -> PathBuf {
+        self.log_dir.join(&self.log_file)
+    }
+
+    /// The `config` command's lines (`--json` uses [`Config::to_json`]).
+    pub fn render(&self) -> String {
+        let mut out = format!("Sources location: {}/\n", self.dir.display());
+        out.push_str(&format!("System Base: {}\n", self.system_base));
+        if let Some(old) = &self.old_system_base {
+            out.push_str(&format!("OLD System Base: {old}\n"));
+        }
+        out.push_str(&format!("Admin Port: {}\n", self.admin_port));
+        if let Some(leader) = &self.convention_leader {
+            out.push_str(&format!("Convention Leader: {leader}\n"));
+        }
+        out.push_str(&format!("Logging directory: {}\n", self.log_dir.display()));
+        out.push_str(&format!("Other Capabilities: {}\n", python_repr(&Value::Map(self.other_caps.clone()))));
+        out
+    }
+
+    /// The settings as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sources_location": self.dir.display().to_string(),
+            "system_base": self.system_base,
+            "old_system_base": self.old_system_base,
+            "admin_port": self.admin_port,
+            "convention_leader": self.convention_leader,
+            "logging_directory": self.log_dir.display().to_string(),
+            "log_file": self.log_file,
+            "log_size": self.log_size,
+            "other_capabilities": Value::Map(self.other_caps.clone()).to_json(),
+            "logging": self.logging.as_ref().map(Value::to_json),
+        })
+    }
+}
+
+/// A value written back as a Python literal (`True`, `None`, `'text'`...).
+pub fn python_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::String(s) => format!("{s:?}"),
+        Value::Bytes(b) => format!("b{:?}", String::from_utf8_lossy(b)),
+        Value::List(l) => format!("[{}]", l.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Value::Map(m) if m.is_empty() => "{}".into(),
+        Value::Map(m) => {
+            let items: Vec<String> = m.iter().map(|(k, v)| format!("{k:?}: {}", python_repr(v))).collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;
