@@ -20,6 +20,8 @@ pub struct Plugins {
     pub misbehave: PathBuf,
     /// `example-packages/abi-mismatch` (built against a simulated other ABI).
     pub abi_mismatch: PathBuf,
+    /// `example-packages/benchpkg` (the benchmark actors).
+    pub benchpkg: PathBuf,
 }
 
 /// Why the example packages could not be built.
@@ -71,7 +73,7 @@ pub fn plugins() -> &'static Plugins {
 pub fn build_plugins() -> Result<Plugins, BuildError> {
     // The ABI-mismatch package enables a feature of actor-abi; building it
     // with the others would unify that feature into all of them.
-    cargo_build(&["foo", "other", "misbehave"])?;
+    cargo_build(&["foo", "other", "misbehave", "benchpkg"])?;
     cargo_build(&["abi-mismatch"])?;
     let dir = plugin_target_dir().join("release");
     let lib = |name: &str| {
@@ -83,6 +85,7 @@ pub fn build_plugins() -> Result<Plugins, BuildError> {
         other: lib("other")?,
         misbehave: lib("misbehave")?,
         abi_mismatch: lib("abi_mismatch")?,
+        benchpkg: lib("benchpkg")?,
     })
 }
 

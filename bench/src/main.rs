@@ -1,0 +1,62 @@
+//! `cargo run --release -p bench -- report [--quick]`: measures our runtime
+//! and its peers in one run and writes `BENCHMARKS.md` with medians,
+//! extremes, ratios and a met/missed line per target.
+
+mod block_on;
+mod loading;
+mod machine;
+mod ours;
+mod peers;
+mod report;
+mod signer;
+mod sizes;
+mod stats;
+mod workloads;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The benchmark harness.
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run every workload and write the report.
+    Report {
+        /// Small sizes and one run each: a smoke test, no targets judged.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the report (default: BENCHMARKS.md, or
+        /// target/BENCHMARKS-quick.md with --quick).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let Cmd::Report { quick, out } = Cli::parse().command;
+    let root = test_support::workspace_root();
+    let out =
+        out.unwrap_or_else(|| if quick { root.join("target/BENCHMARKS-quick.md") } else { root.join("BENCHMARKS.md") });
+    match workloads::run(quick) {
+        Ok(text) => {
+            if let Err(e) = std::fs::write(&out, &text) {
+                eprintln!("bench: cannot write {}: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("bench: wrote {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

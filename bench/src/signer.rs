@@ -1,0 +1,50 @@
+//! Signed packages for the benchmarks, made the way `gensrc` makes them,
+//! in a temporary director directory that trusts the signing key.
+
+use std::path::{Path, PathBuf};
+
+use runtime::tls::{PackageBuilder, PrivateKeyFile, SourceAuthority, inspect_library, keys};
+use runtime::{ActorSystem, PackageInfo};
+
+/// Error text for the harness.
+pub type Error = Box<dyn std::error::Error>;
+
+/// A trust directory with one key, and the key.
+pub struct Signer {
+    dir: tempfile::TempDir,
+    key: PrivateKeyFile,
+}
+
+impl Signer {
+    /// Makes a 3072-bit key and trusts it.
+    pub fn new() -> Result<Signer, Error> {
+        let dir = tempfile::tempdir()?;
+        let key = keys::generate(3072)?;
+        let (private, public) = keys::pem_pair(&key)?;
+        std::fs::write(dir.path().join("bench.pem"), private)?;
+        std::fs::write(dir.path().join("bench_tls.key"), public)?;
+        let key = keys::read_private_key(&dir.path().join("bench.pem"))?;
+        Ok(Signer { dir, key })
+    }
+
+    /// The director directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Signs `lib_bytes` (a build of `lib`) as `group-version.tls`.
+    pub fn package(&self, lib: &Path, lib_bytes: Vec<u8>, group: &str, version: &str) -> Result<PathBuf, Error> {
+        let mut b = PackageBuilder::new(group, Some(version), 0, &inspect_library(lib)?)?;
+        b.library(runtime::TARGET_TRIPLE, "libbench.so", lib_bytes)?;
+        let (bytes, _) = b.build(&self.key, false)?;
+        let file = self.dir.path().join(format!("{group}-{version}.tls"));
+        std::fs::write(&file, bytes)?;
+        Ok(file)
+    }
+
+    /// Verifies and loads `file` into `sys`.
+    pub fn load(&self, sys: &ActorSystem, file: &Path) -> Result<PackageInfo, Error> {
+        let verified = SourceAuthority::new(self.dir.path()).verify_file(file)?;
+        Ok(sys.load(verified.into_package())?)
+    }
+}

@@ -1,0 +1,272 @@
+//! Runs every workload on us and the peers, and judges the targets.
+
+use std::time::Duration;
+
+use crate::loading;
+use crate::machine;
+use crate::ours::Ours;
+use crate::peers::{actix_peer, kameo_peer, ractor_peer};
+use crate::report::{Table, Verdict, locked_versions, num};
+use crate::signer::{Error, Signer};
+use crate::sizes::Sizes;
+use crate::stats::percentile;
+
+fn progress(what: &str) {
+    eprintln!("bench: {what}");
+}
+
+/// Runs `f` `runs` times, collecting each result.
+fn repeat(runs: usize, mut f: impl FnMut() -> Result<f64, Error>) -> Result<Vec<f64>, Error> {
+    (0..runs).map(|_| f()).collect()
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn micros(sorted_latencies: &[f64], p: f64) -> f64 {
+    percentile(sorted_latencies, p)
+}
+
+fn sorted_us(v: Vec<Duration>) -> Vec<f64> {
+    let mut us: Vec<f64> = v.into_iter().map(|d| d.as_secs_f64() * 1e6).collect();
+    us.sort_by(f64::total_cmp);
+    us
+}
+
+/// The target for "ours at least as good as the best Rust peer".
+fn versus_best(t: &Table, text: &str) -> (String, Verdict) {
+    let (Some(ours), Some((peer, best))) = (t.median("ours"), t.best_peer()) else {
+        return (text.into(), Verdict::NotMeasured("missing a measurement".into()));
+    };
+    let ratio = t.ratio(best).unwrap_or(f64::NAN);
+    let detail = format!("ours {} vs {peer} {} {}: {ratio:.2}x", num(ours), num(best), t.unit);
+    (text.into(), if ratio >= 1.0 { Verdict::Met(detail) } else { Verdict::Missed(detail) })
+}
+
+fn throughput(
+    id: &str,
+    title: String,
+    n: u64,
+    runs: usize,
+    ours: impl Fn(u64) -> Result<Duration, Error>,
+) -> Result<Table, Error> {
+    progress(&format!("{id} {title}"));
+    let mut t = Table::new(id, title, "messages/s", true);
+    t.add("ours", &repeat(runs, || Ok(rate(n, ours(n)?)))?);
+    Ok(t)
+}
+
+fn w1(o: &Ours, s: &Sizes) -> Result<Table, Error> {
+    let mut t =
+        throughput("W1", format!("one-way tell between two actors, {} messages", s.w1), s.w1, s.runs, |n| o.w1(n))?;
+    t.add("actix", &repeat(s.runs, || Ok(rate(s.w1, actix_peer::w1(s.w1))))?);
+    t.add("ractor", &repeat(s.runs, || Ok(rate(s.w1, ractor_peer::w1(s.w1))))?);
+    t.add("kameo", &repeat(s.runs, || Ok(rate(s.w1, kameo_peer::w1(s.w1))))?);
+    t.target = Some(versus_best(&t, "at least 1.0x the fastest Rust peer"));
+    Ok(t)
+}
+
+fn w2(o: &Ours, s: &Sizes) -> Result<Table, Error> {
+    progress("W2 ping-pong");
+    let mut t = Table::new("W2", format!("ping-pong round trips between two actors, {}", s.w2), "round trips/s", true);
+    t.add("ours", &repeat(s.runs, || Ok(rate(s.w2, o.w2(s.w2)?)))?);
+    t.add("actix", &repeat(s.runs, || Ok(rate(s.w2, actix_peer::w2(s.w2))))?);
+    t.add("ractor", &repeat(s.runs, || Ok(rate(s.w2, ractor_peer::w2(s.w2))))?);
+    t.add("kameo", &repeat(s.runs, || Ok(rate(s.w2, kameo_peer::w2(s.w2))))?);
+    t.target = Some(versus_best(&t, "at least 1.0x the fastest Rust peer"));
+    Ok(t)
+}
+
+fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
+    progress("W3 ask latency");
+    let mut runs: Vec<(&str, Vec<Vec<f64>>)> = Vec::new();
+    let mut ours = Vec::new();
+    for _ in 0..s.runs {
+        ours.push(sorted_us(o.w3(s.w3)?));
+    }
+    runs.push(("ours", ours));
+    runs.push(("actix", (0..s.runs).map(|_| sorted_us(actix_peer::w3(s.w3))).collect()));
+    runs.push(("ractor", (0..s.runs).map(|_| sorted_us(ractor_peer::w3(s.w3))).collect()));
+    runs.push(("kameo", (0..s.runs).map(|_| sorted_us(kameo_peer::w3(s.w3))).collect()));
+    let mut tables = Vec::new();
+    for (p, label) in [(50.0, "p50"), (99.0, "p99")] {
+        let mut t =
+            Table::new(&format!("W3 {label}"), format!("ask from outside the system, {} asks", s.w3), "µs", false);
+        for (system, samples) in &runs {
+            let values: Vec<f64> = samples.iter().map(|r| micros(r, p)).collect();
+            t.add(system, &values);
+        }
+        if p == 50.0 {
+            t.target = Some(versus_best(&t, "p50 no slower than the fastest Rust peer"));
+        }
+        tables.push(t);
+    }
+    Ok(tables)
+}
+
+fn w4(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
+    progress("W4 spawning");
+    let mut time = Table::new("W4 time", format!("spawn {} actors", s.w4), "s", false);
+    let mut mem = Table::new("W4 memory", format!("RSS per idle actor, {} actors", s.w4), "bytes", false);
+    let mut ours = (Vec::new(), Vec::new());
+    for _ in 0..s.runs {
+        let (d, b) = o.w4(s.w4)?;
+        ours.0.push(d.as_secs_f64());
+        ours.1.push(b);
+    }
+    time.add("ours", &ours.0);
+    mem.add("ours", &ours.1);
+    for (name, f) in [
+        ("actix", actix_peer::w4 as fn(u64) -> (Duration, f64)),
+        ("ractor", ractor_peer::w4),
+        ("kameo", kameo_peer::w4),
+    ] {
+        let results: Vec<(Duration, f64)> = (0..s.runs).map(|_| f(s.w4)).collect();
+        time.add(name, &results.iter().map(|r| r.0.as_secs_f64()).collect::<Vec<_>>());
+        mem.add(name, &results.iter().map(|r| r.1).collect::<Vec<_>>());
+    }
+    let per = mem.median("ours").unwrap_or(f64::NAN);
+    let detail = format!("ours {per:.0} bytes per idle actor");
+    mem.target = Some((
+        "at most 1 KiB per idle actor".into(),
+        if per <= 1024.0 { Verdict::Met(detail) } else { Verdict::Missed(detail) },
+    ));
+    Ok(vec![time, mem])
+}
+
+fn loads(s: &Sizes) -> Result<Vec<Table>, Error> {
+    let signer = Signer::new()?;
+    let sys = runtime::ActorSystem::start(runtime::SystemConfig::default())?;
+    let mut tables = Vec::new();
+    let mut unloads = Vec::new();
+    for &mib in s.l1_mib {
+        progress(&format!("L1 load of a {mib} MiB library"));
+        let mut t = Table::new(
+            &format!("L1 {mib} MiB"),
+            format!("load latency for a {mib} MiB library (verify, extract, dlopen, OnLoad)"),
+            "ms",
+            false,
+        );
+        let mut ours = Vec::new();
+        let mut base = Vec::new();
+        for run in 0..s.runs {
+            let r = loading::load_unload(&signer, &sys, mib, &format!("{mib}.{run}"))?;
+            ours.push(r.load.as_secs_f64() * 1e3);
+            base.push(r.baseline.as_secs_f64() * 1e3);
+            unloads.push(r.unload.as_secs_f64() * 1e3);
+        }
+        t.add("ours", &ours);
+        t.add("hash+write baseline", &base);
+        if mib >= 10 {
+            let (o, b) = (t.median("ours").unwrap_or(f64::NAN), t.median("hash+write baseline").unwrap_or(f64::NAN));
+            let detail = format!("ours {o:.1} ms vs baseline {b:.1} ms: {:.2}x the baseline", o / b);
+            t.target = Some((
+                "at most 2x the hash-and-write baseline".into(),
+                if o <= 2.0 * b { Verdict::Met(detail) } else { Verdict::Missed(detail) },
+            ));
+        }
+        tables.push(t);
+    }
+    let mut l2 = Table::new("L2", "unload latency until the code is unmapped".into(), "ms", false);
+    l2.add("ours", &unloads);
+    tables.push(l2);
+    drop(sys);
+    progress(&format!("L3 {} load/unload cycles", s.l3));
+    let c = loading::cycles(&signer, s.l3)?;
+    let mut l3 = Table::new("L3", format!("{} load/unload cycles, time per cycle", s.l3), "ms", false);
+    l3.add("ours", &[c.per_cycle.as_secs_f64() * 1e3]);
+    let ok = c.rss_growth <= 4 << 20 && c.maps.0 == c.maps.1 && c.fds.0 == c.fds.1;
+    let detail = format!(
+        "RSS {:+} KiB, mapped files {} -> {}, fds {} -> {}",
+        c.rss_growth / 1024,
+        c.maps.0,
+        c.maps.1,
+        c.fds.0,
+        c.fds.1
+    );
+    l3.target = Some((
+        "RSS growth at most 4 MiB; mapped files and fds back to baseline".into(),
+        if ok { Verdict::Met(detail) } else { Verdict::Missed(detail) },
+    ));
+    tables.push(l3);
+    Ok(tables)
+}
+
+fn not_measured() -> Vec<Table> {
+    let mut out = Vec::new();
+    for (id, title, text) in [
+        (
+            "Thespian W1-W3",
+            "Thespian 4.0.1 (simpleSystemBase, multiprocTCPBase)",
+            "W1 at least 100x, W2 and W3 at least 10x Thespian's fastest base",
+        ),
+        ("L4", "200 groups x 5 versions loaded at once: daemon RSS and list latency", "(no target)"),
+        (
+            "L5",
+            "CLI round trip (list) against the original director's list",
+            "at least 20x faster than the original director's list",
+        ),
+    ] {
+        let mut t = Table::new(id, title.into(), "-", true);
+        t.target = Some((text.into(), Verdict::NotMeasured("not implemented in the harness yet".into())));
+        out.push(t);
+    }
+    out
+}
+
+/// Runs everything and returns the report text.
+pub fn run(quick: bool) -> Result<String, Error> {
+    let s = if quick { Sizes::QUICK } else { Sizes::FULL };
+    progress("building the example packages");
+    test_support::build_plugins()?;
+    let ours = Ours::new()?;
+    let mut tables = vec![w1(&ours, &s)?, w2(&ours, &s)?];
+    tables.extend(w3(&ours, &s)?);
+    tables.extend(w4(&ours, &s)?);
+    tables.push(throughput(
+        "W5",
+        format!("messages between actors of two packages (plain values), {}", s.w5),
+        s.w5,
+        s.runs,
+        |n| ours.w5(n),
+    )?);
+    drop(ours);
+    tables.extend(loads(&s)?);
+    tables.extend(not_measured());
+    Ok(render(quick, &s, &tables))
+}
+
+fn render(quick: bool, s: &Sizes, tables: &[Table]) -> String {
+    let mut out = String::from("# Benchmarks\n\n");
+    let cmd =
+        if quick { "cargo run --release -p bench -- report --quick" } else { "cargo run --release -p bench -- report" };
+    out.push_str(&format!("Written by `{cmd}`. Every system ran in the same process, in one run, on this machine.\n"));
+    if quick {
+        out.push_str("\n**Quick run**: small sizes, one run each; a smoke test, not a measurement. Targets below are not to be trusted.\n");
+    }
+    out.push_str(&format!(
+        "\n- Machine: {} cores, {}\n- Toolchain: {}\n- Peers: {}\n- Runs per measurement: {} (median, min, max shown)\n\n",
+        machine::cores(),
+        machine::cpu_model(),
+        machine::rustc_version(),
+        locked_versions(&["actix", "ractor", "kameo", "tokio"]),
+        s.runs
+    ));
+    out.push_str("## Targets\n\n");
+    for t in tables {
+        if let Some((text, v)) = &t.target {
+            let (mark, d) = match v {
+                Verdict::Met(d) => ("met", d),
+                Verdict::Missed(d) => ("MISSED", d),
+                Verdict::NotMeasured(d) => ("not measured", d),
+            };
+            out.push_str(&format!("- {}: {text}: **{mark}** ({d})\n", t.id));
+        }
+    }
+    out.push_str("\n## Results\n\n");
+    for t in tables {
+        out.push_str(&t.render());
+    }
+    out
+}
