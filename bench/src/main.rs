@@ -38,10 +38,22 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Internal: run W4 for one system in this fresh process and print
+    /// `SECONDS BYTES_PER_ACTOR` (so earlier workloads cannot skew the RSS).
+    #[command(hide = true)]
+    W4Child {
+        /// ours, actix, ractor or kameo.
+        system: String,
+        /// How many actors.
+        n: u64,
+    },
 }
 
 fn main() -> ExitCode {
-    let Cmd::Report { quick, out } = Cli::parse().command;
+    let (quick, out) = match Cli::parse().command {
+        Cmd::Report { quick, out } => (quick, out),
+        Cmd::W4Child { system, n } => return workloads::w4_child(&system, n),
+    };
     let root = test_support::workspace_root();
     let out =
         out.unwrap_or_else(|| if quick { root.join("target/BENCHMARKS-quick.md") } else { root.join("BENCHMARKS.md") });

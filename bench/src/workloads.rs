@@ -105,26 +105,50 @@ fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
     Ok(tables)
 }
 
-fn w4(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
-    progress("W4 spawning");
-    let mut time = Table::new("W4 time", format!("spawn {} actors", s.w4), "s", false);
-    let mut mem = Table::new("W4 memory", format!("RSS per idle actor, {} actors", s.w4), "bytes", false);
-    let mut ours = (Vec::new(), Vec::new());
-    for _ in 0..s.runs {
-        let (d, b) = o.w4(s.w4)?;
-        ours.0.push(d.as_secs_f64());
-        ours.1.push(b);
+/// Runs W4 for `system` in this (fresh) process and prints the result.
+pub fn w4_child(system: &str, n: u64) -> std::process::ExitCode {
+    let result: Result<(Duration, f64), Error> = match system {
+        "ours" => Ours::new().and_then(|o| o.w4(n)),
+        "actix" => Ok(actix_peer::w4(n)),
+        "ractor" => Ok(ractor_peer::w4(n)),
+        "kameo" => Ok(kameo_peer::w4(n)),
+        other => Err(format!("unknown system {other}").into()),
+    };
+    match result {
+        Ok((d, per)) => {
+            println!("{} {per}", d.as_secs_f64());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench w4-child {system}: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    time.add("ours", &ours.0);
-    mem.add("ours", &ours.1);
-    for (name, f) in [
-        ("actix", actix_peer::w4 as fn(u64) -> (Duration, f64)),
-        ("ractor", ractor_peer::w4),
-        ("kameo", kameo_peer::w4),
-    ] {
-        let results: Vec<(Duration, f64)> = (0..s.runs).map(|_| f(s.w4)).collect();
-        time.add(name, &results.iter().map(|r| r.0.as_secs_f64()).collect::<Vec<_>>());
-        mem.add(name, &results.iter().map(|r| r.1).collect::<Vec<_>>());
+}
+
+fn w4_in_child(system: &str, n: u64) -> Result<(f64, f64), Error> {
+    let out =
+        std::process::Command::new(std::env::current_exe()?).args(["w4-child", system, &n.to_string()]).output()?;
+    if !out.status.success() {
+        return Err(format!("W4 for {system} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace().map(str::parse::<f64>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(secs)), Some(Ok(per))) => Ok((secs, per)),
+        _ => Err(format!("W4 for {system} printed {text:?}").into()),
+    }
+}
+
+fn w4(s: &Sizes) -> Result<Vec<Table>, Error> {
+    progress("W4 spawning (each run in a fresh process)");
+    let mut time = Table::new("W4 time", format!("spawn {} actors", s.w4), "s", false);
+    let mut mem =
+        Table::new("W4 memory", format!("RSS per idle actor, {} actors, fresh process", s.w4), "bytes", false);
+    for system in ["ours", "actix", "ractor", "kameo"] {
+        let results: Vec<(f64, f64)> = (0..s.runs).map(|_| w4_in_child(system, s.w4)).collect::<Result<_, _>>()?;
+        time.add(system, &results.iter().map(|r| r.0).collect::<Vec<_>>());
+        mem.add(system, &results.iter().map(|r| r.1).collect::<Vec<_>>());
     }
     let per = mem.median("ours").unwrap_or(f64::NAN);
     let detail = format!("ours {per:.0} bytes per idle actor");
@@ -223,7 +247,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     let ours = Ours::new()?;
     let mut tables = vec![w1(&ours, &s)?, w2(&ours, &s)?];
     tables.extend(w3(&ours, &s)?);
-    tables.extend(w4(&ours, &s)?);
+    tables.extend(w4(&s)?);
     tables.push(throughput(
         "W5",
         format!("messages between actors of two packages (plain values), {}", s.w5),
