@@ -38,6 +38,15 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Internal: run one of our workloads (w1, w2, w3) `n` times and print
+    /// the rate, for profiling the runtime.
+    #[command(hide = true)]
+    Ours {
+        /// w1, w2 or w5.
+        workload: String,
+        /// Messages or round trips.
+        n: u64,
+    },
     /// Internal: run W4 for one system in this fresh process and print
     /// `SECONDS BYTES_PER_ACTOR` (so earlier workloads cannot skew the RSS).
     #[command(hide = true)]
@@ -53,6 +62,7 @@ fn main() -> ExitCode {
     let (quick, out) = match Cli::parse().command {
         Cmd::Report { quick, out } => (quick, out),
         Cmd::W4Child { system, n } => return workloads::w4_child(&system, n),
+        Cmd::Ours { workload, n } => return workloads::ours_only(&workload, n),
     };
     let root = test_support::workspace_root();
     let out =

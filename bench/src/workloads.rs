@@ -105,6 +105,29 @@ fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
     Ok(tables)
 }
 
+/// Runs one of our workloads alone (for profiling) and prints its rate.
+pub fn ours_only(workload: &str, n: u64) -> std::process::ExitCode {
+    let run = || -> Result<Duration, Error> {
+        let o = Ours::new()?;
+        match workload {
+            "w1" => o.w1(n),
+            "w2" => o.w2(n),
+            "w5" => o.w5(n),
+            other => Err(format!("unknown workload {other}").into()),
+        }
+    };
+    match run() {
+        Ok(d) => {
+            println!("{workload}: {} per second", num(rate(n, d)));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench ours {workload}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs W4 for `system` in this (fresh) process and prints the result.
 pub fn w4_child(system: &str, n: u64) -> std::process::ExitCode {
     let result: Result<(Duration, f64), Error> = match system {

@@ -2,6 +2,9 @@
 //! loaded package version, so a version's code only ever runs on threads
 //! that are joined before its library is closed.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -22,33 +25,55 @@ pub(crate) enum Task {
 
 /// A pool of actor threads.
 pub(crate) struct Executor {
+    id: u64,
     tx: Sender<Task>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+static NEXT_EXECUTOR: AtomicU64 = AtomicU64::new(1);
+
+/// Tasks a pool thread queues for itself before it looks at the shared channel.
+const LOCAL_BURST: usize = 64;
+
+thread_local! {
+    /// The pool this thread works for (0: none).
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+    /// Actors this thread scheduled on its own pool: run here without a
+    /// trip through the shared channel (a host thread-local: the host is
+    /// never unloaded, so its TLS destructors are harmless).
+    static LOCAL: RefCell<VecDeque<Arc<ActorCell>>> = const { RefCell::new(VecDeque::new()) };
 }
 
 impl Executor {
     /// Starts `threads` threads named `name-N`.
     pub(crate) fn start(name: &str, threads: usize, shared: &Arc<Shared>) -> std::io::Result<Executor> {
         let (tx, rx) = unbounded::<Task>();
+        let id = NEXT_EXECUTOR.fetch_add(1, Ordering::Relaxed);
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             let shared = Arc::downgrade(shared);
-            let spawned = std::thread::Builder::new().name(thread_name(name, i)).spawn(move || worker(&rx, &shared));
+            let spawned =
+                std::thread::Builder::new().name(thread_name(name, i)).spawn(move || worker(id, &rx, &shared));
             match spawned {
                 Ok(h) => workers.push(h),
                 Err(e) => {
-                    let exec = Executor { tx, workers: Mutex::new(workers) };
+                    let exec = Executor { id, tx, workers: Mutex::new(workers) };
                     exec.stop_and_join();
                     return Err(e);
                 }
             }
         }
-        Ok(Executor { tx, workers: Mutex::new(workers) })
+        Ok(Executor { id, tx, workers: Mutex::new(workers) })
     }
 
-    /// Queues an actor to run.
+    /// Queues an actor to run: on this thread's local queue when this
+    /// thread belongs to the pool, else on the shared channel.
     pub(crate) fn submit(&self, cell: Arc<ActorCell>) {
+        if CURRENT.with(Cell::get) == self.id {
+            LOCAL.with(|q| q.borrow_mut().push_back(cell));
+            return;
+        }
         // A send only fails once the pool is stopped; the cell is then
         // drained by whoever stops it.
         let _ = self.tx.send(Task::Run(cell));
@@ -89,16 +114,50 @@ fn thread_name(name: &str, i: usize) -> String {
     base
 }
 
-fn worker(rx: &Receiver<Task>, shared: &std::sync::Weak<Shared>) {
-    while let Ok(task) = rx.recv() {
-        match task {
-            Task::Run(cell) => {
-                if let Some(shared) = shared.upgrade() {
-                    crate::run::run_batch(&shared, &cell);
-                }
+fn pop_local() -> Option<Arc<ActorCell>> {
+    LOCAL.with(|q| q.borrow_mut().pop_front())
+}
+
+fn run_cell(shared: &std::sync::Weak<Shared>, cell: &Arc<ActorCell>) {
+    if let Some(shared) = shared.upgrade() {
+        crate::run::run_batch(&shared, cell);
+    }
+}
+
+/// Runs one task; false for Stop.
+fn run_task(task: Task, shared: &std::sync::Weak<Shared>) -> bool {
+    match task {
+        Task::Run(cell) => run_cell(shared, &cell),
+        Task::Call(f) => f(),
+        Task::Stop => return false,
+    }
+    true
+}
+
+fn worker(id: u64, rx: &Receiver<Task>, shared: &std::sync::Weak<Shared>) {
+    CURRENT.with(|c| c.set(id));
+    loop {
+        // Local work first, in bursts, then one look at the shared channel
+        // so other threads' tasks are never starved by a local ping-pong.
+        let mut ran = 0;
+        while ran < LOCAL_BURST {
+            let Some(cell) = pop_local() else { break };
+            run_cell(shared, &cell);
+            ran += 1;
+        }
+        let local_left = LOCAL.with(|q| !q.borrow().is_empty());
+        let task = if local_left { rx.try_recv().ok() } else { rx.recv().ok() };
+        let Some(task) = task else {
+            if local_left {
+                continue;
             }
-            Task::Call(f) => f(),
-            Task::Stop => break,
+            break;
+        };
+        if !run_task(task, shared) {
+            break;
         }
     }
+    // Whatever is still queued locally belongs to stopped actors; drop it here.
+    LOCAL.with(|q| q.borrow_mut().clear());
+    CURRENT.with(|c| c.set(0));
 }

@@ -8,7 +8,7 @@ use actor_abi::{Address, ContextBackend, CreateError, Message, SourceInfo, Value
 use crate::cell::ActorCell;
 use crate::error::CreateActorError;
 use crate::payload::Payload;
-use crate::route::route;
+use crate::route::route_cached;
 use crate::spawn;
 use crate::system::Shared;
 use crate::timer::TimerAction;
@@ -18,11 +18,12 @@ pub(crate) struct HostBackend<'a> {
     shared: &'a Arc<Shared>,
     cell: &'a Arc<ActorCell>,
     exit: bool,
+    last_target: Option<Arc<ActorCell>>,
 }
 
 impl<'a> HostBackend<'a> {
     pub(crate) fn new(shared: &'a Arc<Shared>, cell: &'a Arc<ActorCell>) -> Self {
-        HostBackend { shared, cell, exit: false }
+        HostBackend { shared, cell, exit: false, last_target: None }
     }
 
     pub(crate) fn exit_requested(&self) -> bool {
@@ -36,7 +37,7 @@ impl ContextBackend for HostBackend<'_> {
     }
 
     fn send_message(&mut self, to: Address, msg: Message) {
-        route(self.shared, self.cell.addr, to, Payload::Native(msg));
+        route_cached(self.shared, &mut self.last_target, self.cell.addr, to, Payload::Native(msg));
     }
 
     /// A host actor creates package actors by class name: the class is taken

@@ -41,15 +41,43 @@ pub(crate) fn route_envelope(shared: &Arc<Shared>, to: Address, env: Envelope) {
     let Some(cell) = shared.table.get(to.id()).filter(|c| c.addr == to) else {
         return dead_envelope(shared, to, env, DeadReason::NoSuchActor);
     };
-    if let Some(why) = refusal(&cell, &env.payload) {
+    route_to_cell(shared, &cell, to, env);
+}
+
+/// Sends `payload` to `to` through `cache`, the cell of the last target of
+/// the running handler: a handler that sends many messages to one actor
+/// looks it up once. (A stopped cached cell drains what it is given, like
+/// any stopped cell.)
+pub(crate) fn route_cached(
+    shared: &Arc<Shared>,
+    cache: &mut Option<Arc<ActorCell>>,
+    from: Address,
+    to: Address,
+    payload: Payload,
+) {
+    let env = Envelope { from, payload, done: None };
+    if let Some(cell) = cache.as_ref().filter(|c| c.addr == to) {
+        return route_to_cell(shared, cell, to, env);
+    }
+    match shared.table.get(to.id()).filter(|c| c.addr == to) {
+        Some(cell) => {
+            route_to_cell(shared, &cell, to, env);
+            *cache = Some(cell);
+        }
+        None => dead_envelope(shared, to, env, DeadReason::NoSuchActor),
+    }
+}
+
+fn route_to_cell(shared: &Arc<Shared>, cell: &Arc<ActorCell>, to: Address, env: Envelope) {
+    if let Some(why) = refusal(cell, &env.payload) {
         return dead_envelope(shared, to, env, DeadReason::Refused(why));
     }
     match &cell.place {
         Place::Reply(slot) => {
             env.done.iter().for_each(|d| d.complete(Ok(Value::Null)));
-            complete_reply(shared, &cell, slot, env.payload);
+            complete_reply(shared, cell, slot, env.payload);
         }
-        _ => enqueue(shared, &cell, env),
+        _ => enqueue(shared, cell, env),
     }
 }
 

@@ -108,7 +108,7 @@ fn deliver_package(
     env: Envelope,
 ) -> bool {
     let Some(version) = cell.version() else { return true };
-    let mut call = PluginCall { shared, cell, version, code, exit: false };
+    let mut call = PluginCall { shared, cell, version, code, exit: false, last_target: None };
     let exit_request = matches!(env.payload, Payload::Native(Message::ActorExitRequest));
     let from = env.from;
     let result = SCRATCH.with(|s| {

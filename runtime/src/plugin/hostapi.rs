@@ -15,7 +15,7 @@ use crate::cell::ActorCell;
 use crate::payload::{OpaqueMsg, Payload};
 use crate::plugin::code::PluginCode;
 use crate::plugin::version::Version;
-use crate::route::{DeadReason, dead_letter, route};
+use crate::route::{DeadReason, dead_letter, route_cached};
 use crate::spawn;
 use crate::system::Shared;
 use crate::timer::TimerAction;
@@ -40,6 +40,8 @@ pub(crate) struct PluginCall<'a> {
     pub(crate) version: &'a Arc<Version>,
     pub(crate) code: &'a Arc<PluginCode>,
     pub(crate) exit: bool,
+    /// The cell of the last target this delivery sent to.
+    pub(crate) last_target: Option<Arc<ActorCell>>,
 }
 
 impl PluginCall<'_> {
@@ -72,9 +74,11 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
         ffi::KIND_VALUE => {
             // SAFETY: the library's bytes are valid for this call; copied here.
             let bytes = unsafe { msg.bytes.as_bytes() }.to_vec();
-            route(call.shared, from, to, Payload::Encoded(bytes));
+            route_cached(call.shared, &mut call.last_target, from, to, Payload::Encoded(bytes));
         }
-        ffi::KIND_EXIT => route(call.shared, from, to, Payload::Native(Message::ActorExitRequest)),
+        ffi::KIND_EXIT => {
+            route_cached(call.shared, &mut call.last_target, from, to, Payload::Native(Message::ActorExitRequest))
+        }
         ffi::KIND_OPAQUE => {
             let Some(ptr) = NonNull::new(msg.opaque) else {
                 return ffi::STATUS_FAILED;
@@ -86,7 +90,7 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
                 return ffi::STATUS_REFUSED;
             }
             let opaque = OpaqueMsg::new(ptr, call.version.home, call.code.clone());
-            route(call.shared, from, to, Payload::Opaque(opaque));
+            route_cached(call.shared, &mut call.last_target, from, to, Payload::Opaque(opaque));
         }
         _ => return ffi::STATUS_FAILED,
     }
