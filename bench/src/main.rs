@@ -11,6 +11,7 @@ mod report;
 mod signer;
 mod sizes;
 mod stats;
+mod thespian;
 mod workloads;
 
 use std::path::PathBuf;

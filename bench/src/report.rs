@@ -54,9 +54,14 @@ impl Table {
         self.rows.iter().find(|r| r.system == system).map(|r| r.summary.median)
     }
 
-    /// The best median among the systems other than ours.
+    /// The best median among the Rust peers (not ours, not Thespian).
     pub fn best_peer(&self) -> Option<(&str, f64)> {
-        let peers = self.rows.iter().filter(|r| r.system != "ours" && r.summary.median.is_finite());
+        self.best_of(|s| s != "ours" && !s.starts_with("Thespian"))
+    }
+
+    /// The best median among the systems `keep` selects.
+    pub fn best_of(&self, keep: impl Fn(&str) -> bool) -> Option<(&str, f64)> {
+        let peers = self.rows.iter().filter(|r| keep(&r.system) && r.summary.median.is_finite());
         let best = if self.higher_is_better {
             peers.max_by(|a, b| a.summary.median.total_cmp(&b.summary.median))
         } else {
@@ -74,6 +79,15 @@ impl Table {
     /// Renders the table as Markdown.
     pub fn render(&self) -> String {
         let mut out = format!("### {}: {}\n\n", self.id, self.title);
+        if self.rows.is_empty() {
+            if let Some((text, verdict)) = &self.target {
+                let d = match verdict {
+                    Verdict::Met(d) | Verdict::Missed(d) | Verdict::NotMeasured(d) => d,
+                };
+                let _ = writeln!(out, "{text}: {d}\n");
+            }
+            return out;
+        }
         let better = if self.higher_is_better { "higher is better" } else { "lower is better" };
         let _ = writeln!(out, "| system | median ({}) | min | max | ours vs it |", self.unit);
         out.push_str("| --- | ---: | ---: | ---: | ---: |\n");

@@ -10,6 +10,7 @@ use crate::report::{Table, Verdict, locked_versions, num};
 use crate::signer::{Error, Signer};
 use crate::sizes::Sizes;
 use crate::stats::percentile;
+use crate::thespian::{self, ThespianRun};
 
 fn progress(what: &str) {
     eprintln!("bench: {what}");
@@ -240,14 +241,64 @@ fn loads(s: &Sizes) -> Result<Vec<Table>, Error> {
     Ok(tables)
 }
 
+/// Thespian 4.0.1 on each base (one run each: the multiprocess base is slow).
+fn thespian_runs(quick: bool) -> Result<Vec<(&'static str, ThespianRun)>, String> {
+    progress("Thespian 4.0.1 (virtualenv under target/, created on first use)");
+    let python = thespian::python()?;
+    let mut out = Vec::new();
+    for base in thespian::BASES {
+        progress(&format!("Thespian {base}"));
+        out.push((*base, thespian::run(&python, base, quick)?));
+    }
+    Ok(out)
+}
+
+/// Adds Thespian's rows to W1, W2 and W3, and its three targets.
+fn add_thespian(tables: &mut Vec<Table>, runs: &Result<Vec<(&'static str, ThespianRun)>, String>) {
+    let texts = [
+        ("W1 vs Thespian", "W1 at least 100x Thespian's fastest base", 100.0),
+        ("W2 vs Thespian", "W2 at least 10x Thespian's fastest base", 10.0),
+        ("W3 p50 vs Thespian", "W3 p50 at least 10x Thespian's fastest base", 10.0),
+    ];
+    let runs = match runs {
+        Ok(r) => r,
+        Err(e) => {
+            for (id, text, _) in texts {
+                let mut t = Table::new(id, "Thespian 4.0.1".into(), "-", true);
+                t.target = Some((text.into(), Verdict::NotMeasured(format!("skipped: {e}"))));
+                tables.push(t);
+            }
+            return;
+        }
+    };
+    for (base, r) in runs {
+        let name = format!("Thespian {base}");
+        for t in tables.iter_mut() {
+            match t.id.as_str() {
+                "W1" => t.add(&name, &[r.w1_rate]),
+                "W2" => t.add(&name, &[r.w2_rate]),
+                "W3 p50" => t.add(&name, &[thespian::p(r, 50.0)]),
+                "W3 p99" => t.add(&name, &[thespian::p(r, 99.0)]),
+                _ => {}
+            }
+        }
+    }
+    for ((id, text, need), source) in texts.into_iter().zip(["W1", "W2", "W3 p50"]) {
+        let mut t = Table::new(id, "Thespian 4.0.1".into(), "-", true);
+        let verdict = tables.iter().find(|x| x.id == source).and_then(|src| {
+            let (base, best) = src.best_of(|s| s.starts_with("Thespian"))?;
+            let ratio = src.ratio(best)?;
+            let d = format!("ours {ratio:.1}x {base} on {source}");
+            Some(if ratio >= need { Verdict::Met(d) } else { Verdict::Missed(d) })
+        });
+        t.target = Some((text.into(), verdict.unwrap_or(Verdict::NotMeasured("missing a measurement".into()))));
+        tables.push(t);
+    }
+}
+
 fn not_measured() -> Vec<Table> {
     let mut out = Vec::new();
     for (id, title, text) in [
-        (
-            "Thespian W1-W3",
-            "Thespian 4.0.1 (simpleSystemBase, multiprocTCPBase)",
-            "W1 at least 100x, W2 and W3 at least 10x Thespian's fastest base",
-        ),
         ("L4", "200 groups x 5 versions loaded at once: daemon RSS and list latency", "(no target)"),
         (
             "L5",
@@ -267,6 +318,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     let s = if quick { Sizes::QUICK } else { Sizes::FULL };
     progress("building the example packages");
     test_support::build_plugins()?;
+    let thespian = thespian_runs(quick);
     let ours = Ours::new()?;
     let mut tables = vec![w1(&ours, &s)?, w2(&ours, &s)?];
     tables.extend(w3(&ours, &s)?);
@@ -280,6 +332,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     )?);
     drop(ours);
     tables.extend(loads(&s)?);
+    add_thespian(&mut tables, &thespian);
     tables.extend(not_measured());
     Ok(render(quick, &s, &tables))
 }
