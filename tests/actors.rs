@@ -277,3 +277,19 @@ fn a_global_name_can_be_moved_to_another_actor() {
     assert!(eventually(|| sys.lookup_name("Foo Primary").is_none()));
     assert!(!sys.assign_global_name("Foo Primary", &b), "a stopped actor cannot take a name");
 }
+
+/// Regression for a lost wakeup in mailbox scheduling (a sender's push racing
+/// the worker's release of the actor; fixed with SeqCst fences): many asks
+/// back to back, each answered at once, must all return.
+#[test]
+fn many_back_to_back_asks_never_hang() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().foo, "foo", "1.0");
+    for round in 0..3 {
+        let foo = sys.create_actor(&pkg.hash, "foo.fooactor").unwrap();
+        for i in 0..4000 {
+            let r = sys.ask(&foo, value!({"ping": i}), T);
+            assert!(r.is_ok(), "round {round}, ask {i}: {r:?}");
+        }
+    }
+}
