@@ -31,17 +31,6 @@ impl Actor for Watcher {
     }
 }
 
-fn wait_for(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + T;
-    while std::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    f()
-}
-
 #[test]
 fn the_director_protocol_from_an_embedding_host() {
     let env = Env::new();
@@ -79,7 +68,7 @@ fn the_director_protocol_from_an_embedding_host() {
     system.ask(&embedded.director, value!({"DirectorOp": "RetrieveAll"}), T).unwrap();
     assert_eq!(count.load(Ordering::SeqCst), 0, "nothing happened yet");
     core.lock().unwrap().load("foo-2.tls").unwrap();
-    assert!(wait_for(|| count.load(Ordering::SeqCst) == 1));
+    assert!(test_support::eventually(T, || count.load(Ordering::SeqCst) == 1));
     core.lock().unwrap().unload(&h1).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(count.load(Ordering::SeqCst), 1, "the notice is one-shot");

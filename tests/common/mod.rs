@@ -23,15 +23,8 @@ pub fn load(sys: &ActorSystem, lib: &Path, group: &str, version: &str) -> Packag
 }
 
 /// Polls `f` until it is true or ten seconds pass.
-pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + T;
-    while std::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    f()
+pub fn eventually(f: impl FnMut() -> bool) -> bool {
+    test_support::eventually(T, f)
 }
 
 /// This process's resident set size in bytes (VmRSS).

@@ -192,28 +192,6 @@ pub fn w3(n: u64) -> Vec<Duration> {
     out
 }
 
-struct Idle;
-
-impl Actor for Idle {
-    type Msg = (u64, RpcReplyPort<u64>);
-    type State = ();
-    type Arguments = ();
-
-    async fn pre_start(&self, _: ActorRef<Self::Msg>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
-    }
-
-    async fn handle(
-        &self,
-        _: ActorRef<Self::Msg>,
-        (i, reply): Self::Msg,
-        _: &mut (),
-    ) -> Result<(), ActorProcessingErr> {
-        let _ = reply.send(i);
-        Ok(())
-    }
-}
-
 /// W4.
 pub fn w4(n: u64) -> (Duration, f64) {
     let rt = tokio_runtime();
@@ -222,7 +200,7 @@ pub fn w4(n: u64) -> (Duration, f64) {
         let start = Instant::now();
         let mut all = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            all.push(Actor::spawn(None, Idle, ()).await.unwrap_or_else(|e| panic!("{e}")));
+            all.push(Actor::spawn(None, Echo, ()).await.unwrap_or_else(|e| panic!("{e}")));
         }
         if let Some((last, _)) = all.last() {
             let _ = last.call(|r| (0, r), None).await;
