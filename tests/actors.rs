@@ -9,7 +9,7 @@ use actor_abi::prelude::*;
 use actor_abi::value;
 use common::{T, eventually, load, system};
 use runtime::AskError;
-use test_support::plugins;
+use test_support::{block_on, plugins};
 
 #[test]
 fn ping_is_answered_with_the_package_identity() {
@@ -199,27 +199,6 @@ fn ask_async_works_without_any_async_runtime() {
     let silent = sys.create_actor(&other.hash, "other.mainActor").unwrap();
     let r = block_on(sys.ask_async(&silent, "quiet", Duration::from_millis(30)));
     assert!(matches!(r, Err(AskError::Timeout { .. })));
-}
-
-/// A minimal executor: polls on a thread that parks until woken.
-fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context as TaskCx, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = TaskCx::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
 }
 
 /// Records that it handled a message (and any ChildActorExited), shared with the test.

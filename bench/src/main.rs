@@ -2,7 +2,6 @@
 //! and its peers in one run and writes `BENCHMARKS.md` with medians,
 //! extremes, ratios and a met/missed line per target.
 
-mod block_on;
 mod loading;
 mod machine;
 mod ours;

@@ -39,7 +39,7 @@ impl Ours {
         let done = self.sys.ask_async(&sink, value!({"expect": n}), LONG);
         let start = Instant::now();
         self.sys.tell(&sender, value!({"run": n, "to": sink.to_string(), "typed": typed}));
-        crate::block_on::block_on(done)?;
+        test_support::block_on(done)?;
         let took = start.elapsed();
         self.sys.tell_message(&sender, Message::ActorExitRequest);
         self.sys.tell_message(&sink, Message::ActorExitRequest);

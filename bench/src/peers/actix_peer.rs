@@ -182,7 +182,7 @@ pub fn w3(n: u64) -> Vec<Duration> {
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
         let start = Instant::now();
-        let _ = crate::block_on::block_on(echo.send(Echo(i)));
+        let _ = test_support::block_on(echo.send(Echo(i)));
         out.push(start.elapsed());
     }
     let _ = stop_tx.send(());
