@@ -25,10 +25,6 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-fn micros(sorted_latencies: &[f64], p: f64) -> f64 {
-    percentile(sorted_latencies, p)
-}
-
 fn sorted_us(v: Vec<Duration>) -> Vec<f64> {
     let mut us: Vec<f64> = v.into_iter().map(|d| d.as_secs_f64() * 1e6).collect();
     us.sort_by(f64::total_cmp);
@@ -95,7 +91,7 @@ fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
         let mut t =
             Table::new(&format!("W3 {label}"), format!("ask from outside the system, {} asks", s.w3), "µs", false);
         for (system, samples) in &runs {
-            let values: Vec<f64> = samples.iter().map(|r| micros(r, p)).collect();
+            let values: Vec<f64> = samples.iter().map(|r| percentile(r, p)).collect();
             t.add(system, &values);
         }
         if p == 50.0 {

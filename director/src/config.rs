@@ -97,6 +97,20 @@ fn string(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
     }
 }
 
+/// Reads `dir/NAME.cfg` as a whole number within `range`: `None` if absent.
+fn whole(
+    dir: &Path,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    expected: &'static str,
+) -> Result<Option<i64>, ConfigError> {
+    match read(dir, name)? {
+        None => Ok(None),
+        Some((_, Value::Int(n))) if range.contains(&n) => Ok(Some(n)),
+        Some((file, v)) => Err(wrong(file, expected, &v)),
+    }
+}
+
 /// The first of the original's default log directories that we can write to.
 pub fn default_log_dir() -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -118,14 +132,7 @@ impl Config {
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
         let system_base = Self::base(dir, "thespbase.cfg")?.unwrap_or_else(|| "multiprocTCPBase".to_string());
         let old_system_base = Self::base(dir, "oldthespbase.cfg")?;
-        let admin_port = match read(dir, "adminport.cfg")? {
-            None => 1900,
-            Some((file, v)) => v
-                .as_i64()
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .ok_or_else(|| wrong(file, "a port number 1-65535", &v))?,
-        };
+        let admin_port = whole(dir, "adminport.cfg", 1..=65535, "a port number 1-65535")?.map_or(1900, |p| p as u16);
         let other_caps = match read(dir, "othercaps.cfg")? {
             None => Map::new(),
             Some((_, Value::Map(m))) => m,
@@ -136,14 +143,7 @@ impl Config {
             Some((_, v @ Value::Map(_))) => Some(v),
             Some((file, v)) => return Err(wrong(file, "a logging dict", &v)),
         };
-        let log_size = match read(dir, "thesplogs.cfg")? {
-            None => 51200,
-            Some((file, v)) => v
-                .as_i64()
-                .and_then(|n| u64::try_from(n).ok())
-                .filter(|n| *n > 0)
-                .ok_or_else(|| wrong(file, "a size in bytes > 0", &v))?,
-        };
+        let log_size = whole(dir, "thesplogs.cfg", 1..=i64::MAX, "a size in bytes > 0")?.map_or(51200, |n| n as u64);
         Ok(Config {
             dir: dir.to_path_buf(),
             system_base,

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use director::protocol::{GroupListing, Loaded, Unloaded};
-use director::{ControlError, DirectorControl, SendOptions, daemon, dir, localtime};
+use director::{DirectorControl, SendOptions, daemon, dir, localtime};
 use serde::Serialize;
 
 use crate::fail;
@@ -268,7 +268,6 @@ pub fn ask(c: &DirectorControl, target: &str, json: &str, o: &SendOptions) -> Ex
             println!("{reply}");
             ExitCode::SUCCESS
         }
-        Err(e @ ControlError::Daemon { .. }) => fail(e, 1),
         Err(e) => fail(e, 1),
     }
 }

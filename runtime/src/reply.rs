@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actor_abi::{Address, Value};
 
@@ -68,8 +68,6 @@ impl ReplySlot {
 pub struct AskFuture {
     pub(crate) slot: Arc<ReplySlot>,
     pub(crate) addr: Address,
-    pub(crate) target: Address,
-    pub(crate) timeout: Duration,
     pub(crate) shared: Weak<Shared>,
 }
 
@@ -78,9 +76,6 @@ impl Future for AskFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.slot.poll_result(cx.waker()) {
-            Some(Err(AskError::Timeout { .. })) => {
-                Poll::Ready(Err(AskError::Timeout { target: self.target, after: self.timeout }))
-            }
             Some(r) => Poll::Ready(r),
             None => Poll::Pending,
         }

@@ -42,9 +42,10 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
             Body::Host(actor) => deliver_host(shared, cell, actor.as_mut(), env),
             Body::Plugin { instance, code } => deliver_package(shared, cell, code, instance, env),
             Body::Pending { .. } | Body::Stopped => {
-                env.done = done.clone();
+                // Its waiter learns of the failure from dead_envelope.
+                env.done = done;
                 dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
-                false
+                continue;
             }
         };
         if let Some(d) = done {

@@ -332,7 +332,7 @@ impl ActorSystem {
         let action = TimerAction::AskTimeout { slot: Arc::downgrade(&slot), target: *to, after: timeout };
         self.shared.timer.after(timeout, action);
         route(&self.shared, addr, *to, Payload::Native(Message::Value(msg.into())));
-        AskFuture { slot, addr, target: *to, timeout, shared: Arc::downgrade(&self.shared) }
+        AskFuture { slot, addr, shared: Arc::downgrade(&self.shared) }
     }
 
     /// How many messages could not be delivered so far.

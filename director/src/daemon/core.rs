@@ -428,7 +428,7 @@ impl Core {
                 }
                 let delay = Duration::from_millis(100u64 << a.restarts.min(7));
                 log::warn!("actor {child} ({}) of {group} exited; restarting in {delay:?}", a.spec.class);
-                let payload = Value::from(serde_json_restart(&v.info.hash, &a.spec.class));
+                let payload = actor_abi::value!({"restart": true, "hash": v.info.hash, "class": a.spec.class});
                 return Some((delay, payload));
             }
         }
@@ -491,10 +491,6 @@ impl Core {
 
 fn version_key(v: &LoadedVersion) -> VersionKey {
     VersionKey::of(Some(v.info.version.as_str()).filter(|s| !s.is_empty()))
-}
-
-fn serde_json_restart(hash: &str, class: &str) -> serde_json::Value {
-    serde_json::json!({"restart": true, "hash": hash, "class": class})
 }
 
 fn listing(group: &str, v: &LoadedVersion, active: bool, code: &str, system: &ActorSystem) -> VersionListing {
