@@ -2,8 +2,11 @@
 //! and its peers in one run and writes `BENCHMARKS.md` with medians,
 //! extremes, ratios and a met/missed line per target.
 
+mod director_bench;
+mod director_cli;
 mod loading;
 mod machine;
+mod original_director;
 mod ours;
 mod peers;
 mod report;
@@ -47,6 +50,13 @@ enum Cmd {
         /// Messages or round trips.
         n: u64,
     },
+    /// Internal: run only L4 and L5 and print their tables.
+    #[command(hide = true)]
+    Director {
+        /// Small sizes.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Internal: run W4 for one system in this fresh process and print
     /// `SECONDS BYTES_PER_ACTOR` (so earlier workloads cannot skew the RSS).
     #[command(hide = true)]
@@ -63,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Report { quick, out } => (quick, out),
         Cmd::W4Child { system, n } => return workloads::w4_child(&system, n),
         Cmd::Ours { workload, n } => return workloads::ours_only(&workload, n),
+        Cmd::Director { quick } => return workloads::director_only(quick),
     };
     let root = test_support::workspace_root();
     let out =

@@ -36,12 +36,14 @@ pub struct Table {
     pub rows: Vec<Row>,
     /// The target line, if the workload has one.
     pub target: Option<(String, Verdict)>,
+    /// Lines shown under the table.
+    pub notes: Vec<String>,
 }
 
 impl Table {
     /// An empty table.
     pub fn new(id: &str, title: String, unit: &'static str, higher_is_better: bool) -> Table {
-        Table { id: id.into(), title, unit, higher_is_better, rows: Vec::new(), target: None }
+        Table { id: id.into(), title, unit, higher_is_better, rows: Vec::new(), target: None, notes: Vec::new() }
     }
 
     /// Adds a system's runs.
@@ -101,6 +103,9 @@ impl Table {
             let _ = writeln!(out, "| {} | {} | {} | {} | {ratio} |", r.system, num(s.median), num(s.min), num(s.max));
         }
         let _ = writeln!(out, "\n({better}; \"ours vs it\" above 1.00x means ours is better.)\n");
+        for note in &self.notes {
+            let _ = writeln!(out, "{note}\n");
+        }
         if let Some((text, verdict)) = &self.target {
             let line = match verdict {
                 Verdict::Met(d) => format!("**Target met**: {text} ({d})"),

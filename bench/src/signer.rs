@@ -32,12 +32,30 @@ impl Signer {
         self.dir.path()
     }
 
-    /// Signs `lib_bytes` (a build of `lib`) as `group-version.tls`.
+    /// The public key file that trusts this signer (`*_tls.key`).
+    pub fn public_key(&self) -> PathBuf {
+        self.dir.path().join("bench_tls.key")
+    }
+
+    /// Signs `lib_bytes` (a build of `lib`) as `group-version.tls` in the
+    /// signer's directory.
     pub fn package(&self, lib: &Path, lib_bytes: Vec<u8>, group: &str, version: &str) -> Result<PathBuf, Error> {
+        self.package_into(self.dir.path(), lib, lib_bytes, group, version)
+    }
+
+    /// Signs `lib_bytes` (a build of `lib`) as `dir/group-version.tls`.
+    pub fn package_into(
+        &self,
+        dir: &Path,
+        lib: &Path,
+        lib_bytes: Vec<u8>,
+        group: &str,
+        version: &str,
+    ) -> Result<PathBuf, Error> {
         let mut b = PackageBuilder::new(group, Some(version), 0, &inspect_library(lib)?)?;
         b.library(runtime::TARGET_TRIPLE, "libbench.so", lib_bytes)?;
         let (bytes, _) = b.build(&self.key, false)?;
-        let file = self.dir.path().join(format!("{group}-{version}.tls"));
+        let file = dir.join(format!("{group}-{version}.tls"));
         std::fs::write(&file, bytes)?;
         Ok(file)
     }

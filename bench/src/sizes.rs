@@ -19,6 +19,10 @@ pub struct Sizes {
     pub l1_mib: &'static [u64],
     /// L3 load/unload cycles.
     pub l3: u64,
+    /// L4 groups, and versions per group.
+    pub l4: (usize, usize),
+    /// CLI calls timed in L4 and L5.
+    pub list_runs: usize,
 }
 
 impl Sizes {
@@ -32,8 +36,20 @@ impl Sizes {
         w5: 1_000_000,
         l1_mib: &[1, 10, 50],
         l3: 1000,
+        l4: (200, 5),
+        list_runs: 20,
     };
     /// A few seconds in all, for CI.
-    pub const QUICK: Sizes =
-        Sizes { runs: 1, w1: 20_000, w2: 2_000, w3: 500, w4: 2_000, w5: 20_000, l1_mib: &[1], l3: 20 };
+    pub const QUICK: Sizes = Sizes {
+        runs: 1,
+        w1: 20_000,
+        w2: 2_000,
+        w3: 500,
+        w4: 2_000,
+        w5: 20_000,
+        l1_mib: &[1],
+        l3: 20,
+        l4: (3, 2),
+        list_runs: 3,
+    };
 }

@@ -2,7 +2,7 @@
 //! creates (once, under target/). Skipped with a notice when Python is
 //! missing or the install fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,16 +43,32 @@ pub fn python() -> Result<PathBuf, String> {
     let py = venv.join("bin/python");
     let ready = venv.join(".thespian-4.0.1");
     if ready.exists() {
+        patch_decodestring(&py)?;
         return Ok(py);
     }
     run_quiet(Command::new("python3").args(["-m", "venv"]).arg(&venv)).map_err(|e| format!("python3 -m venv: {e}"))?;
     run_quiet(Command::new(&py).args(["-m", "pip", "install", "-q", "thespian==4.0.1"]))
         .map_err(|e| format!("pip install thespian==4.0.1: {e}"))?;
+    patch_decodestring(&py)?;
     std::fs::write(&ready, b"").map_err(|e| e.to_string())?;
     Ok(py)
 }
 
-fn free_port() -> u16 {
+/// The original calls `base64.decodestring`, gone since Python 3.9, when it
+/// verifies a package. A `.pth` line in the virtualenv puts the name back
+/// in every process it starts (the director's admin and actors included).
+fn patch_decodestring(py: &Path) -> Result<(), String> {
+    let out = Command::new(py)
+        .args(["-c", "import site; print(site.getsitepackages()[0])"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let site = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let line = "import base64; base64.decodestring = getattr(base64, 'decodestring', base64.decodebytes)\n";
+    std::fs::write(site.join("zz_thespian_decodestring.pth"), line).map_err(|e| format!("{}: {e}", site.display()))
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(19_000, |a| a.port())
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::director_bench;
 use crate::loading;
 use crate::machine;
 use crate::ours::Ours;
@@ -12,7 +13,8 @@ use crate::sizes::Sizes;
 use crate::stats::percentile;
 use crate::thespian::{self, ThespianRun};
 
-fn progress(what: &str) {
+/// Tells the operator what runs now.
+pub fn progress(what: &str) {
     eprintln!("bench: {what}");
 }
 
@@ -121,6 +123,25 @@ pub fn ours_only(workload: &str, n: u64) -> std::process::ExitCode {
         }
         Err(e) => {
             eprintln!("bench ours {workload}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs L4 and L5 alone and prints their tables.
+pub fn director_only(quick: bool) -> std::process::ExitCode {
+    let s = if quick { Sizes::QUICK } else { Sizes::FULL };
+    let run = || -> Result<Vec<Table>, Error> {
+        test_support::build_plugins()?;
+        director_bench::tables(&s)
+    };
+    match run() {
+        Ok(tables) => {
+            tables.iter().for_each(|t| println!("{}", t.render()));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench director: {e}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -293,23 +314,6 @@ fn add_thespian(tables: &mut Vec<Table>, runs: &Result<Vec<(&'static str, Thespi
     }
 }
 
-fn not_measured() -> Vec<Table> {
-    let mut out = Vec::new();
-    for (id, title, text) in [
-        ("L4", "200 groups x 5 versions loaded at once: daemon RSS and list latency", "(no target)"),
-        (
-            "L5",
-            "CLI round trip (list) against the original director's list",
-            "at least 20x faster than the original director's list",
-        ),
-    ] {
-        let mut t = Table::new(id, title.into(), "-", true);
-        t.target = Some((text.into(), Verdict::NotMeasured("not implemented in the harness yet".into())));
-        out.push(t);
-    }
-    out
-}
-
 /// Runs everything and returns the report text.
 pub fn run(quick: bool) -> Result<String, Error> {
     let s = if quick { Sizes::QUICK } else { Sizes::FULL };
@@ -330,7 +334,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     drop(ours);
     tables.extend(loads(&s)?);
     add_thespian(&mut tables, &thespian);
-    tables.extend(not_measured());
+    tables.extend(director_bench::tables(&s)?);
     Ok(render(quick, &s, &tables))
 }
 

@@ -1,0 +1,1 @@
+"""The package the original director loads in L5 (one idle actor)."""
