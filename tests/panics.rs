@@ -50,6 +50,24 @@ fn an_actor_sender_gets_a_poison_message_with_the_original() {
     assert_eq!(sys.ask(&bad, "panic_attempts", T).unwrap(), Value::Int(2));
 }
 
+/// A typed message crosses the boundary as its own box (no `Message` box):
+/// the receiver sees it, a panic on it returns it to its sender inside a
+/// PoisonMessage that still downcasts, and it is dropped exactly once, in
+/// its library.
+#[test]
+fn a_typed_message_that_poisons_comes_back_typed_and_is_dropped_once() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().misbehave, "misbehave", "1");
+    let m = sys.create_actor(&pkg.hash, "misbehave.Actor").unwrap();
+    let reply = sys.ask(&m, value!({"typed_poison": "fuse-7"}), T).unwrap();
+    assert_eq!(reply, Value::from("poisoned by fuse-7"));
+    assert!(
+        eventually(|| sys.ask(&m, "bomb_drops", T).unwrap() == Value::Int(1)),
+        "the Bomb is dropped once: {:?}",
+        sys.ask(&m, "bomb_drops", T)
+    );
+}
+
 #[test]
 fn panics_in_many_actors_at_once_leave_the_host_running() {
     let sys = system();

@@ -128,8 +128,13 @@ pub struct FfiMessage {
     pub inner: u32,
     /// Encoded value bytes, when the kind carries a value.
     pub bytes: FfiStr,
-    /// A plugin-owned `Box<Message>`, for [`KIND_OPAQUE`].
+    /// For [`KIND_OPAQUE`], a plugin-owned message: a `Box<Message>` when
+    /// `opaque_meta` is null, else the data half of a typed message's
+    /// `Box<dyn Any + Send>` (sent without a `Message` box around it).
     pub opaque: *mut c_void,
+    /// For [`KIND_OPAQUE`]: null, or the other half of a typed message's box.
+    /// Only the library that made the pair reads it.
+    pub opaque_meta: *mut c_void,
     /// The child (`ChildActorExited`) or target (`PoisonMessage`).
     pub addr: Address,
     /// For [`KIND_POISON`]: what went wrong (the panic text).
@@ -144,6 +149,7 @@ impl FfiMessage {
             inner: 0,
             bytes: FfiStr::NONE,
             opaque: std::ptr::null_mut(),
+            opaque_meta: std::ptr::null_mut(),
             addr: Address::NOBODY,
             text: FfiStr::NONE,
         }
@@ -224,8 +230,9 @@ pub struct PluginVTable {
     ) -> u32,
     /// Drops an instance.
     pub destroy: unsafe extern "C" fn(actor: *mut c_void, err: *mut ErrSink) -> u32,
-    /// Drops a `Box<Message>` that was handed over as [`KIND_OPAQUE`].
-    pub drop_opaque: unsafe extern "C" fn(msg: *mut c_void),
+    /// Drops a message that was handed over as [`KIND_OPAQUE`] (its
+    /// `opaque` and `opaque_meta`).
+    pub drop_opaque: unsafe extern "C" fn(msg: *mut c_void, meta: *mut c_void),
     /// Last call before unloading: the package's shutdown hook.
     pub shutdown: unsafe extern "C" fn(err: *mut ErrSink) -> u32,
 }
@@ -302,9 +309,9 @@ const fn padded_version() -> [u8; 32] {
 /// What the fingerprint covers: the declared shape of every type above.
 /// Edit it together with any change to them.
 const LAYOUT_DESCRIPTION: &str = "FfiStr{ptr,len} Address{id:u64,home:u64} \
-    FfiMessage{kind:u32,inner:u32,bytes,opaque,addr,text} FfiSource{group,version,hash} \
+    FfiMessage{kind:u32,inner:u32,bytes,opaque,opaque_meta,addr,text} FfiSource{group,version,hash} \
     HostApi{size,send,create(cx,class,global,out,err_buf,err_cap,err_len),wakeup,exit,source,log,set_error} \
-    PluginVTable{init,construct,receive(actor,cx,me,msg,from,err),destroy(actor,err),drop_opaque,shutdown} \
+    PluginVTable{init,construct,receive(actor,cx,me,msg,from,err),destroy(actor,err),drop_opaque(msg,meta),shutdown} \
     HeaderPrefix{magic,abi_version,header_size,fingerprint,crate_version[32]} \
     PackageHeader{prefix,classes,class_count,vtable} wire=v1";
 

@@ -71,6 +71,7 @@ mod deliver;
 pub mod ffi;
 mod log_bridge;
 mod message;
+mod opaque;
 mod plugin;
 mod value;
 pub mod wire;

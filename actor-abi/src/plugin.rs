@@ -6,7 +6,6 @@
 //! copy of std) and reports them as status codes with text.
 
 use std::ffi::c_void;
-use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
@@ -18,6 +17,7 @@ use crate::deliver::{Delivery, deliver, panic_text};
 use crate::ffi::{self, ErrSink, FfiMessage, FfiSource, FfiStr, HostApi, HostCx};
 use crate::log_bridge;
 use crate::message::Message;
+use crate::opaque;
 use crate::value::Value;
 use crate::wire;
 
@@ -105,11 +105,10 @@ pub unsafe extern "C" fn plugin_destroy(actor: *mut c_void, err: *mut ErrSink) -
 /// Entry point `drop_opaque`.
 ///
 /// # Safety
-/// `msg` must be a `Box<Message>` this library handed to the host.
-pub unsafe extern "C" fn plugin_drop_opaque(msg: *mut c_void) {
-    // SAFETY: the caller hands back a pointer from `PluginBackend::send_message`.
-    let boxed = unsafe { Box::from_raw(msg.cast::<Message>()) };
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+/// `(msg, meta)` must be an opaque message this library handed to the host.
+pub unsafe extern "C" fn plugin_drop_opaque(msg: *mut c_void, meta: *mut c_void) {
+    // SAFETY: the caller hands back a message from `PluginBackend::send_message`.
+    let _ = catch_unwind(AssertUnwindSafe(move || unsafe { opaque::drop_opaque(msg, meta) }));
 }
 
 /// Entry point `shutdown`, given the package's hook.
@@ -177,21 +176,18 @@ unsafe fn with_message<R>(msg: &FfiMessage, f: impl FnOnce(&Message) -> R) -> Re
     let bytes = unsafe { msg.bytes.as_bytes() };
     Ok(match msg.kind {
         ffi::KIND_OPAQUE => {
-            // SAFETY: an opaque message is a live Box<Message> made by this
+            // SAFETY: an opaque message is a live message made by this
             // library; the host keeps ownership, so it is only borrowed.
-            f(unsafe { &*msg.opaque.cast::<Message>() })
+            unsafe { opaque::lend(msg.opaque, msg.opaque_meta, f) }
         }
         ffi::KIND_EXIT => f(&Message::ActorExitRequest),
         ffi::KIND_CHILD_EXITED => f(&Message::ChildActorExited { child: msg.addr }),
         ffi::KIND_WAKEUP => f(&Message::WakeupMessage { payload: wire::decode(bytes)? }),
         ffi::KIND_POISON if msg.inner == ffi::KIND_OPAQUE => {
-            // SAFETY: as for KIND_OPAQUE. The box is wrapped for the call and
-            // never dropped here (ManuallyDrop): ownership stays with the host.
-            // The text view is valid for this call.
-            let original = unsafe { Box::from_raw(msg.opaque.cast::<Message>()) };
+            // SAFETY: the text view is valid for this call; the original is
+            // as for KIND_OPAQUE, only borrowed.
             let details = unsafe { msg.text.to_string_lossy() };
-            let poison = ManuallyDrop::new(Message::PoisonMessage { original, target: msg.addr, details });
-            f(&poison)
+            unsafe { opaque::lend_poisoned(msg.opaque, msg.opaque_meta, msg.addr, details, f) }
         }
         ffi::KIND_POISON => {
             let original = Box::new(Message::Value(wire::decode(bytes)?));
@@ -216,6 +212,17 @@ impl PluginBackend {
         // SAFETY: `cx` is the host's context for the running delivery and
         // `msg` borrows data that outlives the call.
         unsafe { (self.host.send)(self.cx, to, msg) }
+    }
+
+    fn send_typed(&self, to: Address, b: Box<dyn std::any::Any + Send>) {
+        let [data, meta] = opaque::typed_into_parts(b);
+        let mut ffi_msg = FfiMessage::bare(ffi::KIND_OPAQUE);
+        ffi_msg.opaque = data;
+        ffi_msg.opaque_meta = meta;
+        if self.send_raw(to, &ffi_msg) != ffi::STATUS_OK {
+            // SAFETY: the host refused, so ownership stayed here.
+            drop(unsafe { opaque::typed_from_parts([data, meta]) });
+        }
     }
 
     fn send_opaque(&self, to: Address, msg: Message) {
@@ -246,7 +253,8 @@ impl ContextBackend for PluginBackend {
             Message::ActorExitRequest => {
                 self.send_raw(to, &FfiMessage::bare(ffi::KIND_EXIT));
             }
-            m @ (Message::Value(_) | Message::Typed(_)) => self.send_opaque(to, m),
+            Message::Typed(b) => self.send_typed(to, b),
+            m @ Message::Value(_) => self.send_opaque(to, m),
             other => log::error!("actors cannot send system message {}", other.describe()),
         }
     }

@@ -4,11 +4,9 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crossbeam_queue::SegQueue;
-
 use actor_abi::{Actor, Address};
 
-use crate::payload::Envelope;
+use crate::mailbox::Mailbox;
 use crate::plugin::code::{Instance, PluginCode};
 use crate::plugin::version::Version;
 use crate::reply::ReplySlot;
@@ -43,7 +41,7 @@ pub(crate) struct ActorCell {
     pub(crate) parent: Option<Address>,
     pub(crate) global_name: Option<String>,
     pub(crate) created: SystemTime,
-    pub(crate) mailbox: SegQueue<Envelope>,
+    pub(crate) mailbox: Mailbox,
     scheduled: AtomicBool,
     stopped: AtomicBool,
     body: Mutex<Body>,
@@ -69,7 +67,7 @@ impl ActorCell {
             parent: spec.parent,
             global_name: spec.global_name,
             created: SystemTime::now(),
-            mailbox: SegQueue::new(),
+            mailbox: Mailbox::new(),
             scheduled: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             body: Mutex::new(spec.body),

@@ -37,7 +37,7 @@ impl ContextBackend for HostBackend<'_> {
     }
 
     fn send_message(&mut self, to: Address, msg: Message) {
-        route_cached(self.shared, &mut self.last_target, self.cell.addr, to, Payload::Native(msg));
+        route_cached(self.shared, &mut self.last_target, self.cell.addr, to, Payload::native(msg));
     }
 
     /// A host actor creates package actors by class name: the class is taken

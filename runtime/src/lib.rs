@@ -37,6 +37,7 @@ mod error;
 mod executor;
 mod host_backend;
 mod logging;
+mod mailbox;
 mod package;
 mod payload;
 mod plugin;

@@ -10,22 +10,28 @@ use actor_abi::{Address, Message, Value, wire};
 use crate::plugin::code::PluginCode;
 
 /// A message as the runtime carries it.
+///
+/// Every variant is at most two words, so an [`Envelope`] stays small: a
+/// mailbox can hold a million of them (W1), and its memory is page faults.
 pub(crate) enum Payload {
     /// Built by the host (host actors, the embedding API, system messages).
-    Native(Message),
+    Native(Box<Message>),
     /// A value a plugin sent to another package or to the host, as bytes.
-    Encoded(Vec<u8>),
+    Encoded(Box<[u8]>),
     /// A plugin-owned message for an actor of the same package version.
     Opaque(OpaqueMsg),
     /// A plugin-originated message (`Encoded` or `Opaque`) that poisoned its target.
-    PoisonOf {
-        /// The message that was sent.
-        original: Box<Payload>,
-        /// The actor that could not handle it.
-        target: Address,
-        /// The panic text.
-        details: String,
-    },
+    PoisonOf(Box<PoisonOf>),
+}
+
+/// A plugin-originated message that poisoned its target.
+pub(crate) struct PoisonOf {
+    /// The message that was sent.
+    pub(crate) original: Payload,
+    /// The actor that could not handle it.
+    pub(crate) target: Address,
+    /// The panic text.
+    pub(crate) details: String,
 }
 
 /// A message in one mailbox.
@@ -37,38 +43,54 @@ pub(crate) struct Envelope {
     pub(crate) done: Option<std::sync::Arc<crate::reply::ReplySlot>>,
 }
 
-/// A `Box<Message>` owned by a plugin library, held by the host until it is
-/// delivered back to that library or dropped there. Holds a reference on the
-/// library so it cannot be unloaded first.
+/// A message owned by a plugin library (a `Box<Message>`, or a typed
+/// message's box as two pointers; see `actor_abi::ffi::FfiMessage`), held by
+/// the host until it is delivered back to that library or dropped there.
+/// Holds a reference on the library so it cannot be unloaded first.
 pub(crate) struct OpaqueMsg {
     ptr: NonNull<c_void>,
-    home: u64,
+    meta: *mut c_void,
     code: Arc<PluginCode>,
 }
 
-// SAFETY: the pointer is a `Box<Message>` whose contents are `Send` (the
-// plugin's Message type only holds `Send` data); the host never reads it.
+// SAFETY: the pointers are a plugin box whose contents are `Send` (the
+// plugin's Message type only holds `Send` data); the host never reads them.
 unsafe impl Send for OpaqueMsg {}
 
 impl OpaqueMsg {
     /// Takes ownership of a plugin's message.
-    pub(crate) fn new(ptr: NonNull<c_void>, home: u64, code: Arc<PluginCode>) -> Self {
-        OpaqueMsg { ptr, home, code }
+    pub(crate) fn new(ptr: NonNull<c_void>, meta: *mut c_void, code: Arc<PluginCode>) -> Self {
+        OpaqueMsg { ptr, meta, code }
+    }
+
+    fn lend(&self, m: &mut FfiMessage) {
+        m.opaque = self.ptr.as_ptr();
+        m.opaque_meta = self.meta;
     }
 
     /// The package version that made it.
     pub(crate) fn home(&self) -> u64 {
-        self.home
+        self.code.home()
     }
 }
 
 impl Drop for OpaqueMsg {
     fn drop(&mut self) {
-        self.code.drop_opaque(self.ptr);
+        self.code.drop_opaque(self.ptr, self.meta);
     }
 }
 
 impl Payload {
+    /// A host-made message.
+    pub(crate) fn native(msg: Message) -> Payload {
+        Payload::Native(Box::new(msg))
+    }
+
+    /// True for [`Message::ActorExitRequest`].
+    pub(crate) fn is_exit_request(&self) -> bool {
+        matches!(self, Payload::Native(m) if matches!(**m, Message::ActorExitRequest))
+    }
+
     /// A short description for logs.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -77,9 +99,7 @@ impl Payload {
                 wire::decode(b).map_or_else(|e| format!("<bad value: {e}>"), |v| Message::Value(v).describe())
             }
             Payload::Opaque(_) => "<package-internal message>".to_string(),
-            Payload::PoisonOf { original, target, .. } => {
-                format!("PoisonMessage({} -> {target})", original.describe())
-            }
+            Payload::PoisonOf(p) => format!("PoisonMessage({} -> {})", p.original.describe(), p.target),
         }
     }
 
@@ -87,7 +107,7 @@ impl Payload {
     pub(crate) fn is_system(&self) -> bool {
         match self {
             Payload::Native(m) => m.is_system(),
-            Payload::PoisonOf { .. } => true,
+            Payload::PoisonOf(_) => true,
             Payload::Encoded(_) | Payload::Opaque(_) => false,
         }
     }
@@ -96,7 +116,7 @@ impl Payload {
     pub(crate) fn bound_home(&self) -> Option<u64> {
         match self {
             Payload::Opaque(o) => Some(o.home()),
-            Payload::PoisonOf { original, .. } => original.bound_home(),
+            Payload::PoisonOf(p) => p.original.bound_home(),
             _ => None,
         }
     }
@@ -104,10 +124,11 @@ impl Payload {
     /// True for a host-made typed message (it can only reach host actors).
     pub(crate) fn is_host_typed(&self) -> bool {
         match self {
-            Payload::Native(Message::Typed(_)) => true,
-            Payload::Native(Message::PoisonMessage { original, .. }) => {
-                matches!(**original, Message::Typed(_))
-            }
+            Payload::Native(m) => match &**m {
+                Message::Typed(_) => true,
+                Message::PoisonMessage { original, .. } => matches!(**original, Message::Typed(_)),
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -115,15 +136,18 @@ impl Payload {
     /// Wraps a message that poisoned `target` for its sender.
     pub(crate) fn poison(self, target: Address, details: String) -> Payload {
         match self {
-            Payload::Native(m) => Payload::Native(Message::PoisonMessage { original: Box::new(m), target, details }),
-            other => Payload::PoisonOf { original: Box::new(other), target, details },
+            Payload::Native(m) => Payload::native(Message::PoisonMessage { original: m, target, details }),
+            original => Payload::PoisonOf(Box::new(PoisonOf { original, target, details })),
         }
     }
 
     /// The plain value, if this is one (for replies to asks).
     pub(crate) fn into_value(self) -> Option<Value> {
         match self {
-            Payload::Native(Message::Value(v)) => Some(v),
+            Payload::Native(m) => match *m {
+                Message::Value(v) => Some(v),
+                _ => None,
+            },
             Payload::Encoded(b) => wire::decode(&b).ok(),
             _ => None,
         }
@@ -132,10 +156,11 @@ impl Payload {
     /// Converts to a host-side message; `Err` names why it cannot be one.
     pub(crate) fn into_host_message(self) -> Result<Message, String> {
         match self {
-            Payload::Native(m) => Ok(m),
+            Payload::Native(m) => Ok(*m),
             Payload::Encoded(b) => wire::decode(&b).map(Message::Value).map_err(|e| e.to_string()),
             Payload::Opaque(_) => Err("a package-internal message cannot reach the host".into()),
-            Payload::PoisonOf { original, target, details } => {
+            Payload::PoisonOf(p) => {
+                let PoisonOf { original, target, details } = *p;
                 let original = Box::new(original.into_host_message()?);
                 Ok(Message::PoisonMessage { original, target, details })
             }
@@ -156,20 +181,20 @@ impl Payload {
             Payload::Encoded(b) => lent = Some(b),
             Payload::Opaque(o) => {
                 m.kind = ffi::KIND_OPAQUE;
-                m.opaque = o.ptr.as_ptr();
+                o.lend(&mut m);
             }
-            Payload::PoisonOf { original, target, details } => {
+            Payload::PoisonOf(p) => {
                 m.kind = ffi::KIND_POISON;
-                m.addr = *target;
-                text.clone_from(details);
-                match &**original {
+                m.addr = p.target;
+                text.clone_from(&p.details);
+                match &p.original {
                     Payload::Encoded(b) => {
                         m.inner = ffi::KIND_VALUE;
                         lent = Some(b);
                     }
                     Payload::Opaque(o) => {
                         m.inner = ffi::KIND_OPAQUE;
-                        m.opaque = o.ptr.as_ptr();
+                        o.lend(&mut m);
                     }
                     _ => return Err("unsupported poisoned message".into()),
                 }
@@ -207,4 +232,14 @@ fn native_to_ffi(msg: &Message, scratch: &mut Vec<u8>, m: &mut FfiMessage) -> Re
         Message::Typed(_) => return Err("a host typed message cannot reach a package".into()),
     }
     Ok(String::new())
+}
+#[cfg(test)]
+mod tests {
+    /// A mailbox may hold a million envelopes (W1): their size is memory and
+    /// page faults, so growing them should be a decision, not an accident.
+    #[test]
+    fn envelopes_stay_small() {
+        assert!(size_of::<super::Payload>() <= 32, "Payload is {} bytes", size_of::<super::Payload>());
+        assert!(size_of::<super::Envelope>() <= 56, "Envelope is {} bytes", size_of::<super::Envelope>());
+    }
 }

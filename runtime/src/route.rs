@@ -131,13 +131,17 @@ pub(crate) fn drain(shared: &Arc<Shared>, cell: &ActorCell) {
 fn complete_reply(shared: &Arc<Shared>, cell: &ActorCell, slot: &ReplySlot, payload: Payload) {
     shared.table.remove(cell.addr.id());
     let result = match payload {
-        Payload::Native(Message::PoisonMessage { original, target, details }) => {
-            let message = original.value().cloned().unwrap_or(Value::Null);
-            Err(AskError::Poisoned { target, message, details })
-        }
-        Payload::PoisonOf { original, target, details } => {
-            let message = original.into_value().unwrap_or(Value::Null);
-            Err(AskError::Poisoned { target, message, details })
+        Payload::Native(m) => match *m {
+            Message::PoisonMessage { original, target, details } => {
+                let message = original.value().cloned().unwrap_or(Value::Null);
+                Err(AskError::Poisoned { target, message, details })
+            }
+            Message::Value(v) => Ok(v),
+            _ => Err(AskError::NotAValue(cell.addr)),
+        },
+        Payload::PoisonOf(p) => {
+            let message = p.original.into_value().unwrap_or(Value::Null);
+            Err(AskError::Poisoned { target: p.target, message, details: p.details })
         }
         other => other.into_value().ok_or(AskError::NotAValue(cell.addr)),
     };

@@ -96,7 +96,7 @@ fn deliver_host(shared: &Arc<Shared>, cell: &Arc<ActorCell>, actor: &mut dyn Act
     });
     let stop = msg.is_exit_request() || backend.exit_requested();
     if let Delivery::Poisoned(details) = outcome {
-        poisoned(shared, cell, from, Payload::Native(msg), details);
+        poisoned(shared, cell, from, Payload::native(msg), details);
     }
     stop
 }
@@ -110,7 +110,7 @@ fn deliver_package(
 ) -> bool {
     let Some(version) = cell.version() else { return true };
     let mut call = PluginCall { shared, cell, version, code, exit: false, last_target: None };
-    let exit_request = matches!(env.payload, Payload::Native(Message::ActorExitRequest));
+    let exit_request = env.payload.is_exit_request();
     let from = env.from;
     let result = SCRATCH.with(|s| {
         let mut scratch = s.take();
@@ -170,10 +170,10 @@ fn after_stop(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
         if let Some(p) = shared.table.get(parent.id()) {
             p.remove_child(cell.addr);
         }
-        route(shared, cell.addr, parent, Payload::Native(Message::ChildActorExited { child: cell.addr }));
+        route(shared, cell.addr, parent, Payload::native(Message::ChildActorExited { child: cell.addr }));
     }
     for child in cell.take_children() {
-        route(shared, cell.addr, child, Payload::Native(Message::ActorExitRequest));
+        route(shared, cell.addr, child, Payload::native(Message::ActorExitRequest));
     }
     drain(shared, cell);
     if let Some(v) = cell.version() {

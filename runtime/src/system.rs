@@ -278,7 +278,7 @@ impl ActorSystem {
     pub fn tell_delivered(&self, to: &Address, msg: Message, timeout: Duration) -> Result<(), AskError> {
         let done = Arc::new(ReplySlot::default());
         let env =
-            crate::payload::Envelope { from: Address::NOBODY, payload: Payload::Native(msg), done: Some(done.clone()) };
+            crate::payload::Envelope { from: Address::NOBODY, payload: Payload::native(msg), done: Some(done.clone()) };
         crate::route::route_envelope(&self.shared, *to, env);
         match done.wait_until(Instant::now() + timeout) {
             Some(r) => r.map(|_| ()),
@@ -298,7 +298,7 @@ impl ActorSystem {
 
     /// Sends any message (for example [`Message::ActorExitRequest`]).
     pub fn tell_message(&self, to: &Address, msg: Message) {
-        route(&self.shared, Address::NOBODY, *to, Payload::Native(msg));
+        route(&self.shared, Address::NOBODY, *to, Payload::native(msg));
     }
 
     fn new_reply_slot(&self) -> (Address, Arc<ReplySlot>) {
@@ -320,7 +320,7 @@ impl ActorSystem {
     /// there is no such actor or its handler panicked on the message twice.
     pub fn ask(&self, to: &Address, msg: impl Into<Value>, timeout: Duration) -> Result<Value, AskError> {
         let (addr, slot) = self.new_reply_slot();
-        route(&self.shared, addr, *to, Payload::Native(Message::Value(msg.into())));
+        route(&self.shared, addr, *to, Payload::native(Message::Value(msg.into())));
         let result = slot.wait_until(Instant::now() + timeout);
         self.shared.table.remove(addr.id());
         result.unwrap_or(Err(AskError::Timeout { target: *to, after: timeout }))
@@ -331,7 +331,7 @@ impl ActorSystem {
         let (addr, slot) = self.new_reply_slot();
         let action = TimerAction::AskTimeout { slot: Arc::downgrade(&slot), target: *to, after: timeout };
         self.shared.timer.after(timeout, action);
-        route(&self.shared, addr, *to, Payload::Native(Message::Value(msg.into())));
+        route(&self.shared, addr, *to, Payload::native(Message::Value(msg.into())));
         AskFuture { slot, addr, shared: Arc::downgrade(&self.shared) }
     }
 
@@ -413,7 +413,7 @@ impl ActorSystem {
 fn stop_host_actors(shared: &Arc<Shared>, grace: Duration) -> usize {
     let is_host = |c: &ActorCell| matches!(c.place, Place::Host);
     for cell in shared.table.select(is_host) {
-        route(shared, Address::NOBODY, cell.addr, Payload::Native(Message::ActorExitRequest));
+        route(shared, Address::NOBODY, cell.addr, Payload::native(Message::ActorExitRequest));
     }
     let deadline = Instant::now() + grace;
     loop {

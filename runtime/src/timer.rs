@@ -116,7 +116,7 @@ impl Timer {
 fn fire(shared: &Arc<Shared>, action: TimerAction) {
     match action {
         TimerAction::Wakeup { to, payload } => {
-            crate::route::route(shared, to, to, Payload::Native(Message::WakeupMessage { payload }));
+            crate::route::route(shared, to, to, Payload::native(Message::WakeupMessage { payload }));
         }
         TimerAction::AskTimeout { slot, target, after } => {
             if let Some(slot) = slot.upgrade() {

@@ -8,7 +8,11 @@
 //! - `"log"`: logs one INFO line;
 //! - `"alloc"`: keeps 64 MiB until the actor exits;
 //! - `{"sleep_ms": n}`: blocks its thread for `n` milliseconds, then replies `"slept"`;
-//! - `"ping"`: `"pong"`.
+//! - `"ping"`: `"pong"`;
+//! - `{"typed_poison": text}`: creates a child and sends it a typed `Bomb`
+//!   holding `text`, which the child panics on; when the `PoisonMessage`
+//!   comes back with the `Bomb` as its original, answers `"poisoned by TEXT"`;
+//! - `"bomb_drops"`: how many `Bomb`s were dropped in this library.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -72,15 +76,54 @@ fn stop_worker() {
     }
 }
 
+/// A typed message that makes its receiver panic; counts its drops.
+struct Bomb(String);
+
+static BOMB_DROPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        BOMB_DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// `misbehave.Actor`.
 #[derive(Default)]
 struct Misbehave {
     panic_attempts: u64,
     ballast: Vec<u8>,
+    bomb_asker: Option<Address>,
+}
+
+impl Misbehave {
+    /// The typed-message cases; true if `msg` was one of them.
+    fn typed(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) -> bool {
+        if let Some(bomb) = msg.downcast_ref::<Bomb>() {
+            panic!("exploded: {}", bomb.0);
+        }
+        if let Message::PoisonMessage { original, .. } = msg
+            && let (Some(bomb), Some(asker)) = (original.downcast_ref::<Bomb>(), self.bomb_asker.take())
+        {
+            cx.send(&asker, format!("poisoned by {}", bomb.0));
+            return true;
+        }
+        let Some(text) = msg.get("typed_poison").and_then(Value::as_str) else { return false };
+        match cx.create_actor("misbehave.Actor") {
+            Ok(child) => {
+                self.bomb_asker = Some(from);
+                cx.send_typed(&child, Bomb(text.to_string()));
+            }
+            Err(e) => cx.send(&from, e.to_string()),
+        }
+        true
+    }
 }
 
 impl Actor for Misbehave {
     fn receive(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) {
+        if self.typed(cx, msg, from) {
+            return;
+        }
         if let Some(ms) = msg.get("sleep_ms").and_then(Value::as_i64) {
             std::thread::sleep(Duration::from_millis(ms.max(0) as u64));
             cx.send(&from, "slept");
@@ -106,6 +149,7 @@ impl Actor for Misbehave {
                 "allocated".into()
             }
             Some("ping") => "pong".into(),
+            Some("bomb_drops") => BOMB_DROPS.load(Ordering::SeqCst).into(),
             _ => return,
         };
         cx.send(&from, reply);

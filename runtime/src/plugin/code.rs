@@ -27,6 +27,7 @@ pub(crate) struct PluginCode {
     library: Option<Library>,
     vtable: NonNull<PluginVTable>,
     classes: Vec<String>,
+    home: u64,
 }
 
 // SAFETY: the vtable pointer refers to an immutable static of the library,
@@ -42,8 +43,9 @@ fn sink(err: &mut String) -> *mut ErrSink {
 
 impl PluginCode {
     /// Opens the library at `path` (RTLD_NOW | RTLD_LOCAL) and checks its
-    /// header before any of its functions is called.
-    pub(crate) fn open(path: &Path) -> Result<PluginCode, LoadError> {
+    /// header before any of its functions is called. `home` is the
+    /// version's home number (0 when it is only inspected).
+    pub(crate) fn open(path: &Path, home: u64) -> Result<PluginCode, LoadError> {
         // SAFETY: opening runs the library's initialisers. The caller only
         // opens verified package bytes written to a private directory.
         let library = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
@@ -61,7 +63,12 @@ impl PluginCode {
         // the header has the layout this host knows.
         let classes = unsafe { read_classes(header) }.map_err(not_pkg)?;
         let vtable = NonNull::new(header.vtable.cast_mut()).ok_or_else(|| not_pkg("null vtable".into()))?;
-        Ok(PluginCode { library: Some(library), vtable, classes })
+        Ok(PluginCode { library: Some(library), vtable, classes, home })
+    }
+
+    /// The home number of the version this code belongs to.
+    pub(crate) fn home(&self) -> u64 {
+        self.home
     }
 
     fn vt(&self) -> &PluginVTable {
@@ -118,9 +125,10 @@ impl PluginCode {
     }
 
     /// Drops a message the library handed over.
-    pub(crate) fn drop_opaque(&self, msg: NonNull<c_void>) {
-        // SAFETY: `msg` is a Box<Message> this library made and handed over.
-        unsafe { (self.vt().drop_opaque)(msg.as_ptr()) }
+    pub(crate) fn drop_opaque(&self, msg: NonNull<c_void>, meta: *mut c_void) {
+        // SAFETY: `(msg, meta)` is an opaque message this library made and
+        // handed over, given back exactly once (OpaqueMsg's drop).
+        unsafe { (self.vt().drop_opaque)(msg.as_ptr(), meta) }
     }
 
     /// Calls the package's shutdown hook.

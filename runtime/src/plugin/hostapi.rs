@@ -74,10 +74,10 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
         ffi::KIND_VALUE => {
             // SAFETY: the library's bytes are valid for this call; copied here.
             let bytes = unsafe { msg.bytes.as_bytes() }.to_vec();
-            route_cached(call.shared, &mut call.last_target, from, to, Payload::Encoded(bytes));
+            route_cached(call.shared, &mut call.last_target, from, to, Payload::Encoded(bytes.into_boxed_slice()));
         }
         ffi::KIND_EXIT => {
-            route_cached(call.shared, &mut call.last_target, from, to, Payload::Native(Message::ActorExitRequest))
+            route_cached(call.shared, &mut call.last_target, from, to, Payload::native(Message::ActorExitRequest))
         }
         ffi::KIND_OPAQUE => {
             let Some(ptr) = NonNull::new(msg.opaque) else {
@@ -89,7 +89,7 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
                 dead_letter(call.shared, from, to, None, why);
                 return ffi::STATUS_REFUSED;
             }
-            let opaque = OpaqueMsg::new(ptr, call.version.home, call.code.clone());
+            let opaque = OpaqueMsg::new(ptr, msg.opaque_meta, call.code.clone());
             route_cached(call.shared, &mut call.last_target, from, to, Payload::Opaque(opaque));
         }
         _ => return ffi::STATUS_FAILED,

@@ -67,9 +67,9 @@ fn open_and_start(
         extract::write_library(dir, name, bytes)?;
     }
     let path = extract::write_library(dir, &pkg.library_name, &pkg.library)?;
-    let code = Arc::new(PluginCode::open(&path)?);
-    check_actors(pkg, &code, &path)?;
     let home = shared.next_home.fetch_add(1, Ordering::Relaxed);
+    let code = Arc::new(PluginCode::open(&path, home)?);
+    check_actors(pkg, &code, &path)?;
     let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), shared.config.package_threads, shared)
         .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;
     let info = PackageInfo {

@@ -59,7 +59,7 @@ fn stop_actors(shared: &Arc<Shared>, version: &Arc<Version>) -> (usize, usize) {
     loop {
         let cells = shared.table.select(|c| matches!(&c.place, Place::Package(v) if v.home == version.home));
         for cell in cells.iter().filter(|c| asked.insert(c.addr)) {
-            route(shared, Address::NOBODY, cell.addr, Payload::Native(Message::ActorExitRequest));
+            route(shared, Address::NOBODY, cell.addr, Payload::native(Message::ActorExitRequest));
         }
         let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
         let remaining = version.wait_idle(slice);

@@ -32,7 +32,7 @@ pub struct LibraryInfo {
 /// Opens a library built for this machine just long enough to read its
 /// header (no plugin function is called), then closes it.
 pub fn inspect_library(path: &Path) -> Result<LibraryInfo, LoadError> {
-    let code = PluginCode::open(path)?;
+    let code = PluginCode::open(path, 0)?;
     let info = LibraryInfo {
         abi_version: actor_abi::ffi::ABI_VERSION,
         fingerprint: actor_abi::ffi::LAYOUT_FINGERPRINT,
