@@ -45,7 +45,7 @@ enum Cmd {
     /// the rate, for profiling the runtime.
     #[command(hide = true)]
     Ours {
-        /// w1, w2 or w5.
+        /// w1, w2, w3, w5, or l1 (then `n` is the library size in MiB).
         workload: String,
         /// Messages or round trips.
         n: u64,

@@ -104,8 +104,29 @@ fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
     Ok(tables)
 }
 
+/// L1 alone for an `mib` MiB library, three times: load and baseline in ms.
+fn l1_only(mib: u64) -> Result<(), Error> {
+    let signer = Signer::new()?;
+    let sys = runtime::ActorSystem::start(runtime::SystemConfig::default())?;
+    for run in 0..3 {
+        let r = loading::load_unload(&signer, &sys, mib, &format!("{mib}.{run}"))?;
+        let (load, base) = (r.load.as_secs_f64() * 1e3, r.baseline.as_secs_f64() * 1e3);
+        println!("l1 {mib} MiB: load {load:.1} ms, baseline {base:.1} ms, {:.2}x", load / base);
+    }
+    Ok(())
+}
+
 /// Runs one of our workloads alone (for profiling) and prints its rate.
 pub fn ours_only(workload: &str, n: u64) -> std::process::ExitCode {
+    if workload == "l1" {
+        return match l1_only(n) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench ours l1: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let run = || -> Result<Duration, Error> {
         let o = Ours::new()?;
         match workload {

@@ -33,11 +33,15 @@ pub(crate) fn fresh_dir(root: &Path, hash: &str) -> Result<PathBuf, LoadError> {
 }
 
 /// Writes the library into `dir` under a sanitised `name`; never overwrites.
+///
+/// Not synced to disk: the file only lives while this process has it
+/// loaded (a crash leaves a stale directory that the next start removes),
+/// and the loader maps it from the page cache, which is coherent with the
+/// write. An fsync here cost as much as the rest of a 50 MiB load.
 pub(crate) fn write_library(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LoadError> {
     let path = dir.join(sanitize(name));
     let mut f = OpenOptions::new().write(true).create_new(true).mode(0o700).open(&path).map_err(io_err(&path))?;
     f.write_all(bytes).map_err(io_err(&path))?;
-    f.sync_all().map_err(io_err(&path))?;
     Ok(path)
 }
 

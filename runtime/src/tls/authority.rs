@@ -19,6 +19,9 @@ use crate::tls::format::{
 use crate::tls::keys::{self, KeyStrength, PublicKeyFile};
 use crate::tls::ziparchive::StrictArchive;
 
+/// From this package size on, the identity hash runs on its own thread.
+const PARALLEL_HASH_BYTES: usize = 1 << 20;
+
 /// Settings of a [`SourceAuthority`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustPolicy {
@@ -183,7 +186,33 @@ impl SourceAuthority {
         if bytes.len() as u64 > cap {
             return Err(PackageError::TooLarge { size: bytes.len() as u64, cap });
         }
-        let hash = sha256_hex(bytes);
+        // The file's identity hash is a whole pass over a possibly large
+        // file; it runs beside the checks, which make their own pass.
+        let (hash, verified) = std::thread::scope(|s| {
+            let spawned = (bytes.len() >= PARALLEL_HASH_BYTES)
+                .then(|| std::thread::Builder::new().name("tls-hash".into()).spawn_scoped(s, || sha256_hex(bytes)).ok())
+                .flatten();
+            let verified = self.verify_contents(bytes);
+            let hash = spawned.and_then(|h| h.join().ok()).unwrap_or_else(|| sha256_hex(bytes));
+            (hash, verified)
+        });
+        let c = verified?;
+        let (library, dependencies, sources) = self.select(&c.manifest, c.files)?;
+        Ok(Verified {
+            manifest: c.manifest,
+            hash,
+            key_file: c.key_file,
+            key_strength: c.key_strength,
+            entries: c.entries,
+            library,
+            dependencies,
+            sources,
+        })
+    }
+
+    /// Everything but the identity hash: archive, signature, manifest, entries.
+    fn verify_contents(&self, bytes: &[u8]) -> Result<Contents, PackageError> {
+        let cap = self.policy.max_package_bytes;
         let mut archive = StrictArchive::open(bytes, |name| match name {
             MANIFEST_NAME => MAX_MANIFEST,
             SIGNATURE_NAME => MAX_SIGNATURE_FILE,
@@ -202,17 +231,7 @@ impl SourceAuthority {
         check_entry_set(&archive, &manifest)?;
         let contents = read_and_check_entries(&mut archive, &manifest)?;
         check_abi(&manifest)?;
-        let (library, dependencies, sources) = self.select(&manifest, contents)?;
-        Ok(Verified {
-            manifest,
-            hash,
-            key_file,
-            key_strength,
-            entries: archive.entries.clone(),
-            library,
-            dependencies,
-            sources,
-        })
+        Ok(Contents { manifest, key_file, key_strength, entries: archive.entries.clone(), files: contents })
     }
 
     fn check_signature(&self, manifest: &[u8], sig: &SignatureFile) -> Result<(PathBuf, KeyStrength), PackageError> {
@@ -261,6 +280,17 @@ impl SourceAuthority {
         })?;
         Ok((library, deps, sources))
     }
+}
+
+/// What [`SourceAuthority::verify_contents`] checked.
+struct Contents {
+    manifest: Manifest,
+    key_file: PathBuf,
+    key_strength: KeyStrength,
+    /// Archive entry names and sizes.
+    entries: Vec<(String, u64)>,
+    /// Every listed entry's name and checked bytes.
+    files: Vec<(String, Vec<u8>)>,
 }
 
 /// The archive must hold exactly the manifest, the signature and the listed entries.
