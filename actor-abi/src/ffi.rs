@@ -43,7 +43,8 @@ pub const STATUS_REFUSED: u32 = 4;
 
 /// Message kind: a [`Value`](crate::Value) encoded in `bytes`.
 pub const KIND_VALUE: u32 = 1;
-/// Message kind: a plugin-owned `Box<Message>` in `opaque` (same package only).
+/// Message kind: a plugin-owned message in `opaque` and `opaque_meta` (same
+/// package only; see [`FfiMessage::opaque`]).
 pub const KIND_OPAQUE: u32 = 2;
 /// Message kind: `ActorExitRequest`.
 pub const KIND_EXIT: u32 = 3;
