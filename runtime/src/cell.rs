@@ -1,6 +1,6 @@
-//! One actor's runtime record: mailbox, scheduling flag, body and family.
+//! One actor's runtime record: mailbox (with its scheduling flag), body and family.
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -42,7 +42,6 @@ pub(crate) struct ActorCell {
     pub(crate) global_name: Option<String>,
     pub(crate) created: SystemTime,
     pub(crate) mailbox: Mailbox,
-    scheduled: AtomicBool,
     stopped: AtomicBool,
     body: Mutex<Body>,
     children: Mutex<Vec<Address>>,
@@ -68,31 +67,10 @@ impl ActorCell {
             global_name: spec.global_name,
             created: SystemTime::now(),
             mailbox: Mailbox::new(),
-            scheduled: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             body: Mutex::new(spec.body),
             children: Mutex::new(Vec::new()),
         })
-    }
-
-    /// Claims the right to run this actor; true if the caller must submit it.
-    ///
-    /// Scheduling is a Dekker-style handshake between a sender (push to the
-    /// mailbox, then claim) and the worker (release, then look at the
-    /// mailbox): each side writes one location and reads the other, so both
-    /// need a SeqCst fence between the two, or a push can be missed by the
-    /// worker while the sender still sees the actor as scheduled (a lost
-    /// wakeup, seen as an ask that never returned).
-    pub(crate) fn try_schedule(&self) -> bool {
-        fence(Ordering::SeqCst);
-        !self.scheduled.swap(true, Ordering::SeqCst)
-    }
-
-    /// Gives the right to run back after a batch; the caller then checks the
-    /// mailbox again (see [`ActorCell::try_schedule`]).
-    pub(crate) fn unschedule(&self) {
-        self.scheduled.store(false, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
     }
 
     pub(crate) fn is_stopped(&self) -> bool {

@@ -146,7 +146,12 @@ fn worker(id: u64, rx: &Receiver<Task>, shared: &std::sync::Weak<Shared>) {
             ran += 1;
         }
         let local_left = LOCAL.with(|q| !q.borrow().is_empty());
-        let task = if local_left { rx.try_recv().ok() } else { rx.recv().ok() };
+        let task = if local_left {
+            rx.try_recv().ok()
+        } else {
+            // Work often arrives right after the last: look before parking.
+            crate::spin::spin_for(|| rx.try_recv().ok()).or_else(|| rx.recv().ok())
+        };
         let Some(task) = task else {
             if local_left {
                 continue;

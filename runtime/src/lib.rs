@@ -47,6 +47,7 @@ mod report;
 mod route;
 mod run;
 mod spawn;
+mod spin;
 mod system;
 mod table;
 mod timer;

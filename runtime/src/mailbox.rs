@@ -1,4 +1,5 @@
-//! An actor's mailbox: a FIFO of envelopes, many senders, one runner.
+//! An actor's mailbox: a FIFO of envelopes, many senders, one runner, and
+//! the flag that says whether the actor is scheduled to run.
 //!
 //! A ring buffer under a mutex. Compared with a lock-free segment queue it
 //! holds each message in one contiguous slot (no per-31-message block
@@ -6,6 +7,11 @@
 //! burst of a million messages costs a few large allocations that grow by
 //! `mremap`, and an idle mailbox costs a few words. The lock is held only
 //! to push or pop one envelope.
+//!
+//! The scheduled flag lives under the same lock, so "push, then schedule if
+//! idle" and "go idle if empty" cannot miss each other: one of them sees
+//! the other's effect, and no message is left in an idle actor's mailbox
+//! (the lost wakeup that two separate atomics needed SeqCst fences for).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -16,44 +22,63 @@ use crate::payload::Envelope;
 /// so one burst does not keep its memory for the life of the actor.
 const KEEP_SLOTS: usize = 256;
 
-/// One actor's queue of envelopes.
+struct Queue {
+    items: VecDeque<Envelope>,
+    /// True from the moment the actor is handed to a thread until that
+    /// thread finds the queue empty after a batch.
+    scheduled: bool,
+}
+
+/// One actor's queue of envelopes and its scheduled flag.
 pub(crate) struct Mailbox {
-    queue: Mutex<VecDeque<Envelope>>,
+    queue: Mutex<Queue>,
 }
 
 impl Mailbox {
-    /// An empty mailbox (allocates nothing until the first push).
+    /// An empty, idle mailbox (allocates nothing until the first push).
     pub(crate) const fn new() -> Mailbox {
-        Mailbox { queue: Mutex::new(VecDeque::new()) }
+        Mailbox { queue: Mutex::new(Queue { items: VecDeque::new(), scheduled: false }) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Envelope>> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
         // Nothing panics while the lock is held, but a poisoned lock would
         // still hold a consistent queue.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends an envelope.
-    pub(crate) fn push(&self, env: Envelope) {
-        self.lock().push_back(env);
+    /// Appends an envelope; true if the actor was idle and the caller must
+    /// now hand it to a thread.
+    pub(crate) fn push(&self, env: Envelope) -> bool {
+        let mut q = self.lock();
+        q.items.push_back(env);
+        !std::mem::replace(&mut q.scheduled, true)
+    }
+
+    /// Marks the actor scheduled; true if it was idle and the caller must
+    /// now hand it to a thread.
+    pub(crate) fn claim(&self) -> bool {
+        !std::mem::replace(&mut self.lock().scheduled, true)
+    }
+
+    /// After a batch: goes idle if nothing is waiting (false), else stays
+    /// scheduled and the caller must hand the actor to a thread again (true).
+    pub(crate) fn release(&self) -> bool {
+        let mut q = self.lock();
+        q.scheduled = !q.items.is_empty();
+        q.scheduled
     }
 
     /// Takes the oldest envelope.
     pub(crate) fn pop(&self) -> Option<Envelope> {
         let mut q = self.lock();
-        let env = q.pop_front();
-        if q.is_empty() && q.capacity() > KEEP_SLOTS {
+        let env = q.items.pop_front();
+        if q.items.is_empty() && q.items.capacity() > KEEP_SLOTS {
             // Dropped after the lock is released.
-            let old = std::mem::take(&mut *q);
+            let old = std::mem::take(&mut q.items);
             drop(q);
             drop(old);
         }
         env
-    }
-
-    /// True when no envelope is waiting.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lock().is_empty()
     }
 }
 
@@ -82,9 +107,66 @@ mod tests {
                 assert_eq!(m.pop().and_then(value), Some(i), "round {round}");
             }
             assert!(m.pop().is_none());
-            assert!(m.is_empty());
-            assert_eq!(m.lock().capacity(), 0, "a burst's buffer is given back once empty");
+            assert_eq!(m.lock().items.capacity(), 0, "a burst's buffer is given back once empty");
+            assert!(!m.release(), "empty after the batch: idle");
         }
+    }
+
+    #[test]
+    fn exactly_one_push_schedules_an_idle_actor_and_release_keeps_a_nonempty_one() {
+        let m = Mailbox::new();
+        assert!(m.push(env(1)), "the first push wakes an idle actor");
+        assert!(!m.push(env(2)), "already scheduled");
+        assert!(!m.claim(), "already scheduled");
+        assert!(m.pop().is_some());
+        assert!(m.release(), "a message is still waiting: stay scheduled");
+        assert!(m.pop().is_some());
+        assert!(!m.release(), "empty: idle");
+        assert!(m.claim(), "an idle actor can be claimed once");
+        assert!(!m.push(env(3)));
+    }
+
+    /// Many senders against one runner that goes idle whenever it finds the
+    /// queue empty: every message is run, none is stranded in an idle mailbox.
+    #[test]
+    fn no_message_is_left_behind_when_the_runner_goes_idle() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let m = Arc::new(Mailbox::new());
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let runner = {
+            let (m, ran) = (m.clone(), ran.clone());
+            std::thread::spawn(move || {
+                // Each wake-up runs the actor until its mailbox is released.
+                while rx.recv().is_ok() {
+                    loop {
+                        while m.pop().is_some() {
+                            ran.fetch_add(1, Ordering::SeqCst);
+                        }
+                        if !m.release() {
+                            break;
+                        }
+                    }
+                }
+            })
+        };
+        let senders: Vec<_> = (0..3)
+            .map(|_| {
+                let (m, tx) = (m.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        if m.push(env(i)) {
+                            tx.send(()).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        senders.into_iter().for_each(|s| s.join().unwrap());
+        drop(tx);
+        runner.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 60_000);
     }
 
     #[test]
@@ -93,7 +175,11 @@ mod tests {
         let senders: Vec<_> = (0..4)
             .map(|t| {
                 let m = m.clone();
-                std::thread::spawn(move || (0..10_000).for_each(|i| m.push(env(t * 100_000 + i))))
+                std::thread::spawn(move || {
+                    (0..10_000).for_each(|i| {
+                        m.push(env(t * 100_000 + i));
+                    })
+                })
             })
             .collect();
         let mut got = Vec::new();

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -22,6 +23,8 @@ struct SlotState {
 pub(crate) struct ReplySlot {
     state: Mutex<SlotState>,
     ready: Condvar,
+    /// Set once there is an outcome, for a waiter that spins before it sleeps.
+    done: AtomicBool,
 }
 
 impl ReplySlot {
@@ -32,6 +35,7 @@ impl ReplySlot {
             return;
         }
         s.result = Some(result);
+        self.done.store(true, Ordering::Release);
         if let Some(w) = s.waker.take() {
             w.wake();
         }
@@ -40,6 +44,8 @@ impl ReplySlot {
 
     /// Blocks until there is an outcome or `deadline` passes.
     pub(crate) fn wait_until(&self, deadline: Instant) -> Option<Result<Value, AskError>> {
+        // An answer often comes within microseconds: look before sleeping.
+        crate::spin::spin_for(|| self.done.load(Ordering::Acquire).then_some(()));
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(r) = s.result.take() {

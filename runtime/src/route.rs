@@ -104,10 +104,10 @@ fn refusal(cell: &ActorCell, payload: &Payload) -> Option<&'static str> {
 }
 
 fn enqueue(shared: &Arc<Shared>, cell: &Arc<ActorCell>, env: Envelope) {
-    cell.mailbox.push(env);
+    let idle = cell.mailbox.push(env);
     if cell.is_stopped() {
         drain(shared, cell);
-    } else if cell.try_schedule() {
+    } else if idle {
         submit(shared, cell);
     }
 }

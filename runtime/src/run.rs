@@ -60,8 +60,7 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
         drain(shared, cell);
         return;
     }
-    cell.unschedule();
-    if !cell.mailbox.is_empty() && cell.try_schedule() {
+    if cell.mailbox.release() {
         submit(shared, cell);
     }
 }

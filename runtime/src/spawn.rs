@@ -85,7 +85,7 @@ fn register(
     }
     drop(names);
     shared.table.insert(cell.clone());
-    if cell.try_schedule() {
+    if cell.mailbox.claim() {
         submit(shared, &cell);
     }
     cell.addr
