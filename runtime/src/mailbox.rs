@@ -72,13 +72,26 @@ impl Mailbox {
     pub(crate) fn pop(&self) -> Option<Envelope> {
         let mut q = self.lock();
         let env = q.items.pop_front();
+        Self::release_burst(q);
+        env
+    }
+
+    /// Moves up to `max` of the oldest envelopes to the back of `out`, under
+    /// one lock.
+    pub(crate) fn pop_batch(&self, out: &mut VecDeque<Envelope>, max: usize) {
+        let mut q = self.lock();
+        let n = max.min(q.items.len());
+        out.extend(q.items.drain(..n));
+        Self::release_burst(q);
+    }
+
+    /// Gives an emptied burst buffer back to the allocator, after unlocking.
+    fn release_burst(mut q: MutexGuard<'_, Queue>) {
         if q.items.is_empty() && q.items.capacity() > KEEP_SLOTS {
-            // Dropped after the lock is released.
             let old = std::mem::take(&mut q.items);
             drop(q);
             drop(old);
         }
-        env
     }
 }
 
@@ -110,6 +123,21 @@ mod tests {
             assert_eq!(m.lock().items.capacity(), 0, "a burst's buffer is given back once empty");
             assert!(!m.release(), "empty after the batch: idle");
         }
+    }
+
+    #[test]
+    fn a_batch_takes_the_oldest_in_order_and_leaves_the_rest() {
+        let m = Mailbox::new();
+        (0..10).for_each(|i| {
+            m.push(env(i));
+        });
+        let mut out = VecDeque::new();
+        m.pop_batch(&mut out, 4);
+        assert_eq!(out.into_iter().filter_map(value).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        let mut out = VecDeque::new();
+        m.pop_batch(&mut out, 100);
+        assert_eq!(out.into_iter().filter_map(value).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
+        assert!(m.pop().is_none());
     }
 
     #[test]

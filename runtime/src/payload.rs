@@ -167,6 +167,15 @@ impl Payload {
         }
     }
 
+    /// The [`FfiMessage`] of a package-internal message, which needs no
+    /// encoding (the common case between actors of one package).
+    pub(crate) fn opaque_ffi(&self) -> Option<FfiMessage> {
+        let Payload::Opaque(o) = self else { return None };
+        let mut m = FfiMessage::bare(ffi::KIND_OPAQUE);
+        o.lend(&mut m);
+        Some(m)
+    }
+
     /// Presents the payload to a plugin as an [`FfiMessage`] for one call.
     /// `scratch` holds encoded bytes for the duration of `f`.
     pub(crate) fn with_ffi<R>(&self, scratch: &mut Vec<u8>, f: impl FnOnce(&FfiMessage) -> R) -> Result<R, String> {

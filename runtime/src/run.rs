@@ -2,6 +2,7 @@
 //! and poison rule, and the stop sequence.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -24,6 +25,9 @@ thread_local! {
     /// Reused buffer for encoding values handed to packages. A host
     /// thread-local: the host is never unloaded, so its TLS is harmless.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Reused buffer for the envelopes of one batch, taken from the mailbox
+    /// under one lock.
+    static BATCHED: RefCell<VecDeque<Envelope>> = const { RefCell::new(VecDeque::new()) };
 }
 
 /// Runs up to [`BATCH`] messages of `cell` on the calling pool thread.
@@ -32,11 +36,10 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
     if matches!(*body, Body::Pending { .. }) {
         construct(shared, cell, &mut body);
     }
-    for _ in 0..BATCH {
-        if cell.is_stopped() {
-            break;
-        }
-        let Some(mut env) = cell.mailbox.pop() else { break };
+    let mut batch = BATCHED.with(RefCell::take);
+    cell.mailbox.pop_batch(&mut batch, BATCH);
+    while !cell.is_stopped() {
+        let Some(mut env) = batch.pop_front() else { break };
         let done = env.done.take();
         let stop = match &mut *body {
             Body::Host(actor) => deliver_host(shared, cell, actor.as_mut(), env),
@@ -56,6 +59,11 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
         }
     }
     drop(body);
+    // Left over only if the actor stopped: dead letters, oldest first.
+    for env in batch.drain(..) {
+        dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
+    }
+    BATCHED.with(|b| b.replace(batch));
     if cell.is_stopped() {
         drain(shared, cell);
         return;
@@ -111,14 +119,17 @@ fn deliver_package(
     let mut call = PluginCall { shared, cell, version, code, exit: false, last_target: None };
     let exit_request = env.payload.is_exit_request();
     let from = env.from;
-    let result = SCRATCH.with(|s| {
-        let mut scratch = s.take();
-        let r = env.payload.with_ffi(&mut scratch, |m| {
-            with_current(cell.addr, || code.receive(instance, call.as_cx(), cell.addr, m, from))
-        });
-        s.replace(scratch);
-        r
-    });
+    let mut receive =
+        |m: &ffi::FfiMessage| with_current(cell.addr, || code.receive(instance, call.as_cx(), cell.addr, m, from));
+    let result = match env.payload.opaque_ffi() {
+        Some(m) => Ok(receive(&m)),
+        None => SCRATCH.with(|s| {
+            let mut scratch = s.take();
+            let r = env.payload.with_ffi(&mut scratch, &mut receive);
+            s.replace(scratch);
+            r
+        }),
+    };
     match result {
         Ok((ffi::STATUS_OK, _)) => {}
         Ok((ffi::STATUS_POISONED, details)) => poisoned(shared, cell, from, env.payload, details),
