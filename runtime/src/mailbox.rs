@@ -102,7 +102,7 @@ mod tests {
     use actor_abi::{Address, Message};
 
     fn env(n: i64) -> Envelope {
-        Envelope { from: Address::NOBODY, payload: Payload::native(Message::Value(n.into())), done: None }
+        Envelope { from: Address::NOBODY, payload: Payload::native(Message::Value(n.into())) }
     }
 
     fn value(e: Envelope) -> Option<i64> {

@@ -8,6 +8,7 @@ use actor_abi::ffi::{self, FfiMessage, FfiStr};
 use actor_abi::{Address, Message, Value, wire};
 
 use crate::plugin::code::PluginCode;
+use crate::reply::ReplySlot;
 
 /// A message as the runtime carries it.
 ///
@@ -15,13 +16,23 @@ use crate::plugin::code::PluginCode;
 /// mailbox can hold a million of them (W1), and its memory is page faults.
 pub(crate) enum Payload {
     /// Built by the host (host actors, the embedding API, system messages).
-    Native(Box<Message>),
+    Native(Box<Native>),
     /// A value a plugin sent to another package or to the host, as bytes.
     Encoded(Box<[u8]>),
     /// A plugin-owned message for an actor of the same package version.
     Opaque(OpaqueMsg),
     /// A plugin-originated message (`Encoded` or `Opaque`) that poisoned its target.
     PoisonOf(Box<PoisonOf>),
+}
+
+/// A host-made message.
+pub(crate) struct Native {
+    pub(crate) msg: Message,
+    /// Completed once the handler has run (or the message is dead), for
+    /// [`ActorSystem::tell_delivered`](crate::ActorSystem::tell_delivered).
+    /// Kept here rather than in every [`Envelope`]: only host messages
+    /// carry one.
+    pub(crate) done: Option<Arc<ReplySlot>>,
 }
 
 /// A plugin-originated message that poisoned its target.
@@ -38,9 +49,24 @@ pub(crate) struct PoisonOf {
 pub(crate) struct Envelope {
     pub(crate) from: Address,
     pub(crate) payload: Payload,
-    /// Completed once the handler has run (or the message is dead), for
-    /// [`ActorSystem::tell_delivered`](crate::ActorSystem::tell_delivered).
-    pub(crate) done: Option<std::sync::Arc<crate::reply::ReplySlot>>,
+}
+
+impl Envelope {
+    /// Takes the delivery waiter, if the message has one.
+    pub(crate) fn take_done(&mut self) -> Option<Arc<ReplySlot>> {
+        match &mut self.payload {
+            Payload::Native(n) => n.done.take(),
+            _ => None,
+        }
+    }
+
+    /// The delivery waiter, if the message has one.
+    pub(crate) fn done(&self) -> Option<&Arc<ReplySlot>> {
+        match &self.payload {
+            Payload::Native(n) => n.done.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// A message owned by a plugin library (a `Box<Message>`, or a typed
@@ -83,18 +109,23 @@ impl Drop for OpaqueMsg {
 impl Payload {
     /// A host-made message.
     pub(crate) fn native(msg: Message) -> Payload {
-        Payload::Native(Box::new(msg))
+        Payload::Native(Box::new(Native { msg, done: None }))
+    }
+
+    /// A host-made message whose handling completes `done`.
+    pub(crate) fn native_tracked(msg: Message, done: Arc<ReplySlot>) -> Payload {
+        Payload::Native(Box::new(Native { msg, done: Some(done) }))
     }
 
     /// True for [`Message::ActorExitRequest`].
     pub(crate) fn is_exit_request(&self) -> bool {
-        matches!(self, Payload::Native(m) if matches!(**m, Message::ActorExitRequest))
+        matches!(self, Payload::Native(n) if matches!(n.msg, Message::ActorExitRequest))
     }
 
     /// A short description for logs.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Payload::Native(m) => m.describe(),
+            Payload::Native(n) => n.msg.describe(),
             Payload::Encoded(b) => {
                 wire::decode(b).map_or_else(|e| format!("<bad value: {e}>"), |v| Message::Value(v).describe())
             }
@@ -106,7 +137,7 @@ impl Payload {
     /// True for Thespian's system messages (not user data).
     pub(crate) fn is_system(&self) -> bool {
         match self {
-            Payload::Native(m) => m.is_system(),
+            Payload::Native(n) => n.msg.is_system(),
             Payload::PoisonOf(_) => true,
             Payload::Encoded(_) | Payload::Opaque(_) => false,
         }
@@ -124,7 +155,7 @@ impl Payload {
     /// True for a host-made typed message (it can only reach host actors).
     pub(crate) fn is_host_typed(&self) -> bool {
         match self {
-            Payload::Native(m) => match &**m {
+            Payload::Native(n) => match &n.msg {
                 Message::Typed(_) => true,
                 Message::PoisonMessage { original, .. } => matches!(**original, Message::Typed(_)),
                 _ => false,
@@ -136,7 +167,9 @@ impl Payload {
     /// Wraps a message that poisoned `target` for its sender.
     pub(crate) fn poison(self, target: Address, details: String) -> Payload {
         match self {
-            Payload::Native(m) => Payload::native(Message::PoisonMessage { original: m, target, details }),
+            Payload::Native(n) => {
+                Payload::native(Message::PoisonMessage { original: Box::new(n.msg), target, details })
+            }
             original => Payload::PoisonOf(Box::new(PoisonOf { original, target, details })),
         }
     }
@@ -144,7 +177,7 @@ impl Payload {
     /// The plain value, if this is one (for replies to asks).
     pub(crate) fn into_value(self) -> Option<Value> {
         match self {
-            Payload::Native(m) => match *m {
+            Payload::Native(n) => match n.msg {
                 Message::Value(v) => Some(v),
                 _ => None,
             },
@@ -156,7 +189,7 @@ impl Payload {
     /// Converts to a host-side message; `Err` names why it cannot be one.
     pub(crate) fn into_host_message(self) -> Result<Message, String> {
         match self {
-            Payload::Native(m) => Ok(*m),
+            Payload::Native(n) => Ok(n.msg),
             Payload::Encoded(b) => wire::decode(&b).map(Message::Value).map_err(|e| e.to_string()),
             Payload::Opaque(_) => Err("a package-internal message cannot reach the host".into()),
             Payload::PoisonOf(p) => {
@@ -186,7 +219,7 @@ impl Payload {
         // encoded into `scratch`.
         let mut lent: Option<&[u8]> = None;
         match self {
-            Payload::Native(msg) => text = native_to_ffi(msg, scratch, &mut m)?,
+            Payload::Native(n) => text = native_to_ffi(&n.msg, scratch, &mut m)?,
             Payload::Encoded(b) => lent = Some(b),
             Payload::Opaque(o) => {
                 m.kind = ffi::KIND_OPAQUE;
@@ -249,6 +282,6 @@ mod tests {
     #[test]
     fn envelopes_stay_small() {
         assert!(size_of::<super::Payload>() <= 32, "Payload is {} bytes", size_of::<super::Payload>());
-        assert!(size_of::<super::Envelope>() <= 56, "Envelope is {} bytes", size_of::<super::Envelope>());
+        assert!(size_of::<super::Envelope>() <= 48, "Envelope is {} bytes", size_of::<super::Envelope>());
     }
 }

@@ -33,7 +33,7 @@ impl std::fmt::Display for DeadReason {
 
 /// Sends `payload` from `from` to `to`.
 pub(crate) fn route(shared: &Arc<Shared>, from: Address, to: Address, payload: Payload) {
-    route_envelope(shared, to, Envelope { from, payload, done: None });
+    route_envelope(shared, to, Envelope { from, payload });
 }
 
 /// Sends an envelope to `to`.
@@ -55,7 +55,7 @@ pub(crate) fn route_cached(
     to: Address,
     payload: Payload,
 ) {
-    let env = Envelope { from, payload, done: None };
+    let env = Envelope { from, payload };
     if let Some(cell) = cache.as_ref().filter(|c| c.addr == to) {
         return route_to_cell(shared, cell, to, env);
     }
@@ -74,7 +74,7 @@ fn route_to_cell(shared: &Arc<Shared>, cell: &Arc<ActorCell>, to: Address, env: 
     }
     match &cell.place {
         Place::Reply(slot) => {
-            env.done.iter().for_each(|d| d.complete(Ok(Value::Null)));
+            env.done().iter().for_each(|d| d.complete(Ok(Value::Null)));
             complete_reply(shared, cell, slot, env.payload);
         }
         _ => enqueue(shared, cell, env),
@@ -83,7 +83,7 @@ fn route_to_cell(shared: &Arc<Shared>, cell: &Arc<ActorCell>, to: Address, env: 
 
 /// A dead envelope: its delivery waiter learns at once, then it is a dead letter.
 pub(crate) fn dead_envelope(shared: &Arc<Shared>, to: Address, env: Envelope, why: DeadReason) {
-    if let Some(done) = &env.done {
+    if let Some(done) = env.done() {
         done.complete(Err(match why {
             DeadReason::NoSuchActor => AskError::NoSuchActor(to),
             _ => AskError::TargetExited(to),
@@ -131,7 +131,7 @@ pub(crate) fn drain(shared: &Arc<Shared>, cell: &ActorCell) {
 fn complete_reply(shared: &Arc<Shared>, cell: &ActorCell, slot: &ReplySlot, payload: Payload) {
     shared.table.remove(cell.addr.id());
     let result = match payload {
-        Payload::Native(m) => match *m {
+        Payload::Native(n) => match n.msg {
             Message::PoisonMessage { original, target, details } => {
                 let message = original.value().cloned().unwrap_or(Value::Null);
                 Err(AskError::Poisoned { target, message, details })

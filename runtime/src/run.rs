@@ -10,6 +10,7 @@ use actor_abi::ffi;
 use actor_abi::{Actor, Address, Context, Delivery, Message};
 
 use crate::cell::{ActorCell, Body};
+use crate::error::AskError;
 use crate::host_backend::HostBackend;
 use crate::logging::with_current;
 use crate::payload::{Envelope, Payload};
@@ -40,13 +41,14 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
     cell.mailbox.pop_batch(&mut batch, BATCH);
     while !cell.is_stopped() {
         let Some(mut env) = batch.pop_front() else { break };
-        let done = env.done.take();
+        let done = env.take_done();
         let stop = match &mut *body {
             Body::Host(actor) => deliver_host(shared, cell, actor.as_mut(), env),
             Body::Plugin { instance, code } => deliver_package(shared, cell, code, instance, env),
             Body::Pending { .. } | Body::Stopped => {
-                // Its waiter learns of the failure from dead_envelope.
-                env.done = done;
+                if let Some(d) = done {
+                    d.complete(Err(AskError::TargetExited(cell.addr)));
+                }
                 dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
                 continue;
             }

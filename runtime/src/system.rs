@@ -278,7 +278,7 @@ impl ActorSystem {
     pub fn tell_delivered(&self, to: &Address, msg: Message, timeout: Duration) -> Result<(), AskError> {
         let done = Arc::new(ReplySlot::default());
         let env =
-            crate::payload::Envelope { from: Address::NOBODY, payload: Payload::native(msg), done: Some(done.clone()) };
+            crate::payload::Envelope { from: Address::NOBODY, payload: Payload::native_tracked(msg, done.clone()) };
         crate::route::route_envelope(&self.shared, *to, env);
         match done.wait_until(Instant::now() + timeout) {
             Some(r) => r.map(|_| ()),
