@@ -50,6 +50,16 @@ enum Cmd {
         /// Messages or round trips.
         n: u64,
     },
+    /// Internal: run one Rust peer's W1 or W2 (`n` messages) and print the rate.
+    #[command(hide = true)]
+    Peer {
+        /// actix, ractor or kameo.
+        system: String,
+        /// w1 or w2.
+        workload: String,
+        /// Messages or round trips.
+        n: u64,
+    },
     /// Internal: run only L4 and L5 and print their tables.
     #[command(hide = true)]
     Director {
@@ -74,6 +84,7 @@ fn main() -> ExitCode {
         Cmd::W4Child { system, n } => return workloads::w4_child(&system, n),
         Cmd::Ours { workload, n } => return workloads::ours_only(&workload, n),
         Cmd::Director { quick } => return workloads::director_only(quick),
+        Cmd::Peer { system, workload, n } => return workloads::peer_only(&system, &workload, n),
     };
     let root = test_support::workspace_root();
     let out =

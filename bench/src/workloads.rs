@@ -153,6 +153,24 @@ pub fn ours_only(workload: &str, n: u64) -> std::process::ExitCode {
     }
 }
 
+/// Runs one Rust peer's W1 or W2 alone and prints its rate.
+pub fn peer_only(system: &str, workload: &str, n: u64) -> std::process::ExitCode {
+    let d = match (system, workload) {
+        ("actix", "w1") => actix_peer::w1(n),
+        ("actix", "w2") => actix_peer::w2(n),
+        ("ractor", "w1") => ractor_peer::w1(n),
+        ("ractor", "w2") => ractor_peer::w2(n),
+        ("kameo", "w1") => kameo_peer::w1(n),
+        ("kameo", "w2") => kameo_peer::w2(n),
+        _ => {
+            eprintln!("bench peer: unknown {system} {workload}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!("{system} {workload}: {} per second", num(rate(n, d)));
+    std::process::ExitCode::SUCCESS
+}
+
 /// Runs L4 and L5 alone and prints their tables.
 pub fn director_only(quick: bool) -> std::process::ExitCode {
     let s = if quick { Sizes::QUICK } else { Sizes::FULL };

@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+mod burst_pool;
 mod cell;
 mod config;
 mod error;

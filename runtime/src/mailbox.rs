@@ -16,10 +16,13 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::burst_pool::POOL;
 use crate::payload::Envelope;
 
-/// Above this many slots an emptied buffer is given back to the allocator,
-/// so one burst does not keep its memory for the life of the actor.
+/// Above this many slots an emptied buffer leaves the mailbox (for the
+/// burst pool, see [`crate::burst_pool`]), so one burst does not keep its
+/// memory for the life of the actor; a mailbox that fills this many slots
+/// looks in the pool for a bigger buffer before growing its own.
 const KEEP_SLOTS: usize = 256;
 
 struct Queue {
@@ -50,6 +53,9 @@ impl Mailbox {
     /// now hand it to a thread.
     pub(crate) fn push(&self, env: Envelope) -> bool {
         let mut q = self.lock();
+        if q.items.len() == q.items.capacity() && q.items.capacity() >= KEEP_SLOTS {
+            Self::grow_from_pool(&mut q);
+        }
         q.items.push_back(env);
         !std::mem::replace(&mut q.scheduled, true)
     }
@@ -85,12 +91,20 @@ impl Mailbox {
         Self::release_burst(q);
     }
 
-    /// Gives an emptied burst buffer back to the allocator, after unlocking.
+    /// Moves a full queue into a bigger spare buffer, if the pool has one.
+    fn grow_from_pool(q: &mut Queue) {
+        if let Some(mut bigger) = POOL.take_bigger(q.items.capacity()) {
+            bigger.extend(q.items.drain(..));
+            q.items = bigger;
+        }
+    }
+
+    /// Hands an emptied burst buffer to the pool, after unlocking.
     fn release_burst(mut q: MutexGuard<'_, Queue>) {
         if q.items.is_empty() && q.items.capacity() > KEEP_SLOTS {
             let old = std::mem::take(&mut q.items);
             drop(q);
-            drop(old);
+            POOL.give(old);
         }
     }
 }

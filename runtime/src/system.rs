@@ -406,6 +406,9 @@ impl ActorSystem {
         if shared.owns_extract_root && shared.zombies.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
             let _ = std::fs::remove_dir_all(&shared.extract_root);
         }
+        // The spare burst buffers are a cache for running systems; a host
+        // that has shut its system down gets their memory back.
+        crate::burst_pool::POOL.clear();
         ShutdownReport { unloads, host_actors_left }
     }
 }
