@@ -5,8 +5,9 @@
 //! holds each message in one contiguous slot (no per-31-message block
 //! allocations, no cache-padded head and tail in every idle actor), so a
 //! burst of a million messages costs a few large allocations that grow by
-//! `mremap`, and an idle mailbox costs a few words. The lock is held only
-//! to push or pop one envelope.
+//! `mremap` (and later bursts reuse a spare buffer, see
+//! [`crate::burst_pool`]), and an idle mailbox costs a few words. The lock
+//! is held only to push one envelope or take a batch.
 //!
 //! The scheduled flag lives under the same lock, so "push, then schedule if
 //! idle" and "go idle if empty" cannot miss each other: one of them sees
