@@ -87,8 +87,12 @@ impl Mailbox {
     /// one lock.
     pub(crate) fn pop_batch(&self, out: &mut VecDeque<Envelope>, max: usize) {
         let mut q = self.lock();
-        let n = max.min(q.items.len());
-        out.extend(q.items.drain(..n));
+        // One by one: a batch is often a single envelope, for which
+        // `extend(drain(..))` costs several times a pop.
+        for _ in 0..max {
+            let Some(env) = q.items.pop_front() else { break };
+            out.push_back(env);
+        }
         Self::release_burst(q);
     }
 
