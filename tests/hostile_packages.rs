@@ -564,3 +564,37 @@ fn a_1024_bit_key_is_accepted_only_with_the_legacy_setting() {
     let v = legacy.verify_file(&file).unwrap();
     assert_eq!(v.key_strength, runtime::tls::KeyStrength::Legacy);
 }
+
+/// Packages from 1 MiB on compute their identity hash on a second thread,
+/// beside the checks: the result must be the same, and a changed entry
+/// must still be refused.
+#[test]
+fn a_large_package_gets_the_same_identity_and_the_same_refusals() {
+    let k = make_keys();
+    let lib = std::fs::read(&test_support::plugins().foo).unwrap();
+    let mut x: u32 = 0x1234_5678;
+    let big: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let mut b = runtime::tls::PackageBuilder::new("foo", Some("1.0"), 1_700_000_000, &common::pkg::foo_info()).unwrap();
+    b.library(runtime::TARGET_TRIPLE, "libfoo.so", lib.clone()).unwrap();
+    b.source("big.bin", big.clone()).unwrap();
+    let pkg = Pkg {
+        manifest: serde_json::to_value(b.manifest()).unwrap(),
+        payload: vec![(lib_name(), lib), ("src/big.bin".to_string(), big.clone())],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main_tls.key"), std::fs::read(&k.main.public).unwrap()).unwrap();
+    let sa = SourceAuthority::new(dir.path());
+    let good = pkg.zip(&k.main);
+    assert!(good.len() > 1 << 20, "large enough for the second thread: {} bytes", good.len());
+    let v = sa.verify_bytes(&good).unwrap();
+    assert_eq!(v.hash, runtime::sha256_hex(&good));
+    let changed = zip_entries(&with_entry(pkg.entries(&k.main), "src/big.bin", flip(big, 2 << 20)));
+    assert!(matches!(sa.verify_bytes(&changed), Err(PackageError::EntryHashMismatch(n)) if n == "src/big.bin"));
+}
