@@ -267,6 +267,12 @@ fn loads(s: &Sizes) -> Result<Vec<Table>, Error> {
         }
         t.add("ours", &ours);
         t.add("hash+write baseline", &base);
+        t.notes.push(
+            "Baseline: SHA-256 of the library bytes (already in memory) and a write of them to a file, \
+             not synced (the loader does not sync its extracted library either). Ours reads the package \
+             file, checks it and writes the library."
+                .into(),
+        );
         if mib >= 10 {
             let (o, b) = (t.median("ours").unwrap_or(f64::NAN), t.median("hash+write baseline").unwrap_or(f64::NAN));
             let detail = format!("ours {o:.1} ms vs baseline {b:.1} ms: {:.2}x the baseline", o / b);
@@ -385,7 +391,11 @@ fn render(quick: bool, s: &Sizes, tables: &[Table]) -> String {
     let mut out = String::from("# Benchmarks\n\n");
     let cmd =
         if quick { "cargo run --release -p bench -- report --quick" } else { "cargo run --release -p bench -- report" };
-    out.push_str(&format!("Written by `{cmd}`. Every system ran in the same process, in one run, on this machine.\n"));
+    out.push_str(&format!(
+        "Written by `{cmd}`. Every system was measured in this one run, on this machine: the Rust \
+         systems in the harness's process (W4 in a fresh process per run), Thespian in its own Python \
+         processes, and L4 and L5 against real daemon processes.\n"
+    ));
     if quick {
         out.push_str("\n**Quick run**: small sizes, one run each; a smoke test, not a measurement. Targets below are not to be trusted.\n");
     }
