@@ -16,6 +16,9 @@ use crate::system::Shared;
 struct SlotState {
     result: Option<Result<Value, AskError>>,
     waker: Option<Waker>,
+    /// A thread sleeps on the condvar (so only then is it worth a wake-up
+    /// call: std's notify always makes one).
+    sleeping: bool,
 }
 
 /// The one-shot destination of an ask.
@@ -39,7 +42,9 @@ impl ReplySlot {
         if let Some(w) = s.waker.take() {
             w.wake();
         }
-        self.ready.notify_all();
+        if s.sleeping {
+            self.ready.notify_all();
+        }
     }
 
     /// Blocks until there is an outcome or `deadline` passes.
@@ -55,7 +60,9 @@ impl ReplySlot {
             if now >= deadline {
                 return None;
             }
+            s.sleeping = true;
             s = self.ready.wait_timeout(s, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            s.sleeping = false;
         }
     }
 
