@@ -21,6 +21,16 @@ pub(crate) enum DeadReason {
     Refused(&'static str),
 }
 
+impl DeadReason {
+    /// What an ask (or a delivery waiter) whose message died this way learns.
+    pub(crate) fn ask_error(self, to: Address) -> AskError {
+        match self {
+            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
+            _ => AskError::TargetExited(to),
+        }
+    }
+}
+
 impl std::fmt::Display for DeadReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -36,9 +46,15 @@ pub(crate) fn route(shared: &Arc<Shared>, from: Address, to: Address, payload: P
     route_envelope(shared, to, Envelope { from, payload });
 }
 
+/// The cell at `addr`: found by its id, and only if the whole address
+/// matches (the right id with another home names no actor).
+fn cell_at(shared: &Shared, addr: Address) -> Option<Arc<ActorCell>> {
+    shared.table.get(addr.id()).filter(|c| c.addr == addr)
+}
+
 /// Sends an envelope to `to`.
 pub(crate) fn route_envelope(shared: &Arc<Shared>, to: Address, env: Envelope) {
-    let Some(cell) = shared.table.get(to.id()).filter(|c| c.addr == to) else {
+    let Some(cell) = cell_at(shared, to) else {
         return dead_envelope(shared, to, env, DeadReason::NoSuchActor);
     };
     route_to_cell(shared, &cell, to, env);
@@ -59,7 +75,7 @@ pub(crate) fn route_cached(
     if let Some(cell) = cache.as_ref().filter(|c| c.addr == to) {
         return route_to_cell(shared, cell, to, env);
     }
-    match shared.table.get(to.id()).filter(|c| c.addr == to) {
+    match cell_at(shared, to) {
         Some(cell) => {
             route_to_cell(shared, &cell, to, env);
             *cache = Some(cell);
@@ -84,10 +100,7 @@ fn route_to_cell(shared: &Arc<Shared>, cell: &Arc<ActorCell>, to: Address, env: 
 /// A dead envelope: its delivery waiter learns at once, then it is a dead letter.
 pub(crate) fn dead_envelope(shared: &Arc<Shared>, to: Address, env: Envelope, why: DeadReason) {
     if let Some(done) = env.done() {
-        done.complete(Err(match why {
-            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
-            _ => AskError::TargetExited(to),
-        }));
+        done.complete(Err(why.ask_error(to)));
     }
     dead_letter(shared, env.from, to, Some(env.payload), why);
 }
@@ -159,13 +172,10 @@ pub(crate) fn dead_letter(shared: &Arc<Shared>, from: Address, to: Address, payl
     if system {
         return;
     }
-    if let Some(asker) = shared.table.get(from.id()).filter(|c| c.addr == from)
+    if let Some(asker) = cell_at(shared, from)
         && let Place::Reply(slot) = &asker.place
     {
         shared.table.remove(from.id());
-        slot.complete(Err(match why {
-            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
-            _ => AskError::TargetExited(to),
-        }));
+        slot.complete(Err(why.ask_error(to)));
     }
 }

@@ -10,7 +10,6 @@ use actor_abi::ffi;
 use actor_abi::{Actor, Address, Context, Delivery, Message};
 
 use crate::cell::{ActorCell, Body};
-use crate::error::AskError;
 use crate::host_backend::HostBackend;
 use crate::logging::with_current;
 use crate::payload::{Envelope, Payload};
@@ -47,7 +46,7 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
             Body::Plugin { instance, code } => deliver_package(shared, cell, code, instance, env),
             Body::Pending { .. } | Body::Stopped => {
                 if let Some(d) = done {
-                    d.complete(Err(AskError::TargetExited(cell.addr)));
+                    d.complete(Err(DeadReason::Stopped.ask_error(cell.addr)));
                 }
                 dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
                 continue;
