@@ -241,9 +241,7 @@ impl Core {
         let (system, director) = (self.system.clone(), self.director);
         let v = self.version_mut(group, hash).ok_or_else(|| fail(ErrorKind::Failed, "version vanished"))?;
         for a in &mut v.actors {
-            let options = CreateOptions { global_name: None, parent: Some(director) };
-            let addr = system
-                .create_actor_with(hash, &a.spec.class, options)
+            let addr = create_tli_actor(&system, director, hash, &a.spec.class)
                 .map_err(|e| fail(ErrorKind::Failed, format!("creating {}: {e}", a.spec.class)))?;
             a.address = Some(addr);
             a.since = now_unix();
@@ -319,12 +317,7 @@ impl Core {
             g.versions
                 .iter()
                 .filter(|v| v.info.hash != new_hash)
-                .map(|v| {
-                    (
-                        VersionKey::of(Some(&v.info.version).filter(|s| !s.is_empty()).map(String::as_str)),
-                        v.info.hash.clone(),
-                    )
-                })
+                .map(|v| (version_key(v), v.info.hash.clone()))
                 .collect()
         });
         others.sort_by(|a, b| b.0.cmp(&a.0));
@@ -401,8 +394,7 @@ impl Core {
         let (system, director) = (self.system.clone(), self.director);
         let v = self.version_mut(group, &hash)?;
         for a in v.actors.iter_mut().filter(|a| a.address.is_none_or(|addr| !system.is_alive(&addr))) {
-            let options = CreateOptions { global_name: None, parent: Some(director) };
-            a.address = system.create_actor_with(&hash, &a.spec.class, options).ok();
+            a.address = create_tli_actor(&system, director, &hash, &a.spec.class).ok();
             a.since = now_unix();
         }
         let result = self.activate(group, &hash, |a| a.spec.on_reactivate.clone());
@@ -449,8 +441,7 @@ impl Core {
         let (system, director) = (self.system.clone(), self.director);
         let Some(v) = self.version_mut(&group, hash) else { return };
         let Some(a) = v.actors.iter_mut().find(|a| a.spec.class == class && a.address.is_none()) else { return };
-        let options = CreateOptions { global_name: None, parent: Some(director) };
-        match system.create_actor_with(hash, class, options) {
+        match create_tli_actor(&system, director, hash, class) {
             Ok(addr) => {
                 a.address = Some(addr);
                 a.restarts += 1;
@@ -487,6 +478,17 @@ impl Core {
         }
         out.into_iter().map(|(group, versions)| GroupListing { group, versions }).collect()
     }
+}
+
+/// Creates a TLI actor of version `hash` as a child of the Director actor
+/// (its exit comes back to the Director, which restarts it).
+fn create_tli_actor(
+    system: &ActorSystem,
+    director: Address,
+    hash: &str,
+    class: &str,
+) -> Result<Address, runtime::CreateActorError> {
+    system.create_actor_with(hash, class, CreateOptions { global_name: None, parent: Some(director) })
 }
 
 fn version_key(v: &LoadedVersion) -> VersionKey {
