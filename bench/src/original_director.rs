@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::thespian;
+
 const DIR_VAR: &str = "THESPIAN_DIRECTOR_DIR";
 
 /// A started original director; dropping it runs its `shutdown`.
@@ -41,18 +43,9 @@ impl Original {
             .stderr(err)
             .spawn()
             .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return Err(format!("director {args:?}: no exit within {limit:?}"));
-            }
-            // Short enough not to skew a timed call of a few hundred ms.
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        // Looking every millisecond does not skew a timed call of a few hundred ms.
+        let status = thespian::wait_limited(&mut child, limit, Duration::from_millis(1))
+            .map_err(|e| format!("director {args:?}: {e}"))?;
         let text = std::fs::read_to_string(&out_path).unwrap_or_default();
         if status.success() { Ok(text) } else { Err(format!("director {args:?} failed ({status}): {text}")) }
     }

@@ -13,18 +13,16 @@ pub type Error = Box<dyn std::error::Error>;
 pub struct Signer {
     dir: tempfile::TempDir,
     key: PrivateKeyFile,
+    public: PathBuf,
 }
 
 impl Signer {
-    /// Makes a 3072-bit key and trusts it.
+    /// Makes a key pair the way `thespian-director keygen` does and trusts it.
     pub fn new() -> Result<Signer, Error> {
         let dir = tempfile::tempdir()?;
-        let key = keys::generate(3072)?;
-        let (private, public) = keys::pem_pair(&key)?;
-        std::fs::write(dir.path().join("bench.pem"), private)?;
-        std::fs::write(dir.path().join("bench_tls.key"), public)?;
-        let key = keys::read_private_key(&dir.path().join("bench.pem"))?;
-        Ok(Signer { dir, key })
+        let pair = director::keygen::keygen(&dir.path().join("bench"), director::keygen::DEFAULT_BITS, false)?;
+        let key = keys::read_private_key(&pair.private)?;
+        Ok(Signer { dir, key, public: pair.public })
     }
 
     /// The director directory.
@@ -33,8 +31,8 @@ impl Signer {
     }
 
     /// The public key file that trusts this signer (`*_tls.key`).
-    pub fn public_key(&self) -> PathBuf {
-        self.dir.path().join("bench_tls.key")
+    pub fn public_key(&self) -> &Path {
+        &self.public
     }
 
     /// Signs `lib_bytes` (a build of `lib`) as `group-version.tls` in the

@@ -3,7 +3,7 @@
 //! missing or the install fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::stats::percentile;
@@ -29,6 +29,22 @@ pub fn sizes(base: &str, quick: bool) -> (u64, u64, u64) {
         ("simpleSystemBase", true) => (2_000, 500, 100),
         (_, false) => (2_000, 500, 200),
         (_, true) => (200, 50, 20),
+    }
+}
+
+/// Waits for `child`, looking every `poll`; kills it and fails if it has
+/// not exited within `limit`.
+pub fn wait_limited(child: &mut Child, limit: Duration, poll: Duration) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(format!("no exit within {limit:?}"));
+        }
+        std::thread::sleep(poll);
     }
 }
 
@@ -83,14 +99,8 @@ pub fn run(python: &PathBuf, base: &str, quick: bool) -> Result<ThespianRun, Str
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return Err(format!("{base}: no result within 10 minutes"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_limited(&mut child, Duration::from_secs(600), Duration::from_millis(50))
+        .map_err(|e| format!("{base}: {e}"))?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!("{base}: {}", String::from_utf8_lossy(&out.stderr).trim()));

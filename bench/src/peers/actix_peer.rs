@@ -6,6 +6,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::machine::rss_bytes;
+use crate::peers::Countdown;
 
 struct Tick;
 impl Message for Tick {
@@ -18,20 +19,7 @@ impl Message for Expect {
 }
 
 #[derive(Default)]
-struct Sink {
-    count: u64,
-    expect: Option<(u64, oneshot::Sender<()>)>,
-}
-
-impl Sink {
-    fn check(&mut self) {
-        if self.expect.as_ref().is_some_and(|(n, _)| self.count >= *n)
-            && let Some((_, tx)) = self.expect.take()
-        {
-            let _ = tx.send(());
-        }
-    }
-}
+struct Sink(Countdown);
 
 impl Actor for Sink {
     type Context = Context<Self>;
@@ -40,16 +28,14 @@ impl Actor for Sink {
 impl Handler<Tick> for Sink {
     type Result = ();
     fn handle(&mut self, _: Tick, _: &mut Context<Self>) {
-        self.count += 1;
-        self.check();
+        self.0.tick();
     }
 }
 
 impl Handler<Expect> for Sink {
     type Result = ();
     fn handle(&mut self, Expect(n, tx): Expect, _: &mut Context<Self>) {
-        self.expect = Some((n, tx));
-        self.check();
+        self.0.expect(n, tx);
     }
 }
 

@@ -10,23 +10,10 @@ use kameo::message::{Context, Message};
 use tokio::sync::oneshot;
 
 use crate::machine::rss_bytes;
-use crate::peers::tokio_runtime;
+use crate::peers::{Countdown, tokio_runtime};
 
 #[derive(Actor, Default)]
-struct Sink {
-    count: u64,
-    expect: Option<(u64, oneshot::Sender<()>)>,
-}
-
-impl Sink {
-    fn check(&mut self) {
-        if self.expect.as_ref().is_some_and(|(n, _)| self.count >= *n)
-            && let Some((_, tx)) = self.expect.take()
-        {
-            let _ = tx.send(());
-        }
-    }
-}
+struct Sink(Countdown);
 
 struct Tick;
 struct Expect(u64, oneshot::Sender<()>);
@@ -34,16 +21,14 @@ struct Expect(u64, oneshot::Sender<()>);
 impl Message<Tick> for Sink {
     type Reply = ();
     async fn handle(&mut self, _: Tick, _: &mut Context<Self, ()>) {
-        self.count += 1;
-        self.check();
+        self.0.tick();
     }
 }
 
 impl Message<Expect> for Sink {
     type Reply = ();
     async fn handle(&mut self, Expect(n, tx): Expect, _: &mut Context<Self, ()>) {
-        self.expect = Some((n, tx));
-        self.check();
+        self.0.expect(n, tx);
     }
 }
 
