@@ -9,6 +9,7 @@ mod machine;
 mod original_director;
 mod ours;
 mod peers;
+mod probes;
 mod report;
 mod signer;
 mod sizes;
@@ -78,29 +79,32 @@ enum Cmd {
     },
 }
 
+/// The exit code of a subcommand; its error goes to stderr.
+fn finish(what: &str, result: Result<(), signer::Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench {what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let (quick, out) = match Cli::parse().command {
         Cmd::Report { quick, out } => (quick, out),
-        Cmd::W4Child { system, n } => return workloads::w4_child(&system, n),
-        Cmd::Ours { workload, n } => return workloads::ours_only(&workload, n),
-        Cmd::Director { quick } => return workloads::director_only(quick),
-        Cmd::Peer { system, workload, n } => return workloads::peer_only(&system, &workload, n),
+        Cmd::W4Child { system, n } => return finish("w4-child", workloads::w4_child(&system, n)),
+        Cmd::Ours { workload, n } => return finish("ours", probes::ours(&workload, n)),
+        Cmd::Director { quick } => return finish("director", probes::director(quick)),
+        Cmd::Peer { system, workload, n } => return finish("peer", probes::peer(&system, &workload, n)),
     };
     let root = test_support::workspace_root();
     let out =
         out.unwrap_or_else(|| if quick { root.join("target/BENCHMARKS-quick.md") } else { root.join("BENCHMARKS.md") });
-    match workloads::run(quick) {
-        Ok(text) => {
-            if let Err(e) = std::fs::write(&out, &text) {
-                eprintln!("bench: cannot write {}: {e}", out.display());
-                return ExitCode::FAILURE;
-            }
-            eprintln!("bench: wrote {}", out.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let report = workloads::run(quick).and_then(|text| {
+        std::fs::write(&out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        eprintln!("bench: wrote {}", out.display());
+        Ok(())
+    });
+    finish("report", report)
 }

@@ -23,11 +23,13 @@ fn repeat(runs: usize, mut f: impl FnMut() -> Result<f64, Error>) -> Result<Vec<
     (0..runs).map(|_| f()).collect()
 }
 
-fn rate(n: u64, d: Duration) -> f64 {
+/// `n` per second over `d`.
+pub fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-fn sorted_us(v: Vec<Duration>) -> Vec<f64> {
+/// Durations as µs, sorted.
+pub fn sorted_us(v: Vec<Duration>) -> Vec<f64> {
     let mut us: Vec<f64> = v.into_iter().map(|d| d.as_secs_f64() * 1e6).collect();
     us.sort_by(f64::total_cmp);
     us
@@ -104,111 +106,18 @@ fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
     Ok(tables)
 }
 
-/// L1 alone for an `mib` MiB library, three times: load and baseline in ms.
-fn l1_only(mib: u64) -> Result<(), Error> {
-    let signer = Signer::new()?;
-    let sys = runtime::ActorSystem::start(runtime::SystemConfig::default())?;
-    for run in 0..3 {
-        let r = loading::load_unload(&signer, &sys, mib, &format!("{mib}.{run}"))?;
-        let (load, base) = (r.load.as_secs_f64() * 1e3, r.baseline.as_secs_f64() * 1e3);
-        println!("l1 {mib} MiB: load {load:.1} ms, baseline {base:.1} ms, {:.2}x", load / base);
-    }
+/// Runs W4 for `system` in this (fresh) process and prints
+/// `SECONDS BYTES_PER_ACTOR`.
+pub fn w4_child(system: &str, n: u64) -> Result<(), Error> {
+    let (d, per) = match system {
+        "ours" => Ours::new()?.w4(n)?,
+        "actix" => actix_peer::w4(n),
+        "ractor" => ractor_peer::w4(n),
+        "kameo" => kameo_peer::w4(n),
+        other => return Err(format!("unknown system {other}").into()),
+    };
+    println!("{} {per}", d.as_secs_f64());
     Ok(())
-}
-
-/// Runs one of our workloads alone (for profiling) and prints its rate.
-pub fn ours_only(workload: &str, n: u64) -> std::process::ExitCode {
-    if workload == "l1" {
-        return match l1_only(n) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("bench ours l1: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
-    }
-    let run = || -> Result<Duration, Error> {
-        let o = Ours::new()?;
-        match workload {
-            "w1" => o.w1(n),
-            "w2" => o.w2(n),
-            "w5" => o.w5(n),
-            "w3" => {
-                let us = sorted_us(o.w3(n)?);
-                println!("w3: p50 {:.2} µs, p99 {:.2} µs", percentile(&us, 50.0), percentile(&us, 99.0));
-                Ok(us.iter().map(|u| Duration::from_secs_f64(u / 1e6)).sum())
-            }
-            other => Err(format!("unknown workload {other}").into()),
-        }
-    };
-    match run() {
-        Ok(d) => {
-            println!("{workload}: {} per second", num(rate(n, d)));
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bench ours {workload}: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs one Rust peer's W1 or W2 alone and prints its rate.
-pub fn peer_only(system: &str, workload: &str, n: u64) -> std::process::ExitCode {
-    let d = match (system, workload) {
-        ("actix", "w1") => actix_peer::w1(n),
-        ("actix", "w2") => actix_peer::w2(n),
-        ("ractor", "w1") => ractor_peer::w1(n),
-        ("ractor", "w2") => ractor_peer::w2(n),
-        ("kameo", "w1") => kameo_peer::w1(n),
-        ("kameo", "w2") => kameo_peer::w2(n),
-        _ => {
-            eprintln!("bench peer: unknown {system} {workload}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    println!("{system} {workload}: {} per second", num(rate(n, d)));
-    std::process::ExitCode::SUCCESS
-}
-
-/// Runs L4 and L5 alone and prints their tables.
-pub fn director_only(quick: bool) -> std::process::ExitCode {
-    let s = if quick { Sizes::QUICK } else { Sizes::FULL };
-    let run = || -> Result<Vec<Table>, Error> {
-        test_support::build_plugins()?;
-        director_bench::tables(&s)
-    };
-    match run() {
-        Ok(tables) => {
-            tables.iter().for_each(|t| println!("{}", t.render()));
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bench director: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs W4 for `system` in this (fresh) process and prints the result.
-pub fn w4_child(system: &str, n: u64) -> std::process::ExitCode {
-    let result: Result<(Duration, f64), Error> = match system {
-        "ours" => Ours::new().and_then(|o| o.w4(n)),
-        "actix" => Ok(actix_peer::w4(n)),
-        "ractor" => Ok(ractor_peer::w4(n)),
-        "kameo" => Ok(kameo_peer::w4(n)),
-        other => Err(format!("unknown system {other}").into()),
-    };
-    match result {
-        Ok((d, per)) => {
-            println!("{} {per}", d.as_secs_f64());
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bench w4-child {system}: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }
 
 fn w4_in_child(system: &str, n: u64) -> Result<(f64, f64), Error> {

@@ -1,0 +1,71 @@
+//! One workload at a time, for profiling (hidden subcommands): what they
+//! print is for a person at a terminal, not for the report.
+
+use std::time::Duration;
+
+use crate::director_bench;
+use crate::loading;
+use crate::ours::Ours;
+use crate::peers::{actix_peer, kameo_peer, ractor_peer};
+use crate::report::num;
+use crate::signer::{Error, Signer};
+use crate::sizes::Sizes;
+use crate::stats::percentile;
+use crate::workloads::{rate, sorted_us};
+
+/// L1 for an `mib` MiB library, three times: load and baseline in ms.
+fn l1(mib: u64) -> Result<(), Error> {
+    let signer = Signer::new()?;
+    let sys = runtime::ActorSystem::start(runtime::SystemConfig::default())?;
+    for run in 0..3 {
+        let r = loading::load_unload(&signer, &sys, mib, &format!("{mib}.{run}"))?;
+        let (load, base) = (r.load.as_secs_f64() * 1e3, r.baseline.as_secs_f64() * 1e3);
+        println!("l1 {mib} MiB: load {load:.1} ms, baseline {base:.1} ms, {:.2}x", load / base);
+    }
+    Ok(())
+}
+
+/// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB);
+/// prints its rate (and W3's percentiles).
+pub fn ours(workload: &str, n: u64) -> Result<(), Error> {
+    if workload == "l1" {
+        return l1(n);
+    }
+    let o = Ours::new()?;
+    let d = match workload {
+        "w1" => o.w1(n)?,
+        "w2" => o.w2(n)?,
+        "w5" => o.w5(n)?,
+        "w3" => {
+            let us = sorted_us(o.w3(n)?);
+            println!("w3: p50 {:.2} µs, p99 {:.2} µs", percentile(&us, 50.0), percentile(&us, 99.0));
+            us.iter().map(|u| Duration::from_secs_f64(u / 1e6)).sum()
+        }
+        other => return Err(format!("unknown workload {other}").into()),
+    };
+    println!("{workload}: {} per second", num(rate(n, d)));
+    Ok(())
+}
+
+/// One Rust peer's W1 or W2; prints its rate.
+pub fn peer(system: &str, workload: &str, n: u64) -> Result<(), Error> {
+    let d = match (system, workload) {
+        ("actix", "w1") => actix_peer::w1(n),
+        ("actix", "w2") => actix_peer::w2(n),
+        ("ractor", "w1") => ractor_peer::w1(n),
+        ("ractor", "w2") => ractor_peer::w2(n),
+        ("kameo", "w1") => kameo_peer::w1(n),
+        ("kameo", "w2") => kameo_peer::w2(n),
+        _ => return Err(format!("unknown {system} {workload}").into()),
+    };
+    println!("{system} {workload}: {} per second", num(rate(n, d)));
+    Ok(())
+}
+
+/// L4 and L5; prints their tables.
+pub fn director(quick: bool) -> Result<(), Error> {
+    let s = if quick { Sizes::QUICK } else { Sizes::FULL };
+    test_support::build_plugins()?;
+    director_bench::tables(&s)?.iter().for_each(|t| println!("{}", t.render()));
+    Ok(())
+}
