@@ -1,23 +1,15 @@
 //! Facts about this process and machine for the report and the memory workloads.
 
+pub use test_support::rss_of;
+
 /// This process's resident set size in bytes (0 if unreadable).
 pub fn rss_bytes() -> u64 {
     rss_of("self").unwrap_or(0)
 }
 
-/// The resident set size of process `pid` (a number or `self`) in bytes.
-pub fn rss_of(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-}
-
-/// Open file descriptors of this process.
+/// Open file descriptors of this process (0 if unreadable).
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(Iterator::count).unwrap_or(0)
+    test_support::open_fds().unwrap_or(0)
 }
 
 /// The CPU model name.

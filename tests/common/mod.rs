@@ -29,18 +29,12 @@ pub fn eventually(f: impl FnMut() -> bool) -> bool {
 
 /// This process's resident set size in bytes (VmRSS).
 pub fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS line");
-    kb * 1024
+    test_support::rss_of("self").expect("VmRSS in /proc/self/status")
 }
 
 /// How many file descriptors this process has open.
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
+    test_support::open_fds().expect("read /proc/self/fd")
 }
 
 pub mod keys;
