@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use runtime::tls::LibraryInfo;
+
 use crate::director_cli::{Daemon, TLI, binary, director_dir};
 use crate::original_director;
 use crate::report::{Table, Verdict};
@@ -28,13 +30,25 @@ pub struct ManyVersions {
     pub list_lib_ms: Vec<f64>,
 }
 
-/// Writes `group.tli` and signs `versions` packages of the benchmark
-/// library for `group` into `dir`.
-fn write_group(signer: &Signer, dir: &Path, group: &str, versions: usize) -> Result<Vec<PathBuf>, Error> {
-    std::fs::write(dir.join(format!("{group}.tli")), TLI)?;
-    let lib = &test_support::plugins().benchpkg;
-    let bytes = std::fs::read(lib)?;
-    (1..=versions).map(|v| signer.package_into(dir, lib, bytes.clone(), group, &v.to_string())).collect()
+/// The benchmark library: its header, read once, and its bytes.
+struct BenchLibrary {
+    info: LibraryInfo,
+    bytes: Vec<u8>,
+}
+
+impl BenchLibrary {
+    fn read() -> Result<BenchLibrary, Error> {
+        let lib = &test_support::plugins().benchpkg;
+        Ok(BenchLibrary { info: runtime::tls::inspect_library(lib)?, bytes: std::fs::read(lib)? })
+    }
+
+    /// Writes `group.tli` and signs `versions` packages for `group` into `dir`.
+    fn write_group(&self, signer: &Signer, dir: &Path, group: &str, versions: usize) -> Result<Vec<PathBuf>, Error> {
+        std::fs::write(dir.join(format!("{group}.tli")), TLI)?;
+        (1..=versions)
+            .map(|v| signer.package_into(dir, &self.info, self.bytes.clone(), group, &v.to_string()))
+            .collect()
+    }
 }
 
 /// L4: `groups` x `versions` packages loaded one file at a time into one
@@ -48,9 +62,10 @@ pub fn many_versions(
 ) -> Result<ManyVersions, Error> {
     let daemon = Daemon::start(bin, director_dir(signer)?)?;
     let rss_empty = daemon.rss()?;
+    let lib = BenchLibrary::read()?;
     let mut files = Vec::with_capacity(groups * versions);
     for g in 0..groups {
-        files.extend(write_group(signer, daemon.dir(), &format!("g{g:03}"), versions)?);
+        files.extend(lib.write_group(signer, daemon.dir(), &format!("g{g:03}"), versions)?);
     }
     let control = daemon.control();
     let start = Instant::now();
@@ -78,7 +93,7 @@ pub fn many_versions(
 /// the original's side loads), then `runs` CLI `list` round trips in ms.
 pub fn list_round_trips(bin: &Path, signer: &Signer, runs: usize) -> Result<Vec<f64>, Error> {
     let dir = director_dir(signer)?;
-    write_group(signer, dir.path(), "bench", 1)?;
+    BenchLibrary::read()?.write_group(signer, dir.path(), "bench", 1)?;
     let daemon = Daemon::start(bin, dir)?;
     daemon.time_cli(&["list"], runs, "-- bench.idle (idle)")
 }

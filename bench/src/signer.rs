@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use runtime::tls::{PackageBuilder, PrivateKeyFile, SourceAuthority, inspect_library, keys};
+use runtime::tls::{LibraryInfo, PackageBuilder, PrivateKeyFile, SourceAuthority, inspect_library, keys};
 use runtime::{ActorSystem, PackageInfo};
 
 /// Error text for the harness.
@@ -38,19 +38,20 @@ impl Signer {
     /// Signs `lib_bytes` (a build of `lib`) as `group-version.tls` in the
     /// signer's directory.
     pub fn package(&self, lib: &Path, lib_bytes: Vec<u8>, group: &str, version: &str) -> Result<PathBuf, Error> {
-        self.package_into(self.dir.path(), lib, lib_bytes, group, version)
+        self.package_into(self.dir.path(), &inspect_library(lib)?, lib_bytes, group, version)
     }
 
-    /// Signs `lib_bytes` (a build of `lib`) as `dir/group-version.tls`.
+    /// Signs `lib_bytes` (a library whose header `info` describes) as
+    /// `dir/group-version.tls`.
     pub fn package_into(
         &self,
         dir: &Path,
-        lib: &Path,
+        info: &LibraryInfo,
         lib_bytes: Vec<u8>,
         group: &str,
         version: &str,
     ) -> Result<PathBuf, Error> {
-        let mut b = PackageBuilder::new(group, Some(version), 0, &inspect_library(lib)?)?;
+        let mut b = PackageBuilder::new(group, Some(version), 0, info)?;
         b.library(runtime::TARGET_TRIPLE, "libbench.so", lib_bytes)?;
         let (bytes, _) = b.build(&self.key, false)?;
         let file = dir.join(format!("{group}-{version}.tls"));
