@@ -32,9 +32,9 @@ fn sign(dir: &Path, lib: &Path, version: &str, key: &PrivateKeyFile) -> Result<P
 }
 
 fn load(sys: &ActorSystem, authority: &SourceAuthority, file: &Path) -> Result<PackageInfo, Error> {
-    let verified = authority.verify_file(file)?;
+    let (verified, package) = authority.stage_file(file, sys)?;
     println!("    verified with {}", verified.key_file.display());
-    let info = sys.load(verified.into_package())?;
+    let info = sys.load(package)?;
     println!("    loaded foo {} as {}", info.version, &info.hash[..16]);
     println!("    classes: {}", info.classes.join(", "));
     println!("    library: {}", info.library.display());

@@ -12,7 +12,7 @@ use common::pkg::{Pkg, zip_entries};
 use common::rawzip::{self, Raw};
 use runtime::tls::format::signing_input;
 use runtime::tls::{PackageError, SourceAuthority, TrustPolicy};
-use runtime::{ActorSystem, SystemConfig};
+use runtime::{ActorSystem, LoadError, SystemConfig};
 use serde_json::json;
 
 struct Keys {
@@ -489,8 +489,8 @@ fn authority(dir: &Path, cap: Option<u64>) -> SourceAuthority {
 
 /// Verify, then load only what verified: the one public way code gets in.
 fn verify_and_load(sys: &ActorSystem, sa: &SourceAuthority, file: &Path) -> Result<runtime::PackageInfo, String> {
-    let verified = sa.verify_file(file).map_err(|e| e.to_string())?;
-    sys.load(verified.into_package()).map_err(|e| e.to_string())
+    let (_, package) = sa.stage_file(file, sys).map_err(|e| e.to_string())?;
+    sys.load(package).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -513,7 +513,13 @@ fn every_hostile_package_is_refused_with_its_own_error_and_nothing_is_loaded() {
             Ok(_) => panic!("case {:?} was accepted", c.name),
             Err(e) => assert!((c.expect)(&e), "case {:?} refused with the wrong error: {e}", c.name),
         }
-        assert!(verify_and_load(&sys, &sa, &file).is_err(), "case {:?} loaded", c.name);
+        // Staging streams the library out while it checks it: a refusal
+        // found late (a library whose hash is wrong) must still leave nothing.
+        match sa.stage_file(&file, &sys) {
+            Ok(_) => panic!("case {:?} was staged", c.name),
+            Err(LoadError::Refused(e)) => assert!((c.expect)(&e), "case {:?} staging refused it with: {e}", c.name),
+            Err(other) => panic!("case {:?} failed to stage for another reason: {other}", c.name),
+        }
     }
     assert!(sys.packages().is_empty());
     assert!(std::fs::read_dir(sys.extract_root()).unwrap().next().is_none(), "something was extracted");

@@ -61,7 +61,7 @@ impl Signer {
 
     /// Verifies and loads `file` into `sys`.
     pub fn load(&self, sys: &ActorSystem, file: &Path) -> Result<PackageInfo, Error> {
-        let verified = SourceAuthority::new(self.dir.path()).verify_file(file)?;
-        Ok(sys.load(verified.into_package())?)
+        let (_, package) = SourceAuthority::new(self.dir.path()).stage_file(file, sys)?;
+        Ok(sys.load(package)?)
     }
 }

@@ -8,6 +8,9 @@ use actor_abi::{Address, Value};
 /// Why a package could not be loaded. Nothing of it stays loaded or on disk.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The Source Authority refused the package.
+    #[error(transparent)]
+    Refused(#[from] crate::tls::PackageError),
     /// A package with this hash is already loaded.
     #[error("package {hash} is already loaded")]
     AlreadyLoaded {

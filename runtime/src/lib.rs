@@ -12,9 +12,13 @@
 //! use runtime::{ActorSystem, SystemConfig};
 //! use actor_abi::value;
 //!
-//! # fn verified() -> runtime::VerifiedPackage { unimplemented!() }
+//! use runtime::tls::SourceAuthority;
+//!
 //! let system = ActorSystem::start(SystemConfig::default())?;
-//! let pkg = system.load(verified())?;                  // a VerifiedPackage
+//! let authority = SourceAuthority::new("/etc/thespian/trusted");  // *_tls.key files
+//! // Verify the signed package and write its library out, in one pass:
+//! let (_verified, package) = authority.stage_file("foo-1.0.tls".as_ref(), &system)?;
+//! let pkg = system.load(package)?;
 //! let foo = system.create_actor(&pkg.hash, "foo.fooactor")?;
 //! let pong = system.ask(&foo, value!({"ping": 1}), Duration::from_secs(1))?;
 //! println!("{pong}");

@@ -6,20 +6,66 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-/// Library bytes whose package passed verification, with the identity the
+use crate::error::LoadError;
+use crate::plugin::extract::Staging;
+
+/// Library files whose package passed verification, with the identity the
 /// verified package declares. It is the only thing
-/// [`ActorSystem::load`](crate::ActorSystem::load) accepts.
+/// [`ActorSystem::load`](crate::ActorSystem::load) accepts; a verified one
+/// comes from [`SourceAuthority::stage_file`](crate::tls::SourceAuthority::stage_file).
+/// Dropped without being loaded, it removes its staged files.
 pub struct VerifiedPackage {
     pub(crate) group: String,
     pub(crate) version: String,
     pub(crate) hash: String,
-    pub(crate) library_name: String,
-    pub(crate) library: Vec<u8>,
-    /// Extra shared libraries written beside the library (file name, bytes).
-    pub(crate) dependencies: Vec<(String, Vec<u8>)>,
+    pub(crate) files: LibraryFiles,
     /// The actor classes the signed manifest lists; the library must export
     /// exactly these. Empty for unverified bytes (nothing to compare with).
     pub(crate) actors: Vec<String>,
+}
+
+/// Where a package's library files are before the load.
+pub(crate) enum LibraryFiles {
+    /// Bytes in memory, written at load (only unverified packages are).
+    #[cfg_attr(not(feature = "unverified-load"), allow(dead_code))]
+    Bytes {
+        /// The library's file name.
+        name: String,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
+    /// Checked files already written, with their dependencies, in a staging
+    /// directory of the system that will load them.
+    Staged {
+        /// The staging directory.
+        staging: Staging,
+        /// The library's file name in it.
+        library: String,
+    },
+}
+
+impl fmt::Debug for LibraryFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LibraryFiles::Bytes { name, bytes } => write!(f, "{name} ({} bytes in memory)", bytes.len()),
+            LibraryFiles::Staged { staging, library } => write!(f, "{}", staging.path_of(library).display()),
+        }
+    }
+}
+
+impl LibraryFiles {
+    /// The staging directory and the library's file name in it, writing
+    /// in-memory bytes into a fresh staging directory under `root` first.
+    pub(crate) fn stage(self, root: &std::path::Path) -> Result<(Staging, String), LoadError> {
+        match self {
+            LibraryFiles::Staged { staging, library } => Ok((staging, library)),
+            LibraryFiles::Bytes { name, bytes } => {
+                let staging = Staging::new(root)?;
+                let library = staging.write(&name, &bytes)?;
+                Ok((staging, library))
+            }
+        }
+    }
 }
 
 impl VerifiedPackage {
@@ -41,9 +87,7 @@ impl VerifiedPackage {
             group: group.to_string(),
             version: version.to_string(),
             hash: hex(&h.finalize()),
-            library_name: library_name.to_string(),
-            library,
-            dependencies: Vec::new(),
+            files: LibraryFiles::Bytes { name: library_name.to_string(), bytes: library },
             actors: Vec::new(),
         }
     }
@@ -70,7 +114,7 @@ impl fmt::Debug for VerifiedPackage {
             .field("group", &self.group)
             .field("version", &self.version)
             .field("hash", &self.hash)
-            .field("library_bytes", &self.library.len())
+            .field("files", &self.files)
             .finish()
     }
 }

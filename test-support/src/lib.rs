@@ -85,12 +85,26 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
 /// The resident set size (VmRSS) of process `pid` (a number or `self`)
 /// in bytes; `None` if it cannot be read.
 pub fn rss_of(pid: &str) -> Option<u64> {
+    status_kib(pid, "VmRSS:").map(|kb| kb * 1024)
+}
+
+/// The peak resident set size (VmHWM) of this process in bytes since it
+/// started or since [`reset_peak_rss`].
+pub fn peak_rss() -> Option<u64> {
+    status_kib("self", "VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Resets this process's peak RSS to its current RSS (Linux >= 4.0).
+pub fn reset_peak_rss() -> std::io::Result<()> {
+    std::fs::write("/proc/self/clear_refs", b"5")
+}
+
+fn status_kib(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
 }
 
 /// How many file descriptors this process has open; `None` if unreadable.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use actor_abi::{Address, Message, Value};
 use runtime::tli::{AutoUnload, Tli, TliActor};
 use runtime::tls::{SourceAuthority, Verified, VersionKey};
-use runtime::{ActorSystem, CreateOptions, PackageInfo};
+use runtime::{ActorSystem, CreateOptions, LoadError, PackageInfo, VerifiedPackage};
 
 use crate::localtime::now_unix;
 use crate::protocol::{ActorListing, ErrorKind, GroupListing, Loaded, Unloaded, VersionListing};
@@ -97,36 +97,39 @@ impl Core {
         self.director = director;
     }
 
-    /// Finds the package a load target names: a `.tls` file (exactly that
-    /// file) or a group (its newest valid package).
-    fn resolve(&self, target: &str) -> Result<(PathBuf, Verified), DirectorError> {
+    /// Finds the package file a load target names: a `.tls` file (exactly
+    /// that file, verified when it is staged) or a group (its newest valid
+    /// package).
+    fn resolve(&self, target: &str) -> Result<PathBuf, DirectorError> {
         if target.ends_with(".tls") || target.contains('/') {
             let path = if Path::new(target).is_absolute() { PathBuf::from(target) } else { self.dir.join(target) };
-            let v = self
-                .authority
-                .verify_file(&path)
-                .map_err(|e| fail(ErrorKind::Refused, format!("{}: {e}", path.display())))?;
-            return Ok((path, v));
+            return Ok(path);
         }
         runtime::tls::format::check_group(target).map_err(|e| fail(ErrorKind::BadRequest, e))?;
-        let mut best: Option<(PathBuf, Verified)> = None;
+        let mut best: Option<(PathBuf, VersionKey)> = None;
         let mut refused = Vec::new();
         for path in self.candidates(target) {
             match self.authority.verify_file(&path) {
                 Ok(v) => {
-                    let newer = best.as_ref().is_none_or(|(_, b)| {
-                        VersionKey::of(v.manifest.version.as_deref()) > VersionKey::of(b.manifest.version.as_deref())
-                    });
-                    if newer {
-                        best = Some((path, v));
+                    let key = VersionKey::of(v.manifest.version.as_deref());
+                    if best.as_ref().is_none_or(|(_, b)| key > *b) {
+                        best = Some((path, key));
                     }
                 }
                 Err(e) => refused.push(format!("{}: {e}", path.display())),
             }
         }
-        best.ok_or_else(|| {
+        best.map(|(path, _)| path).ok_or_else(|| {
             let why = if refused.is_empty() { String::new() } else { format!("; refused: {}", refused.join("; ")) };
             fail(ErrorKind::NotFound, format!("no valid package for group {target:?} in {}{why}", self.dir.display()))
+        })
+    }
+
+    /// Verifies `path` and writes its code out in one pass.
+    fn stage(&self, path: &Path) -> Result<(Verified, VerifiedPackage), DirectorError> {
+        self.authority.stage_file(path, &self.system).map_err(|e| match e {
+            LoadError::Refused(e) => fail(ErrorKind::Refused, format!("{}: {e}", path.display())),
+            other => fail(ErrorKind::Failed, format!("{}: {other}", path.display())),
         })
     }
 
@@ -180,7 +183,8 @@ impl Core {
 
     /// Loads `target`, activates it and applies AutoUnload and TLS_Keep_Limit.
     pub fn load(&mut self, target: &str) -> Result<Loaded, DirectorError> {
-        let (file, verified) = self.resolve(target)?;
+        let file = self.resolve(target)?;
+        let (verified, package) = self.stage(&file)?;
         let group = verified.manifest.group.clone();
         let version = verified.manifest.version_text().to_string();
         if let Some(v) = self.groups.get(&group).and_then(|g| g.versions.iter().find(|v| v.info.hash == verified.hash))
@@ -197,7 +201,7 @@ impl Core {
             });
         }
         let tli = self.tli_for(&verified)?;
-        let info = self.system.load(verified.into_package()).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
+        let info = self.system.load(package).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
         let hash = info.hash.clone();
         let actors = tli.iter().flat_map(|t| t.actors.iter()).map(|spec| Running {
             spec: spec.clone(),

@@ -1,9 +1,12 @@
-//! Writing verified library bytes to a private, content-addressed place.
+//! Writing verified library files to a private, content-addressed place:
+//! first into a staging directory of their own, which becomes the version's
+//! directory only when the whole package is there and checked.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::LoadError;
 
@@ -21,28 +24,80 @@ pub(crate) fn prepare_root(root: &Path) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Creates a fresh 0700 directory `root/HASH`, removing a stale one first
-/// (a loaded version's directory is never reused: the caller checks).
-pub(crate) fn fresh_dir(root: &Path, hash: &str) -> Result<PathBuf, LoadError> {
-    let dir = root.join(hash);
+/// Numbers the staging directories of this process.
+static NEXT_STAGING: AtomicU64 = AtomicU64::new(1);
+
+/// A private directory that library files are written into before the
+/// package's identity is settled. Dropped without
+/// [`commit`](Staging::commit), it is removed with everything in it.
+#[derive(Debug)]
+pub(crate) struct Staging {
+    dir: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// A fresh 0700 `root/.staging-PID-N` (a stale one is removed first).
+    pub(crate) fn new(root: &Path) -> Result<Staging, LoadError> {
+        let n = NEXT_STAGING.fetch_add(1, Ordering::Relaxed);
+        let dir = fresh_dir(root, &format!(".staging-{}-{n}", std::process::id()))?;
+        Ok(Staging { dir, committed: false })
+    }
+
+    /// Creates the file `name` (sanitised, 0700, never overwriting) and
+    /// returns its file name and the open file.
+    pub(crate) fn create(&self, name: &str) -> Result<(String, File), LoadError> {
+        let file_name = sanitize(name);
+        let path = self.dir.join(&file_name);
+        let f = OpenOptions::new().write(true).create_new(true).mode(0o700).open(&path).map_err(io_err(&path))?;
+        Ok((file_name, f))
+    }
+
+    /// Writes `bytes` as the file `name`; returns its file name.
+    ///
+    /// Not synced to disk: the file only lives while this process has it
+    /// loaded (a crash leaves a stale directory that the next start removes),
+    /// and the loader maps it from the page cache, which is coherent with the
+    /// write. An fsync here cost as much as the rest of a 50 MiB load.
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> Result<String, LoadError> {
+        let (file_name, mut f) = self.create(name)?;
+        f.write_all(bytes).map_err(io_err(&self.dir.join(&file_name)))?;
+        Ok(file_name)
+    }
+
+    /// The path of the file `file_name` while it is staged.
+    pub(crate) fn path_of(&self, file_name: &str) -> PathBuf {
+        self.dir.join(file_name)
+    }
+
+    /// Moves the staged files to `dir` (a stale `dir` is removed first: a
+    /// loaded version's directory is never replaced, the caller checks).
+    pub(crate) fn commit(mut self, dir: &Path) -> Result<PathBuf, LoadError> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
+        }
+        std::fs::rename(&self.dir, dir).map_err(io_err(dir))?;
+        self.committed = true;
+        Ok(dir.to_path_buf())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Creates a fresh 0700 directory `root/name`, removing a stale one first.
+fn fresh_dir(root: &Path, name: &str) -> Result<PathBuf, LoadError> {
+    let dir = root.join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
     }
     DirBuilder::new().mode(0o700).create(&dir).map_err(io_err(&dir))?;
     Ok(dir)
-}
-
-/// Writes the library into `dir` under a sanitised `name`; never overwrites.
-///
-/// Not synced to disk: the file only lives while this process has it
-/// loaded (a crash leaves a stale directory that the next start removes),
-/// and the loader maps it from the page cache, which is coherent with the
-/// write. An fsync here cost as much as the rest of a 50 MiB load.
-pub(crate) fn write_library(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LoadError> {
-    let path = dir.join(sanitize(name));
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o700).open(&path).map_err(io_err(&path))?;
-    f.write_all(bytes).map_err(io_err(&path))?;
-    Ok(path)
 }
 
 /// A file name made only of `[A-Za-z0-9._-]`, never starting with a dot.
@@ -81,16 +136,32 @@ mod tests {
     }
 
     #[test]
-    fn fresh_dir_is_private_and_replaces_stale_content() {
+    fn a_staging_dir_is_private_and_never_overwrites() {
         let root = tempfile::tempdir().unwrap();
-        let d = fresh_dir(root.path(), "abc").unwrap();
-        std::fs::write(d.join("stale"), b"x").unwrap();
-        let d = fresh_dir(root.path(), "abc").unwrap();
-        assert!(!d.join("stale").exists());
-        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        let staging = Staging::new(root.path()).unwrap();
+        let mode = std::fs::metadata(staging.path_of("")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
-        let lib = write_library(&d, "libx.so", b"bytes").unwrap();
-        assert!(write_library(&d, "libx.so", b"again").is_err(), "must never overwrite");
-        assert_eq!(std::fs::read(lib).unwrap(), b"bytes");
+        let name = staging.write("libx.so", b"bytes").unwrap();
+        assert!(staging.write("libx.so", b"again").is_err(), "must never overwrite");
+        assert_eq!(std::fs::read(staging.path_of(&name)).unwrap(), b"bytes");
+    }
+
+    #[test]
+    fn commit_moves_the_files_over_a_stale_dir_and_drop_cleans_up() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("abc");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("stale"), b"x").unwrap();
+        let staging = Staging::new(root.path()).unwrap();
+        staging.write("libx.so", b"bytes").unwrap();
+        let dir = staging.commit(&target).unwrap();
+        assert!(!dir.join("stale").exists());
+        assert_eq!(std::fs::read(dir.join("libx.so")).unwrap(), b"bytes");
+        let dropped = Staging::new(root.path()).unwrap();
+        let path = dropped.path_of("");
+        drop(dropped);
+        assert!(!path.exists(), "an uncommitted staging dir is removed");
+        let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("abc")]);
     }
 }

@@ -10,7 +10,6 @@ use crate::error::LoadError;
 use crate::executor::Executor;
 use crate::package::{PackageInfo, VerifiedPackage};
 use crate::plugin::code::PluginCode;
-use crate::plugin::extract;
 use crate::plugin::version::Version;
 use crate::system::Shared;
 
@@ -19,14 +18,16 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
     if shared.stopping.load(Ordering::Acquire) {
         return Err(LoadError::ShuttingDown);
     }
+    let VerifiedPackage { group, version, hash, files, actors } = pkg;
+    let (staging, library) = files.stage(&shared.extract_root)?;
     // Held for the whole load so two loads of one hash cannot race.
     let mut versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
-    if versions.iter().any(|v| v.info.hash == pkg.hash) {
-        return Err(LoadError::AlreadyLoaded { hash: pkg.hash });
+    if versions.iter().any(|v| v.info.hash == hash) {
+        return Err(LoadError::AlreadyLoaded { hash });
     }
-    let dir = extract::fresh_dir(&shared.extract_root, &pkg.hash)?;
-    let result = open_and_start(shared, &pkg, &dir);
-    match result {
+    let dir = staging.commit(&shared.extract_root.join(&hash))?;
+    let identity = Identity { group, version, hash, actors };
+    match open_and_start(shared, &identity, &dir.join(library)) {
         Ok(version) => {
             let info = version.info.clone();
             versions.push(version);
@@ -40,8 +41,17 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
     }
 }
 
+/// Who a package being loaded says it is.
+struct Identity {
+    group: String,
+    version: String,
+    hash: String,
+    /// The actor classes its signed manifest lists (empty: not compared).
+    actors: Vec<String>,
+}
+
 /// A signed package lists its actor classes; the library must export exactly those.
-fn check_actors(pkg: &VerifiedPackage, code: &PluginCode, path: &std::path::Path) -> Result<(), LoadError> {
+fn check_actors(pkg: &Identity, code: &PluginCode, path: &std::path::Path) -> Result<(), LoadError> {
     if pkg.actors.is_empty() {
         return Ok(());
     }
@@ -58,18 +68,10 @@ fn check_actors(pkg: &VerifiedPackage, code: &PluginCode, path: &std::path::Path
     })
 }
 
-fn open_and_start(
-    shared: &Arc<Shared>,
-    pkg: &VerifiedPackage,
-    dir: &std::path::Path,
-) -> Result<Arc<Version>, LoadError> {
-    for (name, bytes) in &pkg.dependencies {
-        extract::write_library(dir, name, bytes)?;
-    }
-    let path = extract::write_library(dir, &pkg.library_name, &pkg.library)?;
+fn open_and_start(shared: &Arc<Shared>, pkg: &Identity, path: &std::path::Path) -> Result<Arc<Version>, LoadError> {
     let home = shared.next_home.fetch_add(1, Ordering::Relaxed);
-    let code = Arc::new(PluginCode::open(&path, home)?);
-    check_actors(pkg, &code, &path)?;
+    let code = Arc::new(PluginCode::open(path, home)?);
+    check_actors(pkg, &code, path)?;
     let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), shared.config.package_threads, shared)
         .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;
     let info = PackageInfo {
@@ -78,7 +80,7 @@ fn open_and_start(
         version: pkg.version.clone(),
         hash: pkg.hash.clone(),
         classes: code.classes().to_vec(),
-        library: path,
+        library: path.to_path_buf(),
         loaded_at: SystemTime::now(),
     };
     let init_code = code.clone();

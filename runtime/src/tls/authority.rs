@@ -6,21 +6,21 @@
 //! size and SHA-256 against the signed manifest, and picks this machine's
 //! library. Every refusal is returned to the caller with its reason.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rsa::sha2::Sha256;
 
-use crate::package::{VerifiedPackage, sha256_hex};
+use crate::tls::contents::{self, CheckOnly, LibrarySink};
 use crate::tls::error::{KeyError, PackageError};
 use crate::tls::format::{
-    self, EntryKind, MANIFEST_NAME, MAX_MANIFEST, MAX_SIGNATURE_FILE, Manifest, SIGNATURE_NAME, SignatureFile,
+    self, MANIFEST_NAME, MAX_MANIFEST, MAX_SIGNATURE_FILE, Manifest, SIGNATURE_NAME, SignatureFile,
 };
 use crate::tls::keys::{self, KeyStrength, PublicKeyFile};
+use crate::tls::package_file::{self, PackageBytes, ReadSeek};
 use crate::tls::ziparchive::StrictArchive;
 
 /// From this package size on, the identity hash runs on its own thread.
-const PARALLEL_HASH_BYTES: usize = 1 << 20;
+const PARALLEL_HASH_BYTES: u64 = 1 << 20;
 
 /// Settings of a [`SourceAuthority`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,10 +58,6 @@ pub struct Verified {
     pub key_strength: KeyStrength,
     /// Every archive entry with its size, in archive order.
     pub entries: Vec<(String, u64)>,
-    /// The library for this machine: its entry name and bytes.
-    library: (String, Vec<u8>),
-    /// The dependency libraries for this machine.
-    dependencies: Vec<(String, Vec<u8>)>,
     /// The audit sources, by entry name.
     sources: Vec<(String, Vec<u8>)>,
 }
@@ -71,20 +67,6 @@ impl Verified {
     pub fn source(&self, name: &str) -> Option<&[u8]> {
         let full = format::source_entry(name);
         self.sources.iter().find(|(n, _)| n == name || *n == full).map(|(_, b)| b.as_slice())
-    }
-
-    /// Converts into what [`ActorSystem::load`](crate::ActorSystem::load) takes.
-    pub fn into_package(self) -> VerifiedPackage {
-        let file_of = |entry: &str| entry.rsplit('/').next().unwrap_or(entry).to_string();
-        VerifiedPackage {
-            group: self.manifest.group.clone(),
-            version: self.manifest.version_text().to_string(),
-            hash: self.hash,
-            library_name: file_of(&self.library.0),
-            library: self.library.1,
-            dependencies: self.dependencies.into_iter().map(|(n, b)| (file_of(&n), b)).collect(),
-            actors: self.manifest.actors.clone(),
-        }
     }
 }
 
@@ -102,6 +84,11 @@ impl SourceAuthority {
     pub fn with_policy(mut self, policy: TrustPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &TrustPolicy {
+        &self.policy
     }
 
     /// The directory whose keys are trusted.
@@ -138,46 +125,13 @@ impl SourceAuthority {
     }
 
     /// Verifies the package file at `path`, including that its file name
-    /// matches the signed group and version.
+    /// matches the signed group and version. The file is read in place, in
+    /// small chunks: a large package costs no memory of its size.
     pub fn verify_file(&self, path: &Path) -> Result<Verified, PackageError> {
-        let bytes = self.read_package(path)?;
-        let verified = self.verify_bytes(&bytes)?;
-        let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let expected = format::file_name(&verified.manifest.group, verified.manifest.version.as_deref());
-        if file != expected {
-            return Err(PackageError::NameMismatch {
-                file,
-                group: verified.manifest.group.clone(),
-                version: verified.manifest.version_text().to_string(),
-                expected,
-            });
-        }
+        let bytes = PackageBytes::open(path, self.policy.max_package_bytes)?;
+        let verified = self.verify_input(&bytes, &mut CheckOnly)?;
+        check_file_name(path, &verified)?;
         Ok(verified)
-    }
-
-    fn read_package(&self, path: &Path) -> Result<Vec<u8>, PackageError> {
-        let unreadable =
-            |e: std::io::Error| PackageError::Unreadable { path: path.to_path_buf(), reason: e.to_string() };
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(PackageError::Missing(path.to_path_buf()));
-            }
-            Err(e) => return Err(unreadable(e)),
-        };
-        if !meta.is_file() {
-            return Err(PackageError::NotAFile(path.to_path_buf()));
-        }
-        let cap = self.policy.max_package_bytes;
-        if meta.len() > cap {
-            return Err(PackageError::TooLarge { size: meta.len(), cap });
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        std::fs::File::open(path).map_err(unreadable)?.take(cap + 1).read_to_end(&mut bytes).map_err(unreadable)?;
-        if bytes.len() as u64 > cap {
-            return Err(PackageError::TooLarge { size: bytes.len() as u64, cap });
-        }
-        Ok(bytes)
     }
 
     /// Verifies package bytes (the file name is not checked here).
@@ -186,52 +140,62 @@ impl SourceAuthority {
         if bytes.len() as u64 > cap {
             return Err(PackageError::TooLarge { size: bytes.len() as u64, cap });
         }
-        // The file's identity hash is a whole pass over a possibly large
-        // file; it runs beside the checks, which make their own pass.
-        let (hash, verified) = std::thread::scope(|s| {
+        self.verify_input(&PackageBytes::Memory(bytes), &mut CheckOnly)
+    }
+
+    /// Every check, with this machine's code streamed into `sink`. The
+    /// identity hash is a pass of its own over a possibly large file; it runs
+    /// beside the checks.
+    pub(crate) fn verify_input<S: LibrarySink>(
+        &self,
+        bytes: &PackageBytes<'_>,
+        sink: &mut S,
+    ) -> Result<Verified, S::Error> {
+        let (hash, contents) = std::thread::scope(|s| {
             let spawned = (bytes.len() >= PARALLEL_HASH_BYTES)
-                .then(|| std::thread::Builder::new().name("tls-hash".into()).spawn_scoped(s, || sha256_hex(bytes)).ok())
-                .flatten();
-            let verified = self.verify_contents(bytes);
-            let hash = spawned.and_then(|h| h.join().ok()).unwrap_or_else(|| sha256_hex(bytes));
-            (hash, verified)
+                .then(|| std::thread::Builder::new().name("tls-hash".into()).spawn_scoped(s, || bytes.identity_hash()))
+                .and_then(Result::ok);
+            let contents = package_file::with_reader(bytes, |input| self.check_contents(input, sink));
+            let hash = match spawned.map(|h| h.join()) {
+                Some(Ok(hash)) => hash,
+                _ => bytes.identity_hash(),
+            };
+            (hash, contents)
         });
-        let c = verified?;
-        let (library, dependencies, sources) = self.select(&c.manifest, c.files)?;
+        let c = contents?;
         Ok(Verified {
             manifest: c.manifest,
-            hash,
+            hash: hash?,
             key_file: c.key_file,
             key_strength: c.key_strength,
             entries: c.entries,
-            library,
-            dependencies,
-            sources,
+            sources: c.sources,
         })
     }
 
     /// Everything but the identity hash: archive, signature, manifest, entries.
-    fn verify_contents(&self, bytes: &[u8]) -> Result<Contents, PackageError> {
+    fn check_contents<S: LibrarySink>(&self, input: &mut dyn ReadSeek, sink: &mut S) -> Result<Contents, S::Error> {
         let cap = self.policy.max_package_bytes;
-        let mut archive = StrictArchive::open(bytes, |name| match name {
+        let mut archive = StrictArchive::open(input, |name| match name {
             MANIFEST_NAME => MAX_MANIFEST,
             SIGNATURE_NAME => MAX_SIGNATURE_FILE,
             _ => cap,
         })?;
         if !archive.contains(MANIFEST_NAME) {
-            return Err(PackageError::MissingManifest);
+            return Err(PackageError::MissingManifest.into());
         }
         if !archive.contains(SIGNATURE_NAME) {
-            return Err(PackageError::MissingSignature);
+            return Err(PackageError::MissingSignature.into());
         }
         let manifest_bytes = archive.read(MANIFEST_NAME)?;
         let signature = SignatureFile::parse(&archive.read(SIGNATURE_NAME)?)?;
         let (key_file, key_strength) = self.check_signature(&manifest_bytes, &signature)?;
         let manifest = Manifest::parse(&manifest_bytes)?;
-        check_entry_set(&archive, &manifest)?;
-        let contents = read_and_check_entries(&mut archive, &manifest)?;
-        check_abi(&manifest)?;
-        Ok(Contents { manifest, key_file, key_strength, entries: archive.entries.clone(), files: contents })
+        contents::check_entry_set(&archive, &manifest)?;
+        contents::check_abi(&manifest)?;
+        contents::check_target(&manifest, &self.target)?;
+        let sources = contents::stream_entries(&mut archive, &manifest, &self.target, sink)?;
+        Ok(Contents { manifest, key_file, key_strength, entries: archive.entries.clone(), sources })
     }
 
     fn check_signature(&self, manifest: &[u8], sig: &SignatureFile) -> Result<(PathBuf, KeyStrength), PackageError> {
@@ -256,86 +220,30 @@ impl SourceAuthority {
         }
         Err(PackageError::Untrusted { tried })
     }
-
-    /// Picks this machine's library and dependencies out of the checked contents.
-    #[allow(clippy::type_complexity)]
-    fn select(
-        &self,
-        manifest: &Manifest,
-        contents: Vec<(String, Vec<u8>)>,
-    ) -> Result<((String, Vec<u8>), Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>), PackageError> {
-        let kind_of = |name: &str| manifest.entries.iter().find(|e| e.name == name).map(|e| (e.kind, e.target.clone()));
-        let (mut library, mut deps, mut sources) = (None, Vec::new(), Vec::new());
-        for (name, bytes) in contents {
-            match kind_of(&name) {
-                Some((EntryKind::Library, Some(t))) if t == self.target => library = Some((name, bytes)),
-                Some((EntryKind::Dependency, Some(t))) if t == self.target => deps.push((name, bytes)),
-                Some((EntryKind::Source, _)) => sources.push((name, bytes)),
-                _ => {}
-            }
-        }
-        let library = library.ok_or_else(|| PackageError::NoLibraryForTarget {
-            target: self.target.clone(),
-            available: manifest.targets(),
-        })?;
-        Ok((library, deps, sources))
-    }
 }
 
-/// What [`SourceAuthority::verify_contents`] checked.
+/// What [`SourceAuthority::check_contents`] checked.
 struct Contents {
     manifest: Manifest,
     key_file: PathBuf,
     key_strength: KeyStrength,
     /// Archive entry names and sizes.
     entries: Vec<(String, u64)>,
-    /// Every listed entry's name and checked bytes.
-    files: Vec<(String, Vec<u8>)>,
+    /// The audit sources' names and checked bytes.
+    sources: Vec<(String, Vec<u8>)>,
 }
 
-/// The archive must hold exactly the manifest, the signature and the listed entries.
-fn check_entry_set(archive: &StrictArchive<'_>, manifest: &Manifest) -> Result<(), PackageError> {
-    for (name, _) in &archive.entries {
-        let listed =
-            name == MANIFEST_NAME || name == SIGNATURE_NAME || manifest.entries.iter().any(|e| &e.name == name);
-        if !listed {
-            return Err(PackageError::UnlistedEntry(name.clone()));
-        }
+/// A package file's name must be the one its signed group and version give.
+pub(crate) fn check_file_name(path: &Path, verified: &Verified) -> Result<(), PackageError> {
+    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let expected = format::file_name(&verified.manifest.group, verified.manifest.version.as_deref());
+    if file == expected {
+        return Ok(());
     }
-    match manifest.entries.iter().find(|e| !archive.contains(&e.name)) {
-        Some(missing) => Err(PackageError::MissingEntry(missing.name.clone())),
-        None => Ok(()),
-    }
-}
-
-/// Reads every listed entry and checks its size and SHA-256.
-fn read_and_check_entries(
-    archive: &mut StrictArchive<'_>,
-    manifest: &Manifest,
-) -> Result<Vec<(String, Vec<u8>)>, PackageError> {
-    let mut out = Vec::with_capacity(manifest.entries.len());
-    for e in &manifest.entries {
-        let declared = archive.entries.iter().find(|(n, _)| *n == e.name).map_or(0, |(_, s)| *s);
-        if declared != e.size {
-            return Err(PackageError::EntrySizeMismatch { name: e.name.clone(), listed: e.size, actual: declared });
-        }
-        let bytes = archive.read(&e.name)?;
-        if sha256_hex(&bytes) != e.sha256 {
-            return Err(PackageError::EntryHashMismatch(e.name.clone()));
-        }
-        out.push((e.name.clone(), bytes));
-    }
-    Ok(out)
-}
-
-fn check_abi(manifest: &Manifest) -> Result<(), PackageError> {
-    use actor_abi::ffi;
-    if manifest.abi.version != ffi::ABI_VERSION {
-        return Err(PackageError::AbiMismatch { package: manifest.abi.version, host: ffi::ABI_VERSION });
-    }
-    let host = format!("{:016x}", ffi::LAYOUT_FINGERPRINT);
-    if manifest.abi.fingerprint != host {
-        return Err(PackageError::FingerprintMismatch { package: manifest.abi.fingerprint.clone(), host });
-    }
-    Ok(())
+    Err(PackageError::NameMismatch {
+        file,
+        group: verified.manifest.group.clone(),
+        version: verified.manifest.version_text().to_string(),
+        expected,
+    })
 }

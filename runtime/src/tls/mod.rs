@@ -5,9 +5,12 @@
 
 pub mod authority;
 pub mod build;
+mod contents;
 pub mod error;
 pub mod format;
 pub mod keys;
+mod package_file;
+mod stage;
 pub mod versions;
 mod ziparchive;
 

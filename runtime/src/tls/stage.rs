@@ -1,0 +1,71 @@
+//! Verifying a package file and writing this machine's code out of it in
+//! the same pass, ready for [`ActorSystem::load`].
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::LoadError;
+use crate::package::{LibraryFiles, VerifiedPackage};
+use crate::plugin::extract::Staging;
+use crate::system::ActorSystem;
+use crate::tls::authority::{SourceAuthority, Verified, check_file_name};
+use crate::tls::contents::LibrarySink;
+use crate::tls::format::{EntryInfo, EntryKind};
+use crate::tls::package_file::PackageBytes;
+
+impl SourceAuthority {
+    /// Verifies the package file at `path` exactly as
+    /// [`verify_file`](SourceAuthority::verify_file) does and, in the same
+    /// read, writes this machine's library and dependencies into a private
+    /// staging directory of `system`. The returned package is what
+    /// [`ActorSystem::load`] takes; the bytes written are the ones whose
+    /// SHA-256 matched the signed manifest, whatever happens to the file
+    /// afterwards. On any refusal nothing is left on disk.
+    pub fn stage_file(&self, path: &Path, system: &ActorSystem) -> Result<(Verified, VerifiedPackage), LoadError> {
+        let bytes = PackageBytes::open(path, self.policy().max_package_bytes)?;
+        let mut sink = StagingSink { staging: Staging::new(system.extract_root())?, library: None, last: None };
+        let verified = self.verify_input(&bytes, &mut sink)?;
+        check_file_name(path, &verified)?;
+        let library = sink.library.ok_or_else(|| LoadError::NotAPackage {
+            path: path.to_path_buf(),
+            reason: "no library for this machine was written".into(),
+        })?;
+        let package = VerifiedPackage {
+            group: verified.manifest.group.clone(),
+            version: verified.manifest.version_text().to_string(),
+            hash: verified.hash.clone(),
+            files: LibraryFiles::Staged { staging: sink.staging, library },
+            actors: verified.manifest.actors.clone(),
+        };
+        Ok((verified, package))
+    }
+}
+
+/// Writes each library entry to a file of the staging directory named by
+/// the entry's last path component.
+struct StagingSink {
+    staging: Staging,
+    /// The library's file name, once written.
+    library: Option<String>,
+    /// The file being written, for a write error.
+    last: Option<String>,
+}
+
+impl LibrarySink for StagingSink {
+    type Error = LoadError;
+
+    fn writer(&mut self, entry: &EntryInfo) -> Result<Box<dyn Write>, LoadError> {
+        let base = entry.name.rsplit('/').next().unwrap_or(&entry.name);
+        let (file_name, file) = self.staging.create(base)?;
+        if entry.kind == EntryKind::Library {
+            self.library = Some(file_name.clone());
+        }
+        self.last = Some(file_name);
+        Ok(Box::new(file))
+    }
+
+    fn write_failed(&mut self, _: &EntryInfo, source: std::io::Error) -> LoadError {
+        let path = self.staging.path_of(self.last.as_deref().unwrap_or_default());
+        LoadError::Extract { path, source }
+    }
+}
