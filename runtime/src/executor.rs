@@ -118,16 +118,26 @@ fn pop_local() -> Option<Arc<ActorCell>> {
     LOCAL.with(|q| q.borrow_mut().pop_front())
 }
 
-fn run_cell(shared: &std::sync::Weak<Shared>, cell: &Arc<ActorCell>) {
-    if let Some(shared) = shared.upgrade() {
-        crate::run::run_batch(&shared, cell);
+/// Runs up to [`LOCAL_BURST`] locally queued actors under one upgrade of
+/// the system (an upgrade per actor was a measurable share of a ping-pong).
+fn run_local_burst(shared: &std::sync::Weak<Shared>) {
+    let Some(first) = pop_local() else { return };
+    let Some(strong) = shared.upgrade() else { return };
+    crate::run::run_batch(&strong, &first);
+    for _ in 1..LOCAL_BURST {
+        let Some(cell) = pop_local() else { break };
+        crate::run::run_batch(&strong, &cell);
     }
 }
 
 /// Runs one task; false for Stop.
 fn run_task(task: Task, shared: &std::sync::Weak<Shared>) -> bool {
     match task {
-        Task::Run(cell) => run_cell(shared, &cell),
+        Task::Run(cell) => {
+            if let Some(shared) = shared.upgrade() {
+                crate::run::run_batch(&shared, &cell);
+            }
+        }
         Task::Call(f) => f(),
         Task::Stop => return false,
     }
@@ -139,12 +149,7 @@ fn worker(id: u64, rx: &Receiver<Task>, shared: &std::sync::Weak<Shared>) {
     loop {
         // Local work first, in bursts, then one look at the shared channel
         // so other threads' tasks are never starved by a local ping-pong.
-        let mut ran = 0;
-        while ran < LOCAL_BURST {
-            let Some(cell) = pop_local() else { break };
-            run_cell(shared, &cell);
-            ran += 1;
-        }
+        run_local_burst(shared);
         let local_left = LOCAL.with(|q| !q.borrow().is_empty());
         let task = if local_left {
             rx.try_recv().ok()
