@@ -50,6 +50,9 @@ enum Cmd {
         workload: String,
         /// Messages or round trips.
         n: u64,
+        /// How many times, in one process.
+        #[arg(long, default_value_t = 1)]
+        runs: u32,
     },
     /// Internal: run one Rust peer's W1 or W2 (`n` messages) and print the rate.
     #[command(hide = true)]
@@ -60,6 +63,9 @@ enum Cmd {
         workload: String,
         /// Messages or round trips.
         n: u64,
+        /// How many times, in one process.
+        #[arg(long, default_value_t = 1)]
+        runs: u32,
     },
     /// Internal: run only L4 and L5 and print their tables.
     #[command(hide = true)]
@@ -94,9 +100,11 @@ fn main() -> ExitCode {
     let (quick, out) = match Cli::parse().command {
         Cmd::Report { quick, out } => (quick, out),
         Cmd::W4Child { system, n } => return finish("w4-child", workloads::w4_child(&system, n)),
-        Cmd::Ours { workload, n } => return finish("ours", probes::ours(&workload, n)),
+        Cmd::Ours { workload, n, runs } => return finish("ours", probes::ours(&workload, n, runs)),
         Cmd::Director { quick } => return finish("director", probes::director(quick)),
-        Cmd::Peer { system, workload, n } => return finish("peer", probes::peer(&system, &workload, n)),
+        Cmd::Peer { system, workload, n, runs } => {
+            return finish("peer", (0..runs).try_for_each(|_| probes::peer(&system, &workload, n)));
+        }
     };
     let root = test_support::workspace_root();
     let out =

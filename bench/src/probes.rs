@@ -25,13 +25,17 @@ fn l1(mib: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB);
-/// prints its rate (and W3's percentiles).
-pub fn ours(workload: &str, n: u64) -> Result<(), Error> {
+/// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB),
+/// `runs` times in one system; prints each rate (and W3's percentiles).
+pub fn ours(workload: &str, n: u64, runs: u32) -> Result<(), Error> {
     if workload == "l1" {
         return l1(n);
     }
     let o = Ours::new()?;
+    (0..runs).try_for_each(|_| ours_once(&o, workload, n))
+}
+
+fn ours_once(o: &Ours, workload: &str, n: u64) -> Result<(), Error> {
     let d = match workload {
         "w1" => o.w1(n)?,
         "w2" => o.w2(n)?,

@@ -45,7 +45,8 @@ fn versus_best(t: &Table, text: &str) -> (String, Verdict) {
     (text.into(), if ratio >= 1.0 { Verdict::Met(detail) } else { Verdict::Missed(detail) })
 }
 
-fn throughput(
+/// A table of our rate alone (no peer runs this workload).
+fn ours_only(
     id: &str,
     title: String,
     n: u64,
@@ -58,42 +59,73 @@ fn throughput(
     Ok(t)
 }
 
-fn w1(o: &Ours, s: &Sizes) -> Result<Table, Error> {
-    let mut t =
-        throughput("W1", format!("one-way tell between two actors, {} messages", s.w1), s.w1, s.runs, |n| o.w1(n))?;
-    t.add("actix", &repeat(s.runs, || Ok(rate(s.w1, actix_peer::w1(s.w1))))?);
-    t.add("ractor", &repeat(s.runs, || Ok(rate(s.w1, ractor_peer::w1(s.w1))))?);
-    t.add("kameo", &repeat(s.runs, || Ok(rate(s.w1, kameo_peer::w1(s.w1))))?);
+/// One measurement of one system.
+type Measure<'a, T> = Box<dyn FnMut() -> Result<T, Error> + 'a>;
+
+/// Runs every system's measurement `runs` times, round by round (run 1 of
+/// each system, then run 2 of each...), so a machine that drifts during the
+/// workload (this VM does, by up to 2x) weighs on every system alike.
+fn interleaved<'a, T>(
+    runs: usize,
+    mut systems: Vec<(&'a str, Measure<'a, T>)>,
+) -> Result<Vec<(&'a str, Vec<T>)>, Error> {
+    let mut out: Vec<(&str, Vec<T>)> = systems.iter().map(|(name, _)| (*name, Vec::with_capacity(runs))).collect();
+    for _ in 0..runs {
+        for ((_, measure), (_, results)) in systems.iter_mut().zip(out.iter_mut()) {
+            results.push(measure()?);
+        }
+    }
+    Ok(out)
+}
+
+/// A rate table from interleaved runs of every system.
+fn rates(mut t: Table, runs: usize, systems: Vec<(&str, Measure<'_, f64>)>) -> Result<Table, Error> {
+    for (system, values) in interleaved(runs, systems)? {
+        t.add(system, &values);
+    }
     t.target = Some(versus_best(&t, "at least 1.0x the fastest Rust peer"));
     Ok(t)
+}
+
+fn w1(o: &Ours, s: &Sizes) -> Result<Table, Error> {
+    progress("W1 one-way tell");
+    let n = s.w1;
+    let t = Table::new("W1", format!("one-way tell between two actors, {n} messages"), "messages/s", true);
+    let systems: Vec<(&str, Measure<'_, f64>)> = vec![
+        ("ours", Box::new(|| Ok(rate(n, o.w1(n)?)))),
+        ("actix", Box::new(|| Ok(rate(n, actix_peer::w1(n))))),
+        ("ractor", Box::new(|| Ok(rate(n, ractor_peer::w1(n))))),
+        ("kameo", Box::new(|| Ok(rate(n, kameo_peer::w1(n))))),
+    ];
+    rates(t, s.runs, systems)
 }
 
 fn w2(o: &Ours, s: &Sizes) -> Result<Table, Error> {
     progress("W2 ping-pong");
-    let mut t = Table::new("W2", format!("ping-pong round trips between two actors, {}", s.w2), "round trips/s", true);
-    t.add("ours", &repeat(s.runs, || Ok(rate(s.w2, o.w2(s.w2)?)))?);
-    t.add("actix", &repeat(s.runs, || Ok(rate(s.w2, actix_peer::w2(s.w2))))?);
-    t.add("ractor", &repeat(s.runs, || Ok(rate(s.w2, ractor_peer::w2(s.w2))))?);
-    t.add("kameo", &repeat(s.runs, || Ok(rate(s.w2, kameo_peer::w2(s.w2))))?);
-    t.target = Some(versus_best(&t, "at least 1.0x the fastest Rust peer"));
-    Ok(t)
+    let n = s.w2;
+    let t = Table::new("W2", format!("ping-pong round trips between two actors, {n}"), "round trips/s", true);
+    let systems: Vec<(&str, Measure<'_, f64>)> = vec![
+        ("ours", Box::new(|| Ok(rate(n, o.w2(n)?)))),
+        ("actix", Box::new(|| Ok(rate(n, actix_peer::w2(n))))),
+        ("ractor", Box::new(|| Ok(rate(n, ractor_peer::w2(n))))),
+        ("kameo", Box::new(|| Ok(rate(n, kameo_peer::w2(n))))),
+    ];
+    rates(t, s.runs, systems)
 }
 
 fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
     progress("W3 ask latency");
-    let mut runs: Vec<(&str, Vec<Vec<f64>>)> = Vec::new();
-    let mut ours = Vec::new();
-    for _ in 0..s.runs {
-        ours.push(sorted_us(o.w3(s.w3)?));
-    }
-    runs.push(("ours", ours));
-    runs.push(("actix", (0..s.runs).map(|_| sorted_us(actix_peer::w3(s.w3))).collect()));
-    runs.push(("ractor", (0..s.runs).map(|_| sorted_us(ractor_peer::w3(s.w3))).collect()));
-    runs.push(("kameo", (0..s.runs).map(|_| sorted_us(kameo_peer::w3(s.w3))).collect()));
+    let n = s.w3;
+    let systems: Vec<(&str, Measure<'_, Vec<f64>>)> = vec![
+        ("ours", Box::new(|| Ok(sorted_us(o.w3(n)?)))),
+        ("actix", Box::new(|| Ok(sorted_us(actix_peer::w3(n))))),
+        ("ractor", Box::new(|| Ok(sorted_us(ractor_peer::w3(n))))),
+        ("kameo", Box::new(|| Ok(sorted_us(kameo_peer::w3(n))))),
+    ];
+    let runs = interleaved(s.runs, systems)?;
     let mut tables = Vec::new();
     for (p, label) in [(50.0, "p50"), (99.0, "p99")] {
-        let mut t =
-            Table::new(&format!("W3 {label}"), format!("ask from outside the system, {} asks", s.w3), "µs", false);
+        let mut t = Table::new(&format!("W3 {label}"), format!("ask from outside the system, {n} asks"), "µs", false);
         for (system, samples) in &runs {
             let values: Vec<f64> = samples.iter().map(|r| percentile(r, p)).collect();
             t.add(system, &values);
@@ -282,7 +314,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     let mut tables = vec![w1(&ours, &s)?, w2(&ours, &s)?];
     tables.extend(w3(&ours, &s)?);
     tables.extend(w4(&s)?);
-    tables.push(throughput(
+    tables.push(ours_only(
         "W5",
         format!("messages between actors of two packages (plain values), {}", s.w5),
         s.w5,
@@ -309,7 +341,7 @@ fn render(quick: bool, s: &Sizes, tables: &[Table]) -> String {
         out.push_str("\n**Quick run**: small sizes, one run each; a smoke test, not a measurement. Targets below are not to be trusted.\n");
     }
     out.push_str(&format!(
-        "\n- Machine: {} cores, {}\n- Toolchain: {}\n- Peers: {}\n- Runs per measurement: {} (median, min, max shown)\n\n",
+        "\n- Machine: {} cores, {}\n- Toolchain: {}\n- Peers: {}\n- Runs per measurement: {} (median, min, max shown); W1-W3 run round by round (run 1 of every system, then run 2...)\n\n",
         machine::cores(),
         machine::cpu_model(),
         machine::rustc_version(),
