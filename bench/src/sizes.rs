@@ -28,7 +28,7 @@ pub struct Sizes {
 impl Sizes {
     /// The full report's sizes (the numbers).
     pub const FULL: Sizes = Sizes {
-        runs: 5,
+        runs: 9,
         w1: 1_000_000,
         w2: 100_000,
         w3: 20_000,
