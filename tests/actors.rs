@@ -114,6 +114,18 @@ fn undeliverable_messages_are_counted_as_dead_letters() {
 }
 
 #[test]
+fn a_second_reply_to_an_answered_ask_is_a_dead_letter() {
+    let sys = system();
+    let pkg = load(&sys, &plugins().misbehave, "misbehave", "1");
+    let m = sys.create_actor(&pkg.hash, "misbehave.Actor").unwrap();
+    let before = sys.dead_letters();
+    assert_eq!(sys.ask(&m, "reply_twice", T).unwrap(), Value::from("first"));
+    // Sent in the same handler call to the same (now answered) address:
+    // it must not vanish into the spent reply slot.
+    assert!(eventually(|| sys.dead_letters() == before + 1), "dead letters: {before} -> {}", sys.dead_letters());
+}
+
+#[test]
 fn asking_a_missing_actor_fails_at_once() {
     let sys = system();
     let nobody = Address::parse("actor:0.424242").unwrap();

@@ -62,8 +62,10 @@ pub(crate) fn route_envelope(shared: &Arc<Shared>, to: Address, env: Envelope) {
 
 /// Sends `payload` to `to` through `cache`, the cell of the last target of
 /// the running handler: a handler that sends many messages to one actor
-/// looks it up once. (A stopped cached cell drains what it is given, like
-/// any stopped cell.)
+/// looks it up once. A cached cell that has stopped is looked up again, and
+/// a reply slot is never cached: answered once, its address is gone, so a
+/// second message to it is a dead letter ("no such actor") exactly as
+/// without the cache, instead of vanishing into the spent slot.
 pub(crate) fn route_cached(
     shared: &Arc<Shared>,
     cache: &mut Option<Arc<ActorCell>>,
@@ -72,13 +74,13 @@ pub(crate) fn route_cached(
     payload: Payload,
 ) {
     let env = Envelope { from, payload };
-    if let Some(cell) = cache.as_ref().filter(|c| c.addr == to) {
+    if let Some(cell) = cache.as_ref().filter(|c| c.addr == to && !c.is_stopped()) {
         return route_to_cell(shared, cell, to, env);
     }
     match cell_at(shared, to) {
         Some(cell) => {
             route_to_cell(shared, &cell, to, env);
-            *cache = Some(cell);
+            *cache = (!matches!(cell.place, Place::Reply(_))).then_some(cell);
         }
         None => dead_envelope(shared, to, env, DeadReason::NoSuchActor),
     }

@@ -149,6 +149,10 @@ impl Actor for Misbehave {
                 "allocated".into()
             }
             Some("ping") => "pong".into(),
+            Some("reply_twice") => {
+                cx.send(&from, "first");
+                "second".into()
+            }
             Some("bomb_drops") => BOMB_DROPS.load(Ordering::SeqCst).into(),
             _ => return,
         };
