@@ -322,7 +322,12 @@ impl ActorSystem {
         let (addr, slot) = self.new_reply_slot();
         route(&self.shared, addr, *to, Payload::native(Message::Value(msg.into())));
         let result = slot.wait_until(Instant::now() + timeout);
-        self.shared.table.remove(addr.id());
+        // Whoever completed the slot took its address out of the table
+        // first; only a timeout leaves it there (one shard write less per
+        // ask, on a line the replying thread has just written).
+        if result.is_none() {
+            self.shared.table.remove(addr.id());
+        }
         result.unwrap_or(Err(AskError::Timeout { target: *to, after: timeout }))
     }
 
@@ -400,6 +405,7 @@ impl ActorSystem {
         shared.timer.stop();
         for cell in shared.table.select(|c| matches!(c.place, Place::Reply(_))) {
             if let Place::Reply(slot) = &cell.place {
+                shared.table.remove(cell.addr.id());
                 slot.complete(Err(AskError::SystemStopped));
             }
         }
@@ -437,3 +443,7 @@ impl Drop for ActorSystem {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+#[path = "system_tests.rs"]
+mod tests;
