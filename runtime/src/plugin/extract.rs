@@ -53,6 +53,11 @@ impl Staging {
         Ok((file_name, f))
     }
 
+    /// Where [`create`](Staging::create) puts the file `name`.
+    pub(crate) fn path_for(&self, name: &str) -> PathBuf {
+        self.dir.join(sanitize(name))
+    }
+
     /// Writes `bytes` as the file `name`; returns its file name.
     ///
     /// Not synced to disk: the file only lives while this process has it
@@ -73,9 +78,7 @@ impl Staging {
     /// Moves the staged files to `dir` (a stale `dir` is removed first: a
     /// loaded version's directory is never replaced, the caller checks).
     pub(crate) fn commit(mut self, dir: &Path) -> Result<PathBuf, LoadError> {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
-        }
+        remove_stale(dir)?;
         std::fs::rename(&self.dir, dir).map_err(io_err(dir))?;
         self.committed = true;
         Ok(dir.to_path_buf())
@@ -93,11 +96,17 @@ impl Drop for Staging {
 /// Creates a fresh 0700 directory `root/name`, removing a stale one first.
 fn fresh_dir(root: &Path, name: &str) -> Result<PathBuf, LoadError> {
     let dir = root.join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
-    }
+    remove_stale(&dir)?;
     DirBuilder::new().mode(0o700).create(&dir).map_err(io_err(&dir))?;
     Ok(dir)
+}
+
+/// Removes `dir` and everything in it, if it is there.
+fn remove_stale(dir: &Path) -> Result<(), LoadError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    }
+    Ok(())
 }
 
 /// A file name made only of `[A-Za-z0-9._-]`, never starting with a dot.

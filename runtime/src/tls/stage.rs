@@ -23,7 +23,7 @@ impl SourceAuthority {
     /// afterwards. On any refusal nothing is left on disk.
     pub fn stage_file(&self, path: &Path, system: &ActorSystem) -> Result<(Verified, VerifiedPackage), LoadError> {
         let bytes = PackageBytes::open(path, self.policy().max_package_bytes)?;
-        let mut sink = StagingSink { staging: Staging::new(system.extract_root())?, library: None, last: None };
+        let mut sink = StagingSink { staging: Staging::new(system.extract_root())?, library: None };
         let verified = self.verify_input(&bytes, &mut sink)?;
         check_file_name(path, &verified)?;
         let library = sink.library.ok_or_else(|| LoadError::NotAPackage {
@@ -47,25 +47,25 @@ struct StagingSink {
     staging: Staging,
     /// The library's file name, once written.
     library: Option<String>,
-    /// The file being written, for a write error.
-    last: Option<String>,
+}
+
+/// The file an entry is staged as (before sanitising): its last path component.
+fn base_name(entry: &EntryInfo) -> &str {
+    entry.name.rsplit('/').next().unwrap_or(&entry.name)
 }
 
 impl LibrarySink for StagingSink {
     type Error = LoadError;
 
     fn writer(&mut self, entry: &EntryInfo) -> Result<Box<dyn Write>, LoadError> {
-        let base = entry.name.rsplit('/').next().unwrap_or(&entry.name);
-        let (file_name, file) = self.staging.create(base)?;
+        let (file_name, file) = self.staging.create(base_name(entry))?;
         if entry.kind == EntryKind::Library {
-            self.library = Some(file_name.clone());
+            self.library = Some(file_name);
         }
-        self.last = Some(file_name);
         Ok(Box::new(file))
     }
 
-    fn write_failed(&mut self, _: &EntryInfo, source: std::io::Error) -> LoadError {
-        let path = self.staging.path_of(self.last.as_deref().unwrap_or_default());
-        LoadError::Extract { path, source }
+    fn write_failed(&mut self, entry: &EntryInfo, source: std::io::Error) -> LoadError {
+        LoadError::Extract { path: self.staging.path_for(base_name(entry)), source }
     }
 }
