@@ -78,8 +78,22 @@ fn interleaved<'a, T>(
     Ok(out)
 }
 
-/// A rate table from interleaved runs of every system.
-fn rates(mut t: Table, runs: usize, systems: Vec<(&str, Measure<'_, f64>)>) -> Result<Table, Error> {
+/// A Rust peer's workload: `n` messages or round trips, how long they took.
+type PeerRun = fn(u64) -> Duration;
+
+/// A rate table of `n` per run, from interleaved runs of ours and each peer,
+/// with the "at least the fastest Rust peer" target.
+fn rates(
+    mut t: Table,
+    n: u64,
+    runs: usize,
+    ours: impl Fn(u64) -> Result<Duration, Error>,
+    peers: [(&'static str, PeerRun); 3],
+) -> Result<Table, Error> {
+    let mut systems: Vec<(&str, Measure<'_, f64>)> = vec![("ours", Box::new(|| Ok(rate(n, ours(n)?))))];
+    for (name, run) in peers {
+        systems.push((name, Box::new(move || Ok(rate(n, run(n))))));
+    }
     for (system, values) in interleaved(runs, systems)? {
         t.add(system, &values);
     }
@@ -91,26 +105,18 @@ fn w1(o: &Ours, s: &Sizes) -> Result<Table, Error> {
     progress("W1 one-way tell");
     let n = s.w1;
     let t = Table::new("W1", format!("one-way tell between two actors, {n} messages"), "messages/s", true);
-    let systems: Vec<(&str, Measure<'_, f64>)> = vec![
-        ("ours", Box::new(|| Ok(rate(n, o.w1(n)?)))),
-        ("actix", Box::new(|| Ok(rate(n, actix_peer::w1(n))))),
-        ("ractor", Box::new(|| Ok(rate(n, ractor_peer::w1(n))))),
-        ("kameo", Box::new(|| Ok(rate(n, kameo_peer::w1(n))))),
-    ];
-    rates(t, s.runs, systems)
+    let peers: [(&str, PeerRun); 3] =
+        [("actix", actix_peer::w1), ("ractor", ractor_peer::w1), ("kameo", kameo_peer::w1)];
+    rates(t, n, s.runs, |n| o.w1(n), peers)
 }
 
 fn w2(o: &Ours, s: &Sizes) -> Result<Table, Error> {
     progress("W2 ping-pong");
     let n = s.w2;
     let t = Table::new("W2", format!("ping-pong round trips between two actors, {n}"), "round trips/s", true);
-    let systems: Vec<(&str, Measure<'_, f64>)> = vec![
-        ("ours", Box::new(|| Ok(rate(n, o.w2(n)?)))),
-        ("actix", Box::new(|| Ok(rate(n, actix_peer::w2(n))))),
-        ("ractor", Box::new(|| Ok(rate(n, ractor_peer::w2(n))))),
-        ("kameo", Box::new(|| Ok(rate(n, kameo_peer::w2(n))))),
-    ];
-    rates(t, s.runs, systems)
+    let peers: [(&str, PeerRun); 3] =
+        [("actix", actix_peer::w2), ("ractor", ractor_peer::w2), ("kameo", kameo_peer::w2)];
+    rates(t, n, s.runs, |n| o.w2(n), peers)
 }
 
 fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
