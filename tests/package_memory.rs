@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::keys;
-use common::pkg::Pkg;
+use common::pkg::{Pkg, signed_in_trust_dir};
 use runtime::tls::SourceAuthority;
 
 const MIB: u64 = 1 << 20;
@@ -34,11 +33,7 @@ fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, u64) {
 
 #[test]
 fn a_48_mib_package_is_verified_and_loaded_without_holding_it_in_memory() {
-    let (dir, keys_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let key = keys::make(keys_dir.path(), "main", 2048, false);
-    std::fs::copy(&key.public, dir.path().join("main_tls.key")).unwrap();
-    let file = dir.path().join("foo-1.0.tls");
-    let lib_len = {
+    let (dir, file, lib_len) = {
         let mut pkg = Pkg::foo("1.0");
         let lib = padded_foo(48);
         let entries = pkg.manifest["entries"].as_array_mut().unwrap();
@@ -47,8 +42,8 @@ fn a_48_mib_package_is_verified_and_loaded_without_holding_it_in_memory() {
         entry["sha256"] = runtime::sha256_hex(&lib).into();
         let len = lib.len() as u64;
         pkg.payload[0].1 = lib;
-        std::fs::write(&file, pkg.zip(&key)).unwrap();
-        len
+        let (dir, file) = signed_in_trust_dir(&pkg, "foo-1.0.tls");
+        (dir, file, len)
     };
     assert!(std::fs::metadata(&file).unwrap().len() > 47 * MIB, "the padding is incompressible");
     let sa = SourceAuthority::new(dir.path());

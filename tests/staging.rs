@@ -5,19 +5,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::keys;
-use common::pkg::Pkg;
+use common::pkg::{Pkg, signed_in_trust_dir};
 use runtime::LoadError;
 use runtime::tls::SourceAuthority;
 
 /// A trust dir holding one key and `foo-1.0.tls` signed by it.
 fn signed_foo() -> (tempfile::TempDir, PathBuf) {
-    let (dir, keys_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let key = keys::make(keys_dir.path(), "main", 2048, false);
-    std::fs::copy(&key.public, dir.path().join("main_tls.key")).unwrap();
-    let file = dir.path().join("foo-1.0.tls");
-    std::fs::write(&file, Pkg::foo("1.0").zip(&key)).unwrap();
-    (dir, file)
+    signed_in_trust_dir(&Pkg::foo("1.0"), "foo-1.0.tls")
 }
 
 /// Every file under `root`, relative to it, sorted.

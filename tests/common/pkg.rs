@@ -69,3 +69,14 @@ pub fn zip_entries(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let refs: Vec<(&str, &[u8])> = entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     runtime::tls::write_zip(&refs).unwrap()
 }
+
+/// A fresh trust directory holding one new openssl key (its private half
+/// kept elsewhere and dropped) and `pkg` signed by it as `dir/file_name`.
+pub fn signed_in_trust_dir(pkg: &Pkg, file_name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, keys_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let key = keys::make(keys_dir.path(), "main", 2048, false);
+    std::fs::copy(&key.public, dir.path().join("main_tls.key")).unwrap();
+    let file = dir.path().join(file_name);
+    std::fs::write(&file, pkg.zip(&key)).unwrap();
+    (dir, file)
+}
