@@ -135,10 +135,10 @@ pub fn plugins() -> &'static Plugins {
 
 /// Builds the example packages and returns their paths.
 pub fn build_plugins() -> Result<Plugins, BuildError> {
-    // The ABI-mismatch package enables a feature of actor-abi; building it
-    // with the others would unify that feature into all of them.
-    cargo_build(&["foo", "other", "misbehave", "benchpkg"])?;
-    cargo_build(&["abi-mismatch"])?;
+    cargo_build(&["-p", "foo", "-p", "other", "-p", "misbehave", "-p", "benchpkg"])?;
+    // The ABI-mismatch package enables a feature of actor-abi; it is a
+    // workspace of its own so that the feature never reaches the others.
+    cargo_build(&["--manifest-path", "example-packages/abi-mismatch/Cargo.toml"])?;
     let dir = plugin_target_dir().join("release");
     let lib = |name: &str| {
         let p = dir.join(format!("lib{name}.so"));
@@ -153,16 +153,15 @@ pub fn build_plugins() -> Result<Plugins, BuildError> {
     })
 }
 
-fn cargo_build(packages: &[&str]) -> Result<(), BuildError> {
+/// `cargo build --release` with `selection` (`-p NAME`s or a `--manifest-path`).
+fn cargo_build(selection: &[&str]) -> Result<(), BuildError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(workspace_root()).args(["build", "--release", "--quiet", "--target-dir"]).arg(plugin_target_dir());
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
+    cmd.args(selection);
     let out = cmd.output().map_err(|source| BuildError::Spawn { cargo: cargo.clone(), source })?;
     if out.status.success() {
         return Ok(());
     }
-    Err(BuildError::Failed { packages: packages.join(", "), stderr: String::from_utf8_lossy(&out.stderr).into_owned() })
+    Err(BuildError::Failed { packages: selection.join(" "), stderr: String::from_utf8_lossy(&out.stderr).into_owned() })
 }
