@@ -1,8 +1,13 @@
 //! `DirectorControl`: the client API of the daemon, one method per command.
 //! The `thespian-director` CLI is a thin printer over it.
+//!
+//! Before it sends a byte, the client checks who serves the socket
+//! (`SO_PEERCRED`): only its own user or root. Every call is bounded: the
+//! connect, and the wait for the reply ([`DirectorControl::with_timeout`]),
+//! so a stopped daemon is reported with its pid instead of hanging.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -10,11 +15,25 @@ use std::time::{Duration, Instant};
 
 use crate::daemon::paths::DaemonPaths;
 use crate::protocol::{ErrorKind, GroupListing, Loaded, RefreshItem, Reply, Request, Response, Send, Status, Unloaded};
+use crate::sys;
 
 /// How long `start` waits for a new daemon to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `shutdown` waits for the daemon to exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a quick request (status, list, tell...) waits for its reply by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long load, refresh and unload wait: verifying large packages and
+/// delivering lifecycle messages (up to 10 s each) takes a while.
+const LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// What an ask waits beyond its own timeout.
+const ASK_MARGIN: Duration = Duration::from_secs(30);
+/// Largest reply read.
+const MAX_REPLY: u64 = 256 << 20;
+/// The environment variable that overrides [`DEFAULT_TIMEOUT`] (seconds).
+pub const TIMEOUT_VAR: &str = "THESPIAN_DIRECTOR_TIMEOUT";
 
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +56,32 @@ pub enum ControlError {
         socket: PathBuf,
         /// What failed.
         reason: String,
+    },
+    /// The socket is served by another user: nothing was sent to it.
+    #[error(
+        "refusing to talk to {socket}: it is served by uid {uid} (pid {pid}), not by this user or root; \
+         someone may have replaced the control socket. Nothing was sent"
+    )]
+    Impostor {
+        /// The socket.
+        socket: PathBuf,
+        /// The server's user id.
+        uid: u32,
+        /// The server's pid.
+        pid: u32,
+    },
+    /// The daemon accepted the connection but did not answer in time.
+    #[error(
+        "the daemon (pid {pid}) is not answering on {socket}: no reply within {after:?} \
+         (stopped, or stuck?); check it with `ps -o stat,pid {pid}` and its log"
+    )]
+    NotAnswering {
+        /// The socket.
+        socket: PathBuf,
+        /// The daemon's pid.
+        pid: u32,
+        /// How long we waited.
+        after: Duration,
     },
     /// The daemon could not be started.
     #[error("could not start the daemon: {0}")]
@@ -71,12 +116,22 @@ pub struct Started {
 pub struct DirectorControl {
     paths: DaemonPaths,
     binary: Option<PathBuf>,
+    timeout: Duration,
 }
 
 impl DirectorControl {
     /// A controller for the daemon of `dir`.
     pub fn new(dir: &Path) -> DirectorControl {
-        DirectorControl { paths: DaemonPaths::for_dir(dir), binary: None }
+        DirectorControl { paths: DaemonPaths::for_dir(dir), binary: None, timeout: default_timeout() }
+    }
+
+    /// Waits at most `timeout` for the reply to a quick request (status,
+    /// list, tell, ...); load, refresh and unload wait longer, an ask its own
+    /// timeout plus a margin. The default is [`DEFAULT_TIMEOUT`], or
+    /// `$THESPIAN_DIRECTOR_TIMEOUT` seconds.
+    pub fn with_timeout(mut self, timeout: Duration) -> DirectorControl {
+        self.timeout = timeout;
+        self
     }
 
     /// A controller for `$THESPIAN_DIRECTOR_DIR` (or the default directory).
@@ -95,24 +150,46 @@ impl DirectorControl {
         &self.paths
     }
 
+    /// How long `req` may wait for its reply.
+    fn reply_timeout(&self, req: &Request) -> Duration {
+        match req {
+            Request::Load { .. } | Request::Refresh | Request::Unload { .. } => LIFECYCLE_TIMEOUT.max(self.timeout),
+            Request::Ask(send) => Duration::from_millis(send.timeout_ms).saturating_add(ASK_MARGIN).max(self.timeout),
+            _ => self.timeout,
+        }
+    }
+
     fn request(&self, req: &Request) -> Result<Reply, ControlError> {
         let socket = &self.paths.socket;
         let io = |e: std::io::Error| ControlError::Io { socket: socket.clone(), reason: e.to_string() };
-        let mut stream = match UnixStream::connect(socket) {
+        let stream = match sys::connect(socket, CONNECT_TIMEOUT) {
             Ok(s) => s,
             Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
                 return Err(ControlError::NotRunning(self.paths.dir.clone()));
             }
             Err(e) => return Err(io(e)),
         };
+        let server = sys::peer(&stream).map_err(io)?;
+        if !sys::trusted_uid(server.uid) {
+            return Err(ControlError::Impostor { socket: socket.clone(), uid: server.uid, pid: server.pid });
+        }
+        let wait = self.reply_timeout(req);
+        let not_answering = || ControlError::NotAnswering { socket: socket.clone(), pid: server.pid, after: wait };
+        stream.set_write_timeout(Some(wait)).map_err(io)?;
+        stream.set_read_timeout(Some(wait)).map_err(io)?;
         let mut line = serde_json::to_vec(req).map_err(|e| ControlError::Unexpected(e.to_string()))?;
         line.push(b'\n');
         // A daemon that refuses the connection answers without reading the
         // request, so the write may fail while its answer is already there.
-        let written = stream.write_all(&line);
+        let written = (&stream).write_all(&line);
         let mut answer = String::new();
-        let read = BufReader::new(&stream).read_line(&mut answer);
-        if answer.is_empty() {
+        let read = BufReader::new((&stream).take(MAX_REPLY)).read_line(&mut answer);
+        let timed_out =
+            |e: &std::io::Error| matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut);
+        if answer.is_empty() || !answer.ends_with('\n') {
+            if read.as_ref().err().is_some_and(timed_out) || written.as_ref().err().is_some_and(timed_out) {
+                return Err(not_answering());
+            }
             let e = written.err().or(read.err());
             return Err(e.map_or_else(|| io(std::io::Error::other("the daemon closed the connection")), io));
         }
@@ -143,11 +220,13 @@ impl DirectorControl {
             Some(b) => b.clone(),
             None => std::env::current_exe().map_err(|e| ControlError::Start(e.to_string()))?,
         };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.paths.log)
-            .map_err(|e| ControlError::Start(format!("{}: {e}", self.paths.log.display())))?;
+        if self.paths.socket_outside_dir()
+            && let Some(parent) = self.paths.socket.parent()
+        {
+            crate::daemon::paths::ensure_private_dir(parent).map_err(ControlError::Start)?;
+        }
+        let log = open_daemon_log(&self.paths.log).map_err(ControlError::Start)?;
+        let log_start = log.metadata().map_or(0, |m| m.len());
         let log2 = log.try_clone().map_err(|e| ControlError::Start(e.to_string()))?;
         let mut child = Command::new(&binary)
             .args(["start", "--foreground"])
@@ -167,8 +246,9 @@ impl DirectorControl {
             }
             if let Ok(Some(code)) = child.try_wait() {
                 return Err(ControlError::Start(format!(
-                    "the daemon exited ({code}); see {}",
-                    self.paths.log.display()
+                    "the daemon exited during start-up ({code}); see {}{}",
+                    self.paths.log.display(),
+                    log_tail(&self.paths.log, log_start)
                 )));
             }
             if Instant::now() > deadline {
@@ -284,6 +364,57 @@ impl DirectorControl {
         }
         Ok(true)
     }
+}
+
+/// The last lines the daemon wrote to `log` after offset `from`, indented,
+/// for an error message.
+fn log_tail(log: &Path, from: u64) -> String {
+    use std::io::Seek;
+    let Ok(mut f) = std::fs::File::open(log) else { return String::new() };
+    let mut text = String::new();
+    if f.seek(std::io::SeekFrom::Start(from)).is_err() || f.take(64 << 10).read_to_string(&mut text).is_err() {
+        return String::new();
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(10)..];
+    tail.iter().map(|l| format!("\n  {l}")).collect()
+}
+
+/// The timeout of quick requests: `$THESPIAN_DIRECTOR_TIMEOUT` seconds, else [`DEFAULT_TIMEOUT`].
+fn default_timeout() -> Duration {
+    std::env::var(TIMEOUT_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// Opens the background daemon's output file for appending, never through
+/// a symlink (`O_NOFOLLOW`), and only if it is a regular file of ours.
+fn open_daemon_log(path: &Path) -> Result<std::fs::File, String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                format!("{} is a symbolic link; refusing to write through it (remove it)", path.display())
+            }
+            _ => format!("{}: {e}", path.display()),
+        })?;
+    let meta = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() || !sys::trusted_uid(meta.uid()) {
+        return Err(format!(
+            "{} is not a regular file of this user (uid {}, mode {:04o}); refusing to write to it (remove it)",
+            path.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(file)
 }
 
 /// True while `pid` exists and is not a zombie.

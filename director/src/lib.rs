@@ -24,6 +24,7 @@ pub mod keygen;
 pub mod localtime;
 pub mod logging;
 pub mod protocol;
+pub mod sys;
 pub mod tlsinfo;
 
 pub use client::{ControlError, DirectorControl, SendOptions, Started};

@@ -87,6 +87,8 @@ pub enum ErrorKind {
     Poisoned,
     /// The connecting user may not control this daemon.
     PermissionDenied,
+    /// Too many control connections are open; try again.
+    Busy,
     /// Anything else.
     Failed,
 }

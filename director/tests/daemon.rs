@@ -296,11 +296,7 @@ fn after_kill_9_start_cleans_up_and_loads_the_newest_again() {
 
 #[test]
 fn another_users_connection_is_refused() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: switching to another uid needs root");
-        return;
-    }
+    common::require_root();
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let env = Env::new();

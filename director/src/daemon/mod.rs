@@ -8,7 +8,6 @@
 pub mod actors;
 pub mod core;
 pub mod paths;
-mod peer;
 mod server;
 mod signals;
 mod targets;
@@ -16,7 +15,7 @@ mod targets;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -55,6 +54,12 @@ pub enum DaemonError {
     /// The actor system could not start.
     #[error("cannot start the actor system: {0}")]
     System(String),
+    /// A file or directory others could change would be trusted.
+    #[error("{0}")]
+    Insecure(String),
+    /// The control socket is held by something that is not a usable daemon.
+    #[error("refusing to start: {0}")]
+    Socket(String),
     /// A configuration file is invalid.
     #[error("refusing to start: {0}")]
     Config(String),
@@ -73,9 +78,6 @@ fn clean_stale(paths: &DaemonPaths) {
 
 fn prepare(paths: &DaemonPaths) -> Result<UnixListener, DaemonError> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&paths.run).map_err(setup(&paths.run))?;
-    if let Some(parent) = paths.socket.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(setup(parent))?;
-    }
     let listener = UnixListener::bind(&paths.socket).map_err(setup(&paths.socket))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600)).map_err(setup(&paths.socket))?;
     atomic::write(&paths.pid, format!("{}\n", std::process::id()).as_bytes(), 0o644).map_err(setup(&paths.pid))?;
@@ -90,8 +92,16 @@ pub fn run(dir: &Path) -> Result<(), DaemonError> {
     }
     let config = Config::load(dir).map_err(|e| DaemonError::Config(e.to_string()))?;
     let paths = DaemonPaths::for_dir(dir);
-    if let Ok(Some(status)) = DirectorControl::new(dir).status() {
-        return Err(DaemonError::AlreadyRunning { dir: paths.dir.clone(), pid: status.pid });
+    if paths.socket_outside_dir()
+        && let Some(parent) = paths.socket.parent()
+    {
+        paths::ensure_private_dir(parent).map_err(DaemonError::Insecure)?;
+    }
+    match DirectorControl::new(dir).status() {
+        Ok(Some(status)) => return Err(DaemonError::AlreadyRunning { dir: paths.dir.clone(), pid: status.pid }),
+        Ok(None) => {}
+        // Not answering, or an impostor: never take the socket over.
+        Err(e) => return Err(DaemonError::Socket(e.to_string())),
     }
     clean_stale(&paths);
     crate::logging::install(&config).map_err(|e| DaemonError::Config(e.to_string()))?;
@@ -143,6 +153,7 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
         paths: paths.clone(),
         started: Instant::now(),
         stop: Arc::new(AtomicBool::new(false)),
+        open: Arc::new(AtomicUsize::new(0)),
     });
     server.serve();
     core.lock().unwrap_or_else(|p| p.into_inner()).begin_shutdown();

@@ -141,3 +141,55 @@ impl Drop for DaemonGuard {
         }
     }
 }
+
+/// The second local user of the hostile-user tests.
+pub const NOBODY: u32 = 65534;
+
+/// Fails (never skips) when the tests cannot act as a second user: CI runs
+/// them as root, and `setpriv` switches to `nobody`.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "this test plays a second user (nobody) and must run as root, as CI does");
+}
+
+/// `program args...` run as `nobody` through `setpriv`.
+pub fn as_nobody(program: &str, args: &[&str]) -> Command {
+    require_root();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(program).args(args);
+    cmd
+}
+
+/// Runs `program args...` as `nobody` and insists it succeeds.
+pub fn nobody_ok(program: &str, args: &[&str]) {
+    let out = as_nobody(program, args).output().expect("run setpriv");
+    assert!(out.status.success(), "as nobody, {program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A root directory that `nobody` can reach: the tempdir made 0755, with a
+/// world-writable sticky `tmp/` inside it (a private `$TMPDIR`).
+pub fn shared_root() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = root.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    root
+}
+
+/// The binary with `dir` as its director directory and `envs` set.
+pub fn run_env(dir: &Path, cwd: &Path, envs: &[(&str, &Path)], args: &[&str]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(cwd).env("THESPIAN_DIRECTOR_DIR", dir).env("CARGO_TARGET_DIR", plugin_target_dir());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run thespian-director");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
