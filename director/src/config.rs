@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 
 use actor_abi::{Map, Value};
 use runtime::pyliteral;
+use runtime::tls::trusted_file::{self, ReadError};
+
+/// Largest `.cfg` (and `.tli`) file read: these hold one small literal.
+pub const MAX_SETTINGS_FILE: u64 = 1 << 20;
 
 /// System bases the original accepted; every one runs our threaded native base.
 pub const SYSTEM_BASES: &[&str] =
@@ -38,6 +42,9 @@ pub struct Config {
     pub log_file: String,
     /// `thesplogs.cfg` (default 51200): rotate the system log at this size.
     pub log_size: u64,
+    /// `stricttrust.cfg` (default `True`): refuse the directory and any key,
+    /// package, `.tli` or `.cfg` file another user could change.
+    pub strict_trust: bool,
 }
 
 /// Why a configuration file was refused.
@@ -59,6 +66,9 @@ pub enum ConfigError {
         /// Line, column and what is wrong.
         error: pyliteral::PyLiteralError,
     },
+    /// Too large, not a regular file, or another user could change it.
+    #[error("{0}")]
+    Refused(ReadError),
     /// A literal of the wrong type or range.
     #[error("{file}: expected {expected}, found {found}")]
     Type {
@@ -71,14 +81,18 @@ pub enum ConfigError {
     },
 }
 
-/// Reads `dir/NAME.cfg`: `None` if absent.
-fn read(dir: &Path, name: &str) -> Result<Option<(PathBuf, Value)>, ConfigError> {
+/// Reads `dir/NAME.cfg`: `None` if absent. With `strict`, a file another
+/// user could change is refused.
+fn read_checked(dir: &Path, name: &str, strict: bool) -> Result<Option<(PathBuf, Value)>, ConfigError> {
     let file = dir.join(name);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ConfigError::Unreadable { file, reason: e.to_string() }),
+    let bytes = match trusted_file::read(&file, MAX_SETTINGS_FILE, strict) {
+        Ok(b) => b,
+        Err(ReadError::Missing(_)) => return Ok(None),
+        Err(ReadError::Io { reason, .. }) => return Err(ConfigError::Unreadable { file, reason }),
+        Err(e) => return Err(ConfigError::Refused(e)),
     };
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ConfigError::Unreadable { file: file.clone(), reason: format!("not UTF-8: {e}") })?;
     match pyliteral::parse(&text) {
         Ok(v) => Ok(Some((file, v))),
         Err(error) => Err(ConfigError::Syntax { file, error }),
@@ -89,8 +103,8 @@ fn wrong(file: PathBuf, expected: &'static str, v: &Value) -> ConfigError {
     ConfigError::Type { file, expected, found: format!("{} {v}", v.kind()) }
 }
 
-fn string(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
-    match read(dir, name)? {
+fn string(dir: &Path, name: &str, strict: bool) -> Result<Option<String>, ConfigError> {
+    match read_checked(dir, name, strict)? {
         None => Ok(None),
         Some((_, Value::String(s))) if !s.is_empty() => Ok(Some(s)),
         Some((file, v)) => Err(wrong(file, "a non-empty string", &v)),
@@ -101,10 +115,11 @@ fn string(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
 fn whole(
     dir: &Path,
     name: &str,
+    strict: bool,
     range: std::ops::RangeInclusive<i64>,
     expected: &'static str,
 ) -> Result<Option<i64>, ConfigError> {
-    match read(dir, name)? {
+    match read_checked(dir, name, strict)? {
         None => Ok(None),
         Some((_, Value::Int(n))) if range.contains(&n) => Ok(Some(n)),
         Some((file, v)) => Err(wrong(file, expected, &v)),
@@ -128,38 +143,47 @@ fn writable(dir: &Path) -> bool {
 }
 
 impl Config {
-    /// Reads every configuration file of `dir`.
+    /// Reads every configuration file of `dir`, after checking (unless
+    /// `stricttrust.cfg` says `False`) that no other user can change the
+    /// directory or the files.
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
-        let system_base = Self::base(dir, "thespbase.cfg")?.unwrap_or_else(|| "multiprocTCPBase".to_string());
-        let old_system_base = Self::base(dir, "oldthespbase.cfg")?;
-        let admin_port = whole(dir, "adminport.cfg", 1..=65535, "a port number 1-65535")?.map_or(1900, |p| p as u16);
-        let other_caps = match read(dir, "othercaps.cfg")? {
+        let strict = strict_trust(dir)?;
+        if strict {
+            trusted_file::check_dir(dir).map_err(ConfigError::Refused)?;
+        }
+        let system_base = Self::base(dir, "thespbase.cfg", strict)?.unwrap_or_else(|| "multiprocTCPBase".to_string());
+        let old_system_base = Self::base(dir, "oldthespbase.cfg", strict)?;
+        let admin_port =
+            whole(dir, "adminport.cfg", strict, 1..=65535, "a port number 1-65535")?.map_or(1900, |p| p as u16);
+        let other_caps = match read_checked(dir, "othercaps.cfg", strict)? {
             None => Map::new(),
             Some((_, Value::Map(m))) => m,
             Some((file, v)) => return Err(wrong(file, "a dict", &v)),
         };
-        let logging = match read(dir, "thesplog.cfg")? {
+        let logging = match read_checked(dir, "thesplog.cfg", strict)? {
             None => None,
             Some((_, v @ Value::Map(_))) => Some(v),
             Some((file, v)) => return Err(wrong(file, "a logging dict", &v)),
         };
-        let log_size = whole(dir, "thesplogs.cfg", 1..=i64::MAX, "a size in bytes > 0")?.map_or(51200, |n| n as u64);
+        let log_size =
+            whole(dir, "thesplogs.cfg", strict, 1..=i64::MAX, "a size in bytes > 0")?.map_or(51200, |n| n as u64);
         Ok(Config {
             dir: dir.to_path_buf(),
             system_base,
             old_system_base,
             admin_port,
-            convention_leader: string(dir, "convleader.cfg")?,
+            convention_leader: string(dir, "convleader.cfg", strict)?,
             other_caps,
             logging,
-            log_dir: string(dir, "thesplogd.cfg")?.map_or_else(default_log_dir, PathBuf::from),
-            log_file: string(dir, "thesplogf.cfg")?.unwrap_or_else(|| "thespian_system.log".to_string()),
+            log_dir: string(dir, "thesplogd.cfg", strict)?.map_or_else(default_log_dir, PathBuf::from),
+            log_file: string(dir, "thesplogf.cfg", strict)?.unwrap_or_else(|| "thespian_system.log".to_string()),
             log_size,
+            strict_trust: strict,
         })
     }
 
-    fn base(dir: &Path, name: &str) -> Result<Option<String>, ConfigError> {
-        match read(dir, name)? {
+    fn base(dir: &Path, name: &str, strict: bool) -> Result<Option<String>, ConfigError> {
+        match read_checked(dir, name, strict)? {
             None => Ok(None),
             Some((_, Value::String(s))) if SYSTEM_BASES.contains(&s.as_str()) => Ok(Some(s)),
             Some((file, v)) => Err(wrong(
@@ -194,7 +218,19 @@ impl Config {
         }
         out.push_str(&format!("Logging directory: {}\n", self.log_dir.display()));
         out.push_str(&format!("Other Capabilities: {}\n", python_repr(&Value::Map(self.other_caps.clone()))));
+        out.push_str(&format!("Strict Trust: {}\n", python_repr(&Value::Bool(self.strict_trust))));
         out
+    }
+
+    /// The warning to give at every start when strict trust is off.
+    pub fn trust_warning(&self) -> Option<String> {
+        (!self.strict_trust).then(|| {
+            format!(
+                "stricttrust.cfg is False: keys, packages, .tli and .cfg files in {} are trusted even when \
+                 another user can change them",
+                self.dir.display()
+            )
+        })
     }
 
     /// The settings as JSON.
@@ -210,7 +246,18 @@ impl Config {
             "log_size": self.log_size,
             "other_capabilities": Value::Map(self.other_caps.clone()).to_json(),
             "logging": self.logging.as_ref().map(Value::to_json),
+            "strict_trust": self.strict_trust,
         })
+    }
+}
+
+/// `stricttrust.cfg` (default `True`). The file itself is always held to
+/// the strict check: otherwise whoever could write it could turn it off.
+pub fn strict_trust(dir: &Path) -> Result<bool, ConfigError> {
+    match read_checked(dir, "stricttrust.cfg", true)? {
+        None => Ok(true),
+        Some((_, Value::Bool(b))) => Ok(b),
+        Some((file, v)) => Err(wrong(file, "True or False", &v)),
     }
 }
 

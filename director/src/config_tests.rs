@@ -109,8 +109,36 @@ fn config_renders_like_the_seed() {
         dir_with(&[("othercaps.cfg", "{ 'Worker': True, 'Slot': 19, 'nproc': 2 }"), ("thesplogd.cfg", "'/tmp/log'")]);
     let text = Config::load(d.path()).unwrap().render();
     let expected = format!(
-        "Sources location: {}/\nSystem Base: multiprocTCPBase\nAdmin Port: 1900\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\n",
+        "Sources location: {}/\nSystem Base: multiprocTCPBase\nAdmin Port: 1900\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\nStrict Trust: True\n",
         d.path().display()
     );
     assert_eq!(text, expected);
+}
+
+#[test]
+fn a_cfg_file_over_one_mib_is_refused_without_parsing_it() {
+    let big = format!("'{}'", "x".repeat(12 << 20));
+    let d = dir_with(&[("convleader.cfg", big.as_str())]);
+    let err = Config::load(d.path()).unwrap_err();
+    assert!(
+        err.to_string().contains("convleader.cfg") && err.to_string().contains("over the 1048576-byte limit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stricttrust_false_turns_the_check_off_but_only_from_a_file_others_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = dir_with(&[("stricttrust.cfg", "False"), ("thesplogf.cfg", "'x.log'")]);
+    let open = d.path().join("thesplogf.cfg");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let c = Config::load(d.path()).unwrap();
+    assert!(!c.strict_trust && c.trust_warning().is_some_and(|w| w.contains("stricttrust.cfg is False")));
+    std::fs::remove_file(d.path().join("stricttrust.cfg")).unwrap();
+    let err = Config::load(d.path()).unwrap_err().to_string();
+    assert!(err.contains("thesplogf.cfg") && err.contains("mode 0666") && err.contains("chmod go-w"), "{err}");
+    std::fs::write(d.path().join("stricttrust.cfg"), "False").unwrap();
+    std::fs::set_permissions(d.path().join("stricttrust.cfg"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let err = Config::load(d.path()).unwrap_err().to_string();
+    assert!(err.contains("stricttrust.cfg"), "a stricttrust.cfg others can write never turns the check off: {err}");
 }

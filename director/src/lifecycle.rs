@@ -39,11 +39,17 @@ pub fn start(foreground: bool) -> ExitCode {
     // Check the configuration here too, so a bad file is reported now rather
     // than in the background daemon's log.
     if dir.is_dir() {
-        let checked = director::config::Config::load(&dir)
-            .map_err(|e| e.to_string())
-            .and_then(|c| director::logging::validate(&c).map_err(|e| e.to_string()));
-        if let Err(e) = checked {
-            return fail(format!("refusing to start: {e}"), 1);
+        let checked = director::config::Config::load(&dir).map_err(|e| e.to_string()).and_then(|c| {
+            director::logging::validate(&c).map_err(|e| e.to_string())?;
+            Ok(c)
+        });
+        match checked {
+            Ok(c) => {
+                if let Some(w) = c.trust_warning() {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Err(e) => return fail(format!("refusing to start: {e}"), 1),
         }
     }
     if foreground {

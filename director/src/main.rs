@@ -162,9 +162,15 @@ enum Cmd {
     },
 }
 
-fn authority(allow_legacy: bool) -> SourceAuthority {
-    SourceAuthority::new(dir::director_dir())
-        .with_policy(TrustPolicy { allow_legacy_keys: allow_legacy, ..TrustPolicy::default() })
+/// The Source Authority of the director directory, with `stricttrust.cfg` applied.
+fn authority(allow_legacy: bool) -> Result<SourceAuthority, ExitCode> {
+    let dir = dir::director_dir();
+    let strict = match director::config::strict_trust(&dir) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(e, 1)),
+    };
+    let policy = TrustPolicy { allow_legacy_keys: allow_legacy, strict_modes: strict, ..TrustPolicy::default() };
+    Ok(SourceAuthority::new(dir).with_policy(policy))
 }
 
 /// Prints an error and returns its exit status.
@@ -230,7 +236,11 @@ fn run(cmd: Cmd) -> ExitCode {
         },
         Cmd::Tlsinfo { file, what, allow_legacy_key } => {
             let query = tlsinfo::Query::from_arg(what.as_deref());
-            match tlsinfo::tlsinfo(&file, &dir::director_dir(), &authority(allow_legacy_key), &query) {
+            let authority = match authority(allow_legacy_key) {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            match tlsinfo::tlsinfo(&file, &dir::director_dir(), &authority, &query) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
@@ -240,7 +250,11 @@ fn run(cmd: Cmd) -> ExitCode {
         }
         Cmd::Avail { json, allow_legacy_key } => {
             let dir = dir::director_dir();
-            match avail::avail(&dir, &authority(allow_legacy_key)) {
+            let authority = match authority(allow_legacy_key) {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            match avail::avail(&dir, &authority) {
                 Ok(report) if json => match serde_json::to_string_pretty(&report) {
                     Ok(text) => {
                         println!("{text}");

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use actor_abi::{Address, Message, Value};
 use runtime::tli::{AutoUnload, Tli, TliActor};
-use runtime::tls::{SourceAuthority, Verified, VersionKey};
+use runtime::tls::trusted_file::{self, ReadError};
+use runtime::tls::{SourceAuthority, TrustPolicy, Verified, VersionKey};
 use runtime::{ActorSystem, CreateOptions, LoadError, PackageInfo, VerifiedPackage};
 
 use crate::localtime::now_unix;
@@ -73,11 +74,13 @@ pub struct Core {
 
 impl Core {
     /// A Director over `dir` running in `system`; `director` is the
-    /// Director actor (the parent of every TLI actor).
-    pub fn new(system: Arc<ActorSystem>, dir: &Path, director: Address) -> Core {
+    /// Director actor (the parent of every TLI actor). Packages are verified
+    /// under `policy` (which also says whether `.tli` files another user
+    /// could change are refused).
+    pub fn new(system: Arc<ActorSystem>, dir: &Path, director: Address, policy: TrustPolicy) -> Core {
         Core {
             system,
-            authority: SourceAuthority::new(dir),
+            authority: SourceAuthority::new(dir).with_policy(policy),
             dir: dir.to_path_buf(),
             director,
             groups: BTreeMap::new(),
@@ -150,10 +153,15 @@ impl Core {
     /// The group's TLI: `DIR/GROUP.tli`, else the one signed into the package.
     fn tli_for(&self, v: &Verified) -> Result<Option<Tli>, DirectorError> {
         let file = self.dir.join(format!("{}.tli", v.manifest.group));
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => v.manifest.tli.clone(),
-            Err(e) => return Err(fail(ErrorKind::Failed, format!("cannot read {}: {e}", file.display()))),
+        let strict = self.authority.policy().strict_modes;
+        let text = match trusted_file::read(&file, crate::config::MAX_SETTINGS_FILE, strict) {
+            Ok(bytes) => Some(
+                String::from_utf8(bytes)
+                    .map_err(|e| fail(ErrorKind::BadRequest, format!("{}: not UTF-8 ({e})", file.display())))?,
+            ),
+            Err(ReadError::Missing(_)) => v.manifest.tli.clone(),
+            Err(e @ ReadError::Io { .. }) => return Err(fail(ErrorKind::Failed, e.to_string())),
+            Err(e) => return Err(fail(ErrorKind::Refused, e.to_string())),
         };
         let Some(text) = text else { return Ok(None) };
         let tli = Tli::parse(&text).map_err(|e| fail(ErrorKind::BadRequest, format!("{}: {e}", file.display())))?;

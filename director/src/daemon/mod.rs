@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actor_abi::Address;
-use runtime::tls::SourceAuthority;
+use runtime::tls::{SourceAuthority, TrustPolicy};
 use runtime::{ActorSystem, SystemConfig};
 
 use crate::atomic;
@@ -124,20 +124,30 @@ pub struct Embedded {
 
 /// Starts the Director and Source Authority actors for director directory
 /// `dir` in `system`: what the daemon runs, for hosts that embed the runtime.
+/// Files another user could change are refused (see [`embed_with_policy`]).
 pub fn embed(system: &Arc<ActorSystem>, dir: &Path) -> Embedded {
-    let core = Arc::new(Mutex::new(core::Core::new(system.clone(), dir, Address::NOBODY)));
+    embed_with_policy(system, dir, TrustPolicy::default())
+}
+
+/// [`embed`] with the Source Authority's `policy`.
+pub fn embed_with_policy(system: &Arc<ActorSystem>, dir: &Path, policy: TrustPolicy) -> Embedded {
+    let core = Arc::new(Mutex::new(core::Core::new(system.clone(), dir, Address::NOBODY, policy.clone())));
     let director = system.create_named_host_actor(DIRECTOR_NAME, || DirectorActor::new(core.clone()));
     core.lock().unwrap_or_else(|p| p.into_inner()).set_director(director);
-    let authority = SourceAuthority::new(dir);
+    let authority = SourceAuthority::new(dir).with_policy(policy);
     let source_authority =
         system.create_named_host_actor(SOURCE_AUTHORITY_NAME, || SourceAuthorityActor::new(authority));
     Embedded { core, director, source_authority }
 }
 
 fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result<(), DaemonError> {
-    let config = SystemConfig::default().with_extract_root(&paths.run).with_host_threads(config.host_threads());
-    let system = Arc::new(ActorSystem::start(config).map_err(|e| DaemonError::System(e.to_string()))?);
-    let core = embed(&system, &paths.dir).core;
+    let settings = SystemConfig::default().with_extract_root(&paths.run).with_host_threads(config.host_threads());
+    let system = Arc::new(ActorSystem::start(settings).map_err(|e| DaemonError::System(e.to_string()))?);
+    if let Some(w) = config.trust_warning() {
+        log::warn!("{w}");
+    }
+    let policy = TrustPolicy { strict_modes: config.strict_trust, ..TrustPolicy::default() };
+    let core = embed_with_policy(&system, &paths.dir, policy).core;
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
     for item in core.lock().unwrap_or_else(|p| p.into_inner()).refresh() {
         match (item.loaded, item.error) {

@@ -130,6 +130,13 @@ pub struct DaemonGuard {
     cwd: PathBuf,
 }
 
+impl DaemonGuard {
+    /// A guard for the daemon of `env`, however it was started.
+    pub fn new(env: &Env) -> DaemonGuard {
+        DaemonGuard { dir: env.dir(), cwd: env.root.path().to_path_buf() }
+    }
+}
+
 impl Drop for DaemonGuard {
     fn drop(&mut self) {
         let pid =

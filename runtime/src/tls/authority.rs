@@ -29,11 +29,14 @@ pub struct TrustPolicy {
     pub allow_legacy_keys: bool,
     /// The largest package file accepted, in bytes.
     pub max_package_bytes: u64,
+    /// Refuse key and package files that another user could change
+    /// (owned by someone else, or group/world-writable). On by default.
+    pub strict_modes: bool,
 }
 
 impl Default for TrustPolicy {
     fn default() -> Self {
-        TrustPolicy { allow_legacy_keys: false, max_package_bytes: 256 << 20 }
+        TrustPolicy { allow_legacy_keys: false, max_package_bytes: 256 << 20, strict_modes: true }
     }
 }
 
@@ -109,7 +112,7 @@ impl SourceAuthority {
         files.sort();
         let (mut good, mut bad) = (Vec::new(), Vec::new());
         for file in files {
-            match keys::read_public_key(&file) {
+            match keys::read_trusted_public_key(&file, self.policy.strict_modes) {
                 Ok(k) => match keys::check_size(&file, k.bits, self.policy.allow_legacy_keys) {
                     Ok(_) => good.push(k),
                     Err(e) => bad.push(e),
@@ -128,7 +131,7 @@ impl SourceAuthority {
     /// matches the signed group and version. The file is read in place, in
     /// small chunks: a large package costs no memory of its size.
     pub fn verify_file(&self, path: &Path) -> Result<Verified, PackageError> {
-        let bytes = PackageBytes::open(path, self.policy.max_package_bytes)?;
+        let bytes = PackageBytes::open(path, self.policy.max_package_bytes, self.policy.strict_modes)?;
         let verified = self.verify_input(&bytes, &mut CheckOnly)?;
         check_file_name(path, &verified)?;
         Ok(verified)

@@ -31,6 +31,9 @@ pub enum KeyError {
         /// What was expected there.
         expected: &'static str,
     },
+    /// Another user could change the key file.
+    #[error("{0}")]
+    Untrusted(crate::tls::trusted_file::UntrustedFile),
     /// A private key where only public keys belong.
     #[error(
         "{file} is a PRIVATE key in the trusted-key directory: remove it (anyone who can read it can sign packages)"
@@ -78,6 +81,9 @@ pub enum PackageError {
     /// Not a regular file.
     #[error("{0} is not a regular file")]
     NotAFile(PathBuf),
+    /// Another user could change the package file.
+    #[error("{0}")]
+    UntrustedFile(crate::tls::trusted_file::UntrustedFile),
     /// Larger than the package size cap.
     #[error("package is {size} bytes, over the {cap}-byte cap")]
     TooLarge {

@@ -5,7 +5,6 @@
 //! `genrsa`) and `RSA PRIVATE KEY` (PKCS#1, `genrsa -traditional`). A file
 //! must hold exactly one PEM block and nothing after it.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
@@ -17,6 +16,7 @@ use rsa::{PrivateKey, PublicKey};
 
 use crate::package::hex;
 use crate::tls::error::KeyError;
+use crate::tls::trusted_file::{self, ReadError};
 
 /// Keys of this many bits or more are accepted without question.
 pub const MIN_BITS: usize = 2048;
@@ -82,19 +82,18 @@ impl PrivateKeyFile {
     }
 }
 
-fn read_capped(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let err = |reason: String| KeyError::Unreadable { file: path.to_path_buf(), reason };
-    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(err("not a regular file".into()));
-    }
-    if meta.len() > MAX_KEY_FILE {
-        return Err(err(format!("{} bytes, over the {MAX_KEY_FILE}-byte cap", meta.len())));
-    }
-    let mut bytes = Vec::new();
-    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    f.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).map_err(|e| err(e.to_string()))?;
-    Ok(bytes)
+/// Reads a key file (capped); when `strict`, only one no other user can change.
+fn read_capped(path: &Path, strict: bool) -> Result<Vec<u8>, KeyError> {
+    trusted_file::read(path, MAX_KEY_FILE, strict).map_err(|e| match e {
+        ReadError::Untrusted(u) => KeyError::Untrusted(u),
+        ReadError::TooLarge { size, cap, .. } => {
+            KeyError::Unreadable { file: path.to_path_buf(), reason: format!("{size} bytes, over the {cap}-byte cap") }
+        }
+        ReadError::NotAFile(_) => {
+            KeyError::Unreadable { file: path.to_path_buf(), reason: "not a regular file".into() }
+        }
+        other => KeyError::Unreadable { file: path.to_path_buf(), reason: other.to_string() },
+    })
 }
 
 /// Decodes the single PEM block of a key file.
@@ -119,7 +118,13 @@ fn bits_of(n_bits: u32) -> usize {
 
 /// Reads a trusted public key. A private key here is an error of its own.
 pub fn read_public_key(path: &Path) -> Result<PublicKeyFile, KeyError> {
-    let bytes = read_capped(path)?;
+    read_trusted_public_key(path, false)
+}
+
+/// Reads a trusted public key; when `strict`, the file must be one no other
+/// user can change (see [`trusted_file`](crate::tls::trusted_file)).
+pub fn read_trusted_public_key(path: &Path, strict: bool) -> Result<PublicKeyFile, KeyError> {
+    let bytes = read_capped(path, strict)?;
     let (label, der) = decode_pem(path, &bytes)?;
     let malformed = |reason: String| KeyError::Malformed { file: path.to_path_buf(), reason };
     let key = match label.as_str() {
@@ -140,7 +145,7 @@ pub fn read_public_key(path: &Path) -> Result<PublicKeyFile, KeyError> {
 
 /// Reads a private signing key (PKCS#8 or PKCS#1 PEM, unencrypted).
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyFile, KeyError> {
-    let bytes = read_capped(path)?;
+    let bytes = read_capped(path, false)?;
     let (label, der) = decode_pem(path, &bytes)?;
     let malformed = |reason: String| KeyError::Malformed { file: path.to_path_buf(), reason };
     let key = match label.as_str() {

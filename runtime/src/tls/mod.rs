@@ -11,6 +11,7 @@ pub mod format;
 pub mod keys;
 mod package_file;
 mod stage;
+pub mod trusted_file;
 pub mod versions;
 mod ziparchive;
 

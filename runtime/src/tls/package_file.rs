@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::package::hex;
 use crate::tls::error::PackageError;
+use crate::tls::trusted_file::{self, ReadError};
 
 /// How much of the file one read of the identity hash takes.
 const HASH_CHUNK: usize = 1 << 20;
@@ -30,21 +31,15 @@ pub(crate) enum PackageBytes<'a> {
 }
 
 impl PackageBytes<'_> {
-    /// Opens `path`, refusing what is missing, not a regular file or larger than `cap`.
-    pub(crate) fn open(path: &Path, cap: u64) -> Result<PackageBytes<'static>, PackageError> {
-        let missing_or = |e: std::io::Error| match e.kind() {
-            std::io::ErrorKind::NotFound => PackageError::Missing(path.to_path_buf()),
-            _ => unreadable(path, &e),
-        };
-        // Checked before opening too: opening a FIFO would block.
-        if !std::fs::metadata(path).map_err(missing_or)?.is_file() {
-            return Err(PackageError::NotAFile(path.to_path_buf()));
-        }
-        let file = File::open(path).map_err(missing_or)?;
-        let meta = file.metadata().map_err(|e| unreadable(path, &e))?;
-        if !meta.is_file() {
-            return Err(PackageError::NotAFile(path.to_path_buf()));
-        }
+    /// Opens `path`, refusing what is missing, not a regular file, larger
+    /// than `cap` or (when `strict`) a file another user could change.
+    pub(crate) fn open(path: &Path, cap: u64, strict: bool) -> Result<PackageBytes<'static>, PackageError> {
+        let (file, meta) = trusted_file::open(path, strict).map_err(|e| match e {
+            ReadError::Missing(p) => PackageError::Missing(p),
+            ReadError::NotAFile(p) => PackageError::NotAFile(p),
+            ReadError::Untrusted(u) => PackageError::UntrustedFile(u),
+            other => PackageError::Unreadable { path: path.to_path_buf(), reason: other.to_string() },
+        })?;
         if meta.len() > cap {
             return Err(PackageError::TooLarge { size: meta.len(), cap });
         }
@@ -117,7 +112,7 @@ mod tests {
         let path = dir.path().join("p.tls");
         let bytes: Vec<u8> = (0..3 * HASH_CHUNK + 17).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
-        let file = PackageBytes::open(&path, u64::MAX).unwrap();
+        let file = PackageBytes::open(&path, u64::MAX, true).unwrap();
         assert_eq!(file.len(), bytes.len() as u64);
         assert_eq!(file.identity_hash().unwrap(), PackageBytes::Memory(&bytes).identity_hash().unwrap());
     }
@@ -127,7 +122,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.tls");
         std::fs::write(&path, b"short").unwrap();
-        let file = PackageBytes::open(&path, u64::MAX).unwrap();
+        let file = PackageBytes::open(&path, u64::MAX, true).unwrap();
         std::fs::write(&path, b"much longer now").unwrap();
         let err = file.identity_hash().unwrap_err();
         assert!(err.to_string().contains("changed while it was verified"), "{err}");
@@ -136,10 +131,10 @@ mod tests {
     #[test]
     fn opening_refuses_what_is_not_a_small_regular_file() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(PackageBytes::open(dir.path(), 10), Err(PackageError::NotAFile(_))));
-        assert!(matches!(PackageBytes::open(&dir.path().join("none"), 10), Err(PackageError::Missing(_))));
+        assert!(matches!(PackageBytes::open(dir.path(), 10, true), Err(PackageError::NotAFile(_))));
+        assert!(matches!(PackageBytes::open(&dir.path().join("none"), 10, true), Err(PackageError::Missing(_))));
         let path = dir.path().join("big.tls");
         std::fs::write(&path, [0u8; 11]).unwrap();
-        assert!(matches!(PackageBytes::open(&path, 10), Err(PackageError::TooLarge { size: 11, cap: 10 })));
+        assert!(matches!(PackageBytes::open(&path, 10, true), Err(PackageError::TooLarge { size: 11, cap: 10 })));
     }
 }

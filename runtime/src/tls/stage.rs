@@ -22,7 +22,7 @@ impl SourceAuthority {
     /// SHA-256 matched the signed manifest, whatever happens to the file
     /// afterwards. On any refusal nothing is left on disk.
     pub fn stage_file(&self, path: &Path, system: &ActorSystem) -> Result<(Verified, VerifiedPackage), LoadError> {
-        let bytes = PackageBytes::open(path, self.policy().max_package_bytes)?;
+        let bytes = PackageBytes::open(path, self.policy().max_package_bytes, self.policy().strict_modes)?;
         let mut sink = StagingSink { staging: Staging::new(system.extract_root())?, library: None };
         let verified = self.verify_input(&bytes, &mut sink)?;
         check_file_name(path, &verified)?;
