@@ -140,3 +140,31 @@ fn typed_messages_never_leave_their_package() {
     assert_eq!(sys.dead_letters(), before + 1, "a host typed message to a package actor is a dead letter");
     assert!(eventually(|| sys.ask(&foo, "history", T).unwrap().as_list().unwrap().is_empty()));
 }
+
+/// Issue 11, item 10: an ask whose actor is unloaded before it answers
+/// fails at once with "stopped before it replied", never by its timeout and
+/// never with an answer from a version that is gone.
+#[test]
+fn an_ask_waiting_on_an_unloaded_actor_fails_at_once() {
+    let config = SystemConfig::default().with_unload_grace(Duration::from_millis(100));
+    let sys = std::sync::Arc::new(ActorSystem::start(config).unwrap());
+    let pkg = load(&sys, &plugins().misbehave, "misbehave", "1");
+    let silent = sys.create_actor(&pkg.hash, "misbehave.Actor").unwrap();
+    let sleeper = sys.create_actor(&pkg.hash, "misbehave.Actor").unwrap();
+    let ask = |to: actor_abi::Address, msg: Value| {
+        let sys = sys.clone();
+        std::thread::spawn(move || sys.ask(&to, msg, Duration::from_secs(60)))
+    };
+    // One actor takes the ask and never answers; the other sleeps in its
+    // handler past the unload's grace (so the version stays resident).
+    let never = ask(silent, Value::from("no such command: no reply"));
+    let late = ask(sleeper, value!({"sleep_ms": 1500}));
+    assert!(eventually(|| sys.dead_letters() == 0 && sys.actors().len() >= 2));
+    std::thread::sleep(Duration::from_millis(50));
+    let report = sys.unload(&pkg.hash).unwrap();
+    assert!(matches!(report.code, CodeState::Resident { .. }), "{report}");
+    for (who, asker) in [(silent, never), (sleeper, late)] {
+        let result = asker.join().unwrap();
+        assert!(matches!(result, Err(runtime::AskError::TargetExited(a)) if a == who), "{who}: {result:?}");
+    }
+}

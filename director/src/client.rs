@@ -6,7 +6,7 @@
 //! connect, and the wait for the reply ([`DirectorControl::with_timeout`]),
 //! so a stopped daemon is reported with its pid instead of hanging.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -181,7 +181,7 @@ impl DirectorControl {
         line.push(b'\n');
         // A daemon that refuses the connection answers without reading the
         // request, so the write may fail while its answer is already there.
-        let written = (&stream).write_all(&line);
+        let written = sys::send_all(&stream, &line);
         let mut answer = String::new();
         let read = BufReader::new((&stream).take(MAX_REPLY)).read_line(&mut answer);
         let timed_out =

@@ -112,9 +112,9 @@ enum Cmd {
         /// Use this loaded version (hash or prefix) instead of the active one.
         #[arg(long)]
         source: Option<String>,
-        /// Seconds to wait for the reply.
-        #[arg(long, default_value_t = 5.0)]
-        timeout: f64,
+        /// Seconds to wait for the reply (more than 0, at most a day).
+        #[arg(long, default_value = "5", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
         /// A role or a global name.
         target: String,
         /// The message, as JSON.
@@ -173,6 +173,18 @@ fn authority(allow_legacy: bool) -> Result<SourceAuthority, ExitCode> {
     Ok(SourceAuthority::new(dir).with_policy(policy))
 }
 
+/// The longest `ask --timeout`: a day.
+const MAX_ASK_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// Parses `--timeout SECONDS`: a number of seconds, more than 0 and at most a day.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > MAX_ASK_TIMEOUT_SECS {
+        return Err(format!("{text:?}: give a number of seconds more than 0 and at most {MAX_ASK_TIMEOUT_SECS}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs.max(0.001)))
+}
+
 /// Prints an error and returns its exit status.
 pub(crate) fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("thespian-director: {message}");
@@ -198,8 +210,7 @@ fn run(cmd: Cmd) -> ExitCode {
         Cmd::List { json } => lifecycle::list(&control(), json),
         Cmd::Status { json } => lifecycle::status(&control(), json),
         Cmd::Ask { group, source, timeout, target, json } => {
-            let o =
-                SendOptions { group, source, timeout: Some(std::time::Duration::from_secs_f64(timeout.max(0.001))) };
+            let o = SendOptions { group, source, timeout: Some(timeout) };
             lifecycle::ask(&control(), &target, &json, &o)
         }
         Cmd::Tell { group, source, target, json } => {
@@ -272,8 +283,21 @@ fn run(cmd: Cmd) -> ExitCode {
     }
 }
 
+/// Lets a closed pipe end this process quietly (`list | head -1`), as it
+/// ends any Unix filter, instead of a panic in `println!`. Not for the
+/// daemon: `start` starts it as a new process, whose Rust runtime ignores
+/// SIGPIPE again.
+fn default_sigpipe() {
+    // SAFETY: restoring the default action of SIGPIPE has no memory-safety
+    // preconditions; no handler of ours is replaced.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Some(Cmd::Start { foreground: true })) {
+        default_sigpipe();
+    }
     match cli.command {
         Some(cmd) => run(cmd),
         None => {

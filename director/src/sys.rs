@@ -105,3 +105,22 @@ pub fn open_file_limit() -> u64 {
     }
     lim.rlim_cur
 }
+
+/// Writes all of `bytes` to `stream` without raising SIGPIPE when the peer
+/// has closed (the CLI restores SIGPIPE's default action for its stdout):
+/// a closed peer is an `EPIPE` error here. Honours the stream's write timeout.
+pub fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of its length; the fd is live.
+        let n = unsafe { libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        bytes = &bytes[usize::try_from(n).unwrap_or(0).min(bytes.len())..];
+    }
+    Ok(())
+}

@@ -183,3 +183,53 @@ fn help_lists_the_commands() {
     }
     assert_eq!(env.run(&["frobnicate"]).code, 2);
 }
+
+/// Issue 11, item 10: timeouts that are not a sane number of seconds are
+/// usage errors, never a panic.
+#[test]
+fn ask_timeouts_that_are_not_a_sane_number_are_usage_errors() {
+    let env = Env::new();
+    for t in ["inf", "NaN", "-1", "0", "1e300", "86401", "soon"] {
+        let arg = format!("--timeout={t}");
+        let r = env.run(&["ask", &arg, "MainFoo", "1"]);
+        assert_eq!(r.code, 2, "--timeout {t}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("--timeout") && !r.stderr.contains("panicked"), "--timeout {t}: {}", r.stderr);
+    }
+}
+
+/// Issue 11, item 10: output into a closed pipe (`list | head -1`) ends the
+/// command quietly, as it ends any Unix filter.
+#[test]
+fn a_closed_stdout_ends_the_cli_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    for args in [&["config"][..], &["status"][..], &["--help"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(common::BIN)
+            .args(args)
+            .env("THESPIAN_DIRECTOR_DIR", env.dir())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            out.status.signal() == Some(libc::SIGPIPE) || out.status.code().is_some_and(|c| c != 101),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+/// Issue 11, item 10: a `.tli` over 1 MiB is refused unread, by name.
+#[test]
+fn a_tli_over_one_mib_is_refused() {
+    let env = Env::new();
+    env.gensrc_prebuilt(Some("1")).ok();
+    let _daemon = env.start();
+    env.tli("foo", &format!("{{'Actors': {{}}, 'Pad': '{}'}}", "x".repeat(2 << 20)));
+    let r = env.run(&["load", "foo"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("foo.tli") && r.stderr.contains("1048576-byte limit"), "{}", r.stderr);
+}

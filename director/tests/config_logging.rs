@@ -21,7 +21,7 @@ fn config_prints_the_defaults() {
     let r = run_in(&dir, d.path(), &["config"]).ok();
     let log_dir = director::config::default_log_dir();
     let expected = format!(
-        "Sources location: {}/\nSystem Base: multiprocTCPBase\nAdmin Port: 1900\nLogging directory: {}\nOther Capabilities: {{}}\n",
+        "Sources location: {}/\nSystem Base: multiprocTCPBase\nAdmin Port: 1900\nLogging directory: {}\nOther Capabilities: {{}}\nStrict Trust: True\n",
         dir.display(),
         log_dir.display()
     );
@@ -49,7 +49,8 @@ fn config_with_every_file_present() {
     let r = run_in(&dir, d.path(), &["config"]).ok();
     let expected = format!(
         "Sources location: {}/\nSystem Base: multiprocQueueBase\nOLD System Base: multiprocTCPBase\nAdmin Port: 1950\n\
-         Convention Leader: 192.168.32.19\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\n",
+         Convention Leader: 192.168.32.19\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\n\
+         Strict Trust: True\n",
         dir.display()
     );
     assert_eq!(r.stdout, expected);
@@ -59,6 +60,7 @@ fn config_with_every_file_present() {
     assert_eq!(j["log_file"], "sys.log");
     assert_eq!(j["log_size"], 100000);
     assert_eq!(j["other_capabilities"]["Worker"], true);
+    assert_eq!(j["strict_trust"], true);
 }
 
 #[test]

@@ -22,15 +22,28 @@ struct SlotState {
 }
 
 /// The one-shot destination of an ask.
-#[derive(Default)]
 pub(crate) struct ReplySlot {
     state: Mutex<SlotState>,
     ready: Condvar,
     /// Set once there is an outcome, for a waiter that spins before it sleeps.
     done: AtomicBool,
+    /// The actor asked ([`Address::NOBODY`] when the slot waits on a delivery):
+    /// an unload of its version fails the ask at once.
+    pub(crate) target: Address,
+}
+
+impl Default for ReplySlot {
+    fn default() -> Self {
+        ReplySlot::awaiting(Address::NOBODY)
+    }
 }
 
 impl ReplySlot {
+    /// A slot for the answer of `target`.
+    pub(crate) fn awaiting(target: Address) -> ReplySlot {
+        ReplySlot { state: Mutex::default(), ready: Condvar::new(), done: AtomicBool::new(false), target }
+    }
+
     /// Sets the outcome once; later outcomes are ignored.
     pub(crate) fn complete(&self, result: Result<Value, AskError>) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -301,8 +301,8 @@ impl ActorSystem {
         route(&self.shared, Address::NOBODY, *to, Payload::native(msg));
     }
 
-    fn new_reply_slot(&self) -> (Address, Arc<ReplySlot>) {
-        let slot = Arc::new(ReplySlot::default());
+    fn new_reply_slot(&self, target: Address) -> (Address, Arc<ReplySlot>) {
+        let slot = Arc::new(ReplySlot::awaiting(target));
         let addr = self.shared.new_address(0);
         let cell = ActorCell::new(CellSpec {
             addr,
@@ -319,7 +319,7 @@ impl ActorSystem {
     /// Sends `msg` and waits up to `timeout` for the reply. Fails at once if
     /// there is no such actor or its handler panicked on the message twice.
     pub fn ask(&self, to: &Address, msg: impl Into<Value>, timeout: Duration) -> Result<Value, AskError> {
-        let (addr, slot) = self.new_reply_slot();
+        let (addr, slot) = self.new_reply_slot(*to);
         route(&self.shared, addr, *to, Payload::native(Message::Value(msg.into())));
         let result = slot.wait_until(Instant::now() + timeout);
         // Whoever completed the slot took its address out of the table
@@ -333,7 +333,7 @@ impl ActorSystem {
 
     /// The async form of [`ActorSystem::ask`]; works under any executor.
     pub fn ask_async(&self, to: &Address, msg: impl Into<Value>, timeout: Duration) -> AskFuture {
-        let (addr, slot) = self.new_reply_slot();
+        let (addr, slot) = self.new_reply_slot(*to);
         let action = TimerAction::AskTimeout { slot: Arc::downgrade(&slot), target: *to, after: timeout };
         self.shared.timer.after(timeout, action);
         route(&self.shared, addr, *to, Payload::native(Message::Value(msg.into())));

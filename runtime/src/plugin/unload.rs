@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actor_abi::{Address, Message};
 
 use crate::cell::Place;
+use crate::error::AskError;
 use crate::payload::Payload;
 use crate::plugin::maps;
 use crate::plugin::version::Version;
@@ -21,6 +22,7 @@ use crate::system::Shared;
 pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadReport {
     version.begin_unload();
     let (asked, remaining) = stop_actors(shared, &version);
+    fail_unanswered_asks(shared, version.home);
     let mut report = UnloadReport {
         group: version.info.group.clone(),
         version: version.info.version.clone(),
@@ -65,6 +67,19 @@ fn stop_actors(shared: &Arc<Shared>, version: &Arc<Version>) -> (usize, usize) {
         let remaining = version.wait_idle(slice);
         if remaining == 0 || Instant::now() >= deadline {
             return (asked.len(), remaining);
+        }
+    }
+}
+
+/// Fails at once every ask still waiting on an actor of the version `home`:
+/// its actors are stopped (or given up on), so no answer is coming. A late
+/// answer from a handler that is still running finds no reply address and
+/// is counted as a dead letter.
+fn fail_unanswered_asks(shared: &Arc<Shared>, home: u64) {
+    let waiting = shared.table.select(|c| matches!(&c.place, Place::Reply(slot) if slot.target.home() == home));
+    for cell in waiting {
+        if let (Some(_), Place::Reply(slot)) = (shared.table.remove(cell.addr.id()), &cell.place) {
+            slot.complete(Err(AskError::TargetExited(slot.target)));
         }
     }
 }
