@@ -168,3 +168,34 @@ fn an_ask_waiting_on_an_unloaded_actor_fails_at_once() {
         assert!(matches!(result, Err(runtime::AskError::TargetExited(a)) if a == who), "{who}: {result:?}");
     }
 }
+
+/// Issue 11, item 6: loading a package again while its unloaded copy is
+/// still resident gives the new load its own file and code image (the
+/// loader matches by path, so reusing the path ran the old image), and a
+/// re-check frees the old copy once its last handler has returned.
+#[test]
+fn reloading_while_the_old_copy_is_resident_gets_its_own_image_and_the_old_one_is_freed_later() {
+    let config = SystemConfig::default().with_unload_grace(Duration::from_millis(100));
+    let sys = ActorSystem::start(config).unwrap();
+    let old = load(&sys, &plugins().misbehave, "misbehave", "1");
+    let sleeper = sys.create_actor(&old.hash, "misbehave.Actor").unwrap();
+    sys.tell(&sleeper, value!({"sleep_ms": 1500}));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!sys.unload(&old.hash).unwrap().code.is_freed(), "the sleeping handler keeps it resident");
+
+    let new = load(&sys, &plugins().misbehave, "misbehave", "1");
+    assert_eq!(new.hash, old.hash, "the same package");
+    assert_ne!(new.library, old.library, "the new load has its own file");
+    assert!(!maps::mappings_of(&new.library).unwrap().is_empty(), "and its own mapping");
+    assert!(old.library.exists(), "the resident copy's file is left in place");
+    let m = sys.create_actor(&new.hash, "misbehave.Actor").unwrap();
+    assert_eq!(sys.ask(&m, "ping", T).unwrap(), Value::from("pong"));
+
+    let states = sys.recheck_resident();
+    assert!(matches!(&states[..], [s] if s.library == old.library && !s.code.is_freed()), "{states:?}");
+    assert!(eventually(|| { sys.recheck_resident().iter().any(|s| s.library == old.library && s.code.is_freed()) }));
+    assert!(maps::mappings_of(&old.library).unwrap().is_empty(), "the old image is gone");
+    assert!(!old.library.parent().unwrap().exists(), "and its directory");
+    assert!(sys.recheck_resident().is_empty(), "a freed version is reported once");
+    assert_eq!(sys.ask(&m, "ping", T).unwrap(), Value::from("pong"), "the new version is untouched");
+}

@@ -426,3 +426,40 @@ fn director_control_is_the_same_api_for_programs() {
     assert!(control.shutdown().unwrap());
     assert!(!control.shutdown().unwrap(), "a stopped system is not an error");
 }
+
+/// Issue 11, item 6, through the daemon: a version left resident by a
+/// handler still sleeping is loaded again; the new load runs its own image
+/// (not the old, deleted one), and `list` shows the old copy `freed` once
+/// its handler has returned.
+#[test]
+fn reloading_while_the_old_copy_is_resident_runs_new_code_and_list_shows_freed_later() {
+    let env = Env::new();
+    env.tli("misbehave", "{'Actors': {'misbehave.Actor': {'OnLoad': {'Role': 'M'}}}}");
+    env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
+    let _daemon = env.start();
+    let hash = env.hash_of("misbehave-1.tls");
+    // The handler sleeps past the daemon's 10 s unload grace.
+    env.run(&["tell", "M", "{\"sleep_ms\": 13000}"]).ok();
+    let u = env.run(&["unload", &hash[..12]]).ok();
+    assert!(u.stdout.contains("resident") && u.stdout.contains("still running"), "{}", u.stdout);
+    env.run(&["load", "misbehave"]).ok();
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", env.pid())).unwrap();
+    let images: Vec<&str> = maps.lines().filter(|l| l.contains("libmisbehave.so")).collect();
+    assert!(
+        images.iter().any(|l| !l.ends_with("(deleted)") && !l.contains(&format!("/{hash}/"))),
+        "the new load maps its own file: {images:#?}"
+    );
+    assert_eq!(ask(&env, &["M", "\"ping\""]), json!("pong"));
+    let codes = |env: &Env| -> Vec<String> {
+        let list = env.json(&["list", "--json"]);
+        list.as_array().unwrap().iter().map(|v| v["code"].as_str().unwrap().to_string()).collect()
+    };
+    let now = codes(&env);
+    assert!(now.contains(&"mapped".to_string()) && now.iter().any(|c| c.starts_with("resident")), "{now:?}");
+    assert!(
+        test_support::eventually(std::time::Duration::from_secs(30), || codes(&env).contains(&"freed".to_string())),
+        "list shows the old copy freed once its handler returned: {:?}",
+        codes(&env)
+    );
+    assert_eq!(ask(&env, &["M", "\"ping\""]), json!("pong"), "the new version still serves");
+}

@@ -66,7 +66,7 @@ pub use logging::{ACTOR_ADDRESS_KEY, current_actor};
 pub use package::{PackageInfo, VerifiedPackage, hex, sha256_hex};
 pub use plugin::maps;
 pub use reply::AskFuture;
-pub use report::{CodeState, UnloadReport};
+pub use report::{CodeState, ResidentState, UnloadReport};
 pub use system::{ActorInfo, ActorSystem, CreateOptions, ShutdownReport, StartError};
 
 /// The target triple this runtime was built for; it picks a package's library.

@@ -70,3 +70,19 @@ impl fmt::Display for UnloadReport {
         Ok(())
     }
 }
+
+/// A version whose code stayed in the process at its unload, as it stands
+/// now (see [`ActorSystem::recheck_resident`](crate::ActorSystem::recheck_resident)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentState {
+    /// The group.
+    pub group: String,
+    /// The version.
+    pub version: String,
+    /// The package hash.
+    pub hash: String,
+    /// The library file it was loaded from.
+    pub library: PathBuf,
+    /// Freed now, or still resident (and why).
+    pub code: CodeState,
+}

@@ -17,7 +17,7 @@ use crate::payload::Payload;
 use crate::plugin::version::Version;
 use crate::plugin::{extract, load, unload};
 use crate::reply::{AskFuture, ReplySlot};
-use crate::report::UnloadReport;
+use crate::report::{ResidentState, UnloadReport};
 use crate::route::route;
 use crate::spawn;
 use crate::timer::{Timer, TimerAction};
@@ -27,7 +27,7 @@ pub(crate) struct Shared {
     pub(crate) table: crate::table::ActorTable,
     pub(crate) names: Mutex<HashMap<String, Address>>,
     pub(crate) versions: Mutex<Vec<Arc<Version>>>,
-    zombies: Mutex<Vec<Arc<Version>>>,
+    resident: Mutex<Vec<unload::Resident>>,
     pub(crate) timer: Arc<Timer>,
     host_exec: OnceLock<Executor>,
     pub(crate) config: SystemConfig,
@@ -79,9 +79,14 @@ impl Shared {
         versions.iter().rev().find(|v| v.class_index(class).is_some()).cloned()
     }
 
-    /// Keeps a version that could not be unloaded, so its code stays valid.
-    pub(crate) fn keep_zombie(&self, v: Arc<Version>) {
-        self.zombies.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+    /// Keeps a version whose code could not be freed, for later re-checks.
+    pub(crate) fn keep_resident(&self, r: unload::Resident) {
+        self.resident.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+    }
+
+    /// Takes every resident version out (a re-check puts back what stays).
+    pub(crate) fn take_resident(&self) -> Vec<unload::Resident> {
+        std::mem::take(&mut *self.resident.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn find_version(&self, hash: &str) -> Result<Arc<Version>, UnloadError> {
@@ -173,7 +178,7 @@ impl ActorSystem {
             table: crate::table::ActorTable::new(),
             names: Mutex::new(HashMap::new()),
             versions: Mutex::new(Vec::new()),
-            zombies: Mutex::new(Vec::new()),
+            resident: Mutex::new(Vec::new()),
             timer: Arc::new(Timer::default()),
             host_exec: OnceLock::new(),
             config,
@@ -360,6 +365,15 @@ impl ActorSystem {
         Ok(unload::unload(&self.shared, version))
     }
 
+    /// Looks again at every version whose code stayed resident when it was
+    /// unloaded: one whose last handler has returned since is unloaded the
+    /// rest of the way, one whose library is no longer mapped is freed (its
+    /// directory removed). Returns each one's state now; a freed one is
+    /// reported this once and then forgotten.
+    pub fn recheck_resident(&self) -> Vec<ResidentState> {
+        unload::recheck(&self.shared)
+    }
+
     /// The loaded versions, in load order.
     pub fn packages(&self) -> Vec<PackageInfo> {
         let versions = self.shared.versions.lock().unwrap_or_else(|p| p.into_inner());
@@ -409,7 +423,8 @@ impl ActorSystem {
                 slot.complete(Err(AskError::SystemStopped));
             }
         }
-        if shared.owns_extract_root && shared.zombies.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        let running = |r: &unload::Resident| matches!(r, unload::Resident::Running(_));
+        if shared.owns_extract_root && !shared.resident.lock().unwrap_or_else(|p| p.into_inner()).iter().any(running) {
             let _ = std::fs::remove_dir_all(&shared.extract_root);
         }
         // The spare burst buffers are a cache for running systems; a host

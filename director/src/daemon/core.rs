@@ -18,6 +18,9 @@ use runtime::{ActorSystem, CreateOptions, LoadError, PackageInfo, VerifiedPackag
 use crate::localtime::now_unix;
 use crate::protocol::{ActorListing, ErrorKind, GroupListing, Loaded, Unloaded, VersionListing};
 
+/// How many unloaded-but-resident versions `list` keeps showing.
+pub const MAX_RESIDENT_SHOWN: usize = 64;
+
 /// How long the Director waits for an `OnLoad` (or other lifecycle) message to be handled.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -66,7 +69,8 @@ pub struct Core {
     pub(crate) dir: PathBuf,
     pub(crate) director: Address,
     pub(crate) groups: BTreeMap<String, Group>,
-    pub(crate) resident: Vec<VersionListing>,
+    /// Unloaded versions whose code stayed, with their library path (oldest first).
+    pub(crate) resident: Vec<(PathBuf, VersionListing)>,
     pub(crate) notify: Vec<Address>,
     /// Set at shutdown: exiting actors are not restarted.
     pub(crate) stopping: bool,
@@ -377,7 +381,8 @@ impl Core {
         let report = self.system.unload(&hash).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
         let removed = self.remove_version(&group, &hash);
         if let (false, Some(v)) = (report.code.is_freed(), removed) {
-            self.resident.push(listing(&group, &v, false, &report.code.to_string(), &self.system));
+            let entry = listing(&group, &v, false, &report.code.to_string(), &self.system);
+            self.resident.push((report.library.clone(), entry));
         }
         let reactivated = if was_active { self.reactivate_highest(&group) } else { None };
         self.send_notifications();
@@ -476,8 +481,31 @@ impl Core {
         }
     }
 
-    /// Every loaded version (and resident leftovers), per group.
-    pub fn list(&self) -> Vec<GroupListing> {
+    /// Looks again at unloaded versions whose code stayed resident: one whose
+    /// code has gone since shows `freed`. Keeps at most
+    /// [`MAX_RESIDENT_SHOWN`] entries, dropping the oldest freed ones first.
+    fn recheck_resident(&mut self) {
+        if self.resident.is_empty() {
+            return;
+        }
+        let states = self.system.recheck_resident();
+        for (library, entry) in &mut self.resident {
+            entry.code = match states.iter().find(|s| &s.library == library) {
+                Some(state) => state.code.to_string(),
+                // No longer tracked by the runtime: freed at an earlier re-check.
+                None => runtime::CodeState::Freed.to_string(),
+            };
+        }
+        while self.resident.len() > MAX_RESIDENT_SHOWN {
+            let oldest_freed = self.resident.iter().position(|(_, e)| e.code == "freed").unwrap_or(0);
+            self.resident.remove(oldest_freed);
+        }
+    }
+
+    /// Every loaded version (and unloaded ones whose code stayed resident,
+    /// re-checked now), per group.
+    pub fn list(&mut self) -> Vec<GroupListing> {
+        self.recheck_resident();
         let mut out: BTreeMap<String, Vec<VersionListing>> = BTreeMap::new();
         for (group, g) in &self.groups {
             for v in &g.versions {
@@ -485,7 +513,7 @@ impl Core {
                 out.entry(group.clone()).or_default().push(listing(group, v, active, "mapped", &self.system));
             }
         }
-        for r in &self.resident {
+        for (_, r) in &self.resident {
             out.entry(r.group.clone()).or_default().push(r.clone());
         }
         out.into_iter().map(|(group, versions)| GroupListing { group, versions }).collect()

@@ -75,13 +75,22 @@ impl Staging {
         self.dir.join(file_name)
     }
 
-    /// Moves the staged files to `dir` (a stale `dir` is removed first: a
-    /// loaded version's directory is never replaced, the caller checks).
-    pub(crate) fn commit(mut self, dir: &Path) -> Result<PathBuf, LoadError> {
-        remove_stale(dir)?;
-        std::fs::rename(&self.dir, dir).map_err(io_err(dir))?;
-        self.committed = true;
-        Ok(dir.to_path_buf())
+    /// Moves the staged files to `root/NAME`, or `root/NAME.N` with the
+    /// first free N when that exists. An existing directory is never
+    /// replaced: it may hold the code of a version that is still resident,
+    /// and the loader matches libraries by path, so writing a new file there
+    /// would hand back the old, still-mapped image.
+    pub(crate) fn commit(mut self, root: &Path, name: &str) -> Result<PathBuf, LoadError> {
+        for n in 0u32.. {
+            let dir = if n == 0 { root.join(name) } else { root.join(format!("{name}.{n}")) };
+            if std::fs::symlink_metadata(&dir).is_ok() {
+                continue;
+            }
+            std::fs::rename(&self.dir, &dir).map_err(io_err(&dir))?;
+            self.committed = true;
+            return Ok(dir);
+        }
+        Err(io_err(root)(std::io::Error::other("no free directory name")))
     }
 }
 
@@ -156,21 +165,23 @@ mod tests {
     }
 
     #[test]
-    fn commit_moves_the_files_over_a_stale_dir_and_drop_cleans_up() {
+    fn commit_never_replaces_a_directory_and_drop_cleans_up() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("abc");
         std::fs::create_dir(&target).unwrap();
-        std::fs::write(target.join("stale"), b"x").unwrap();
+        std::fs::write(target.join("resident"), b"x").unwrap();
         let staging = Staging::new(root.path()).unwrap();
         staging.write("libx.so", b"bytes").unwrap();
-        let dir = staging.commit(&target).unwrap();
-        assert!(!dir.join("stale").exists());
+        let dir = staging.commit(root.path(), "abc").unwrap();
+        assert_eq!(dir, root.path().join("abc.1"), "a taken name gets the next free one");
+        assert!(target.join("resident").exists(), "the existing directory is left alone");
         assert_eq!(std::fs::read(dir.join("libx.so")).unwrap(), b"bytes");
         let dropped = Staging::new(root.path()).unwrap();
         let path = dropped.path_of("");
         drop(dropped);
         assert!(!path.exists(), "an uncommitted staging dir is removed");
-        let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("abc")]);
+        let mut left: Vec<_> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, vec![std::ffi::OsString::from("abc"), std::ffi::OsString::from("abc.1")]);
     }
 }

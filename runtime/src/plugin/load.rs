@@ -25,7 +25,7 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
     if versions.iter().any(|v| v.info.hash == hash) {
         return Err(LoadError::AlreadyLoaded { hash });
     }
-    let dir = staging.commit(&shared.extract_root.join(&hash))?;
+    let dir = staging.commit(&shared.extract_root, &hash)?;
     let identity = Identity { group, version, hash, actors };
     match open_and_start(shared, &identity, &dir.join(library)) {
         Ok(version) => {

@@ -11,12 +11,23 @@ use actor_abi::{Address, Message};
 
 use crate::cell::Place;
 use crate::error::AskError;
+use crate::package::PackageInfo;
 use crate::payload::Payload;
 use crate::plugin::maps;
 use crate::plugin::version::Version;
-use crate::report::{CodeState, UnloadReport};
+use crate::report::{CodeState, ResidentState, UnloadReport};
 use crate::route::route;
 use crate::system::Shared;
+
+/// A version whose code was still in the process when it was unloaded.
+pub(crate) enum Resident {
+    /// Its actors did not stop in time: the whole version is kept, so that
+    /// the handlers still running keep valid code under them.
+    Running(Arc<Version>),
+    /// Closed, but the library is still mapped (a live thread holds a
+    /// thread-local destructor of it, or it is marked NODELETE).
+    Mapped(PackageInfo),
+}
 
 /// Unloads `version` (already removed from the loaded list).
 pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadReport {
@@ -36,20 +47,100 @@ pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadRepor
     if remaining > 0 {
         // A handler that never returns holds a thread in the library: joining
         // or closing now would hang or crash, so the version stays.
-        let reason = format!("{remaining} actor(s) did not stop within {:?}", shared.config.unload_grace);
-        report.code = CodeState::Resident { reason };
-        shared.keep_zombie(version);
+        report.code = CodeState::Resident { reason: still_running(remaining, Some(shared.config.unload_grace)) };
+        shared.keep_resident(Resident::Running(version));
         return report;
     }
-    report.shutdown_hook_error = run_shutdown_hook(&version);
-    version.exec.stop_and_join();
-    report.code = close_library(&version);
-    if let Some(dir) = version.info.library.parent() {
-        report.directory_removed = std::fs::remove_dir_all(dir).is_ok() || !dir.exists();
-    }
+    finish(shared, &version, &mut report);
     log::info!("{report}");
     report
 }
+
+fn still_running(n: usize, grace: Option<Duration>) -> String {
+    let within = grace.map(|g| format!(" within {g:?}")).unwrap_or_default();
+    format!("{n} actor(s) did not stop{within}: a handler is still running in the package's code")
+}
+
+/// The rest of an unload once no actor runs: shutdown hook, join the
+/// version's threads, close the library, and remove its directory once the
+/// code is gone (a still-mapped library keeps its file, and is re-checked).
+fn finish(shared: &Shared, version: &Version, report: &mut UnloadReport) {
+    report.shutdown_hook_error = run_shutdown_hook(version);
+    version.exec.stop_and_join();
+    report.code = close_library(version);
+    if report.code.is_freed() {
+        report.directory_removed = remove_dir(&version.info.library);
+    } else {
+        shared.keep_resident(Resident::Mapped(version.info.clone()));
+    }
+}
+
+fn remove_dir(library: &Path) -> bool {
+    library.parent().is_some_and(|dir| std::fs::remove_dir_all(dir).is_ok() || !dir.exists())
+}
+
+/// Looks again at every resident version: one whose actors have stopped
+/// since is unloaded the rest of the way; one whose library is no longer
+/// mapped is freed (its directory removed) and forgotten. Returns the state
+/// of each version that was resident, freed ones included this once.
+pub(crate) fn recheck(shared: &Arc<Shared>) -> Vec<ResidentState> {
+    let before = shared.take_resident();
+    let mut out = Vec::with_capacity(before.len());
+    for entry in before {
+        let info = match &entry {
+            Resident::Running(v) => v.info.clone(),
+            Resident::Mapped(info) => info.clone(),
+        };
+        let code = match entry {
+            Resident::Running(v) => match v.wait_idle(Duration::ZERO) {
+                0 => {
+                    let mut report = UnloadReport {
+                        group: info.group.clone(),
+                        version: info.version.clone(),
+                        hash: info.hash.clone(),
+                        library: info.library.clone(),
+                        actors_stopped: 0,
+                        shutdown_hook_error: None,
+                        code: CodeState::Freed,
+                        directory_removed: false,
+                    };
+                    finish(shared, &v, &mut report);
+                    log::info!("resident version finished unloading: {report}");
+                    report.code
+                }
+                n => {
+                    shared.keep_resident(Resident::Running(v));
+                    CodeState::Resident { reason: still_running(n, None) }
+                }
+            },
+            Resident::Mapped(info) => {
+                nudge_loader(&info.library);
+                match maps::mappings_of(&info.library) {
+                    Ok(lines) if lines.is_empty() => {
+                        remove_dir(&info.library);
+                        CodeState::Freed
+                    }
+                    _ => {
+                        shared.keep_resident(Resident::Mapped(info));
+                        CodeState::Resident { reason: STILL_MAPPED.into() }
+                    }
+                }
+            }
+        };
+        out.push(ResidentState {
+            group: info.group,
+            version: info.version,
+            hash: info.hash,
+            library: info.library,
+            code,
+        });
+    }
+    out
+}
+
+/// Why a closed library may still be mapped.
+const STILL_MAPPED: &str = "still mapped after dlclose: a live thread holds a thread-local destructor from it \
+     (a thread the package started and did not stop), or the library is marked NODELETE";
 
 /// Sends `ActorExitRequest` to every actor of the version and waits up to
 /// the grace period for them to stop. Actors that appear meanwhile (a child
@@ -127,11 +218,7 @@ fn confirm_unmapped(path: &Path) -> CodeState {
         nudge_loader(path);
         std::thread::sleep(Duration::from_millis(attempt.min(10)));
     }
-    CodeState::Resident {
-        reason: "still mapped after dlclose: a live thread holds a thread-local destructor from it, \
-                 or the library is marked NODELETE"
-            .into(),
-    }
+    CodeState::Resident { reason: STILL_MAPPED.into() }
 }
 
 /// `dlopen(RTLD_NOLOAD)` then `dlclose`: a no-op for a gone library, and a
