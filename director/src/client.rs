@@ -17,8 +17,11 @@ use crate::daemon::paths::DaemonPaths;
 use crate::protocol::{ErrorKind, GroupListing, Loaded, RefreshItem, Reply, Request, Response, Send, Status, Unloaded};
 use crate::sys;
 
-/// How long `start` waits for a new daemon to answer.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `start` waits for a new daemon to answer (it loads what it
+/// starts with first, which may take a while).
+const START_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one probe of a starting daemon waits.
+const START_PROBE: Duration = Duration::from_millis(250);
 /// How long `shutdown` waits for the daemon to exit.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long connecting may take.
@@ -103,12 +106,16 @@ pub struct SendOptions {
 }
 
 /// What `start` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
     /// The daemon's pid.
     pub pid: u32,
     /// True if it was running already (and was left alone).
     pub already_running: bool,
+    /// What a new daemon could not load as it started (empty when it was running already).
+    pub startup_failures: Vec<RefreshItem>,
+    /// Groups a new daemon skipped because a daemon died loading them.
+    pub quarantined: Vec<String>,
 }
 
 /// Controls the daemon of one director directory.
@@ -214,7 +221,7 @@ impl DirectorControl {
     /// is running already.
     pub fn start(&self) -> Result<Started, ControlError> {
         if let Some(s) = self.status()? {
-            return Ok(Started { pid: s.pid, already_running: true });
+            return Ok(Started { pid: s.pid, already_running: true, startup_failures: vec![], quarantined: vec![] });
         }
         let binary = match &self.binary {
             Some(b) => b.clone(),
@@ -238,11 +245,20 @@ impl DirectorControl {
             .spawn()
             .map_err(|e| ControlError::Start(format!("{}: {e}", binary.display())))?;
         let deadline = Instant::now() + START_TIMEOUT;
+        // The daemon binds its socket, loads what it starts with, then
+        // answers: short probes, and between them a look at whether it died.
+        let probe = self.clone().with_timeout(START_PROBE);
         loop {
-            if let Some(s) = self.status()? {
+            let answer = probe.status();
+            if let Ok(Some(s)) = answer {
                 // Reap the daemon whenever it exits, so it never lingers as a zombie of ours.
                 std::thread::spawn(move || child.wait());
-                return Ok(Started { pid: s.pid, already_running: false });
+                return Ok(Started {
+                    pid: s.pid,
+                    already_running: false,
+                    startup_failures: s.startup_failures,
+                    quarantined: s.quarantined,
+                });
             }
             if let Ok(Some(code)) = child.try_wait() {
                 return Err(ControlError::Start(format!(
@@ -251,13 +267,17 @@ impl DirectorControl {
                     log_tail(&self.paths.log, log_start)
                 )));
             }
+            match answer {
+                Ok(_) | Err(ControlError::NotAnswering { .. } | ControlError::Io { .. }) => {}
+                Err(e) => return Err(e),
+            }
             if Instant::now() > deadline {
                 return Err(ControlError::Start(format!(
                     "no answer within {START_TIMEOUT:?}; see {}",
                     self.paths.log.display()
                 )));
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -69,7 +69,21 @@ pub fn start(foreground: bool) -> ExitCode {
         }
         Ok(s) => {
             println!("Started (pid {})", s.pid);
-            ExitCode::SUCCESS
+            s.startup_failures
+                .iter()
+                .for_each(|i| eprintln!("Failed \"{}\": {}", i.group, i.error.as_deref().unwrap_or("")));
+            for g in &s.quarantined {
+                eprintln!(
+                    "Quarantined \"{g}\": a daemon died while loading it; not loaded until \
+                     `thespian-director load {g}`"
+                );
+            }
+            // Not everything that should run is running: say so in the status too.
+            if s.startup_failures.is_empty() && s.quarantined.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(e) => fail(e, 1),
     }
@@ -193,6 +207,10 @@ pub fn unload(c: &DirectorControl, hash: &str, json: bool) -> ExitCode {
 fn render_list(groups: &[GroupListing]) -> String {
     let mut out = String::new();
     for g in groups {
+        if let Some(why) = &g.quarantined {
+            out.push_str(&format!("Group {}: QUARANTINED ({why})\n", g.group));
+            continue;
+        }
         out.push_str(&format!("Group {}:\n", g.group));
         for v in &g.versions {
             let version = if v.version.is_empty() { "(unversioned)" } else { &v.version };
@@ -245,6 +263,9 @@ pub fn status(c: &DirectorControl, json: bool) -> ExitCode {
                 "groups: {}\nversions: {}\nactors: {}\ndead letters: {}",
                 s.groups, s.versions, s.actors, s.dead_letters
             );
+            if !s.quarantined.is_empty() {
+                println!("quarantined: {}", s.quarantined.join(", "));
+            }
             ExitCode::SUCCESS
         }
         Ok(None) => {

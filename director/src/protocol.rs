@@ -148,6 +148,12 @@ pub struct Status {
     pub actors: usize,
     /// Dead letters so far.
     pub dead_letters: u64,
+    /// Groups skipped until loaded explicitly (a daemon died loading them).
+    #[serde(default)]
+    pub quarantined: Vec<String>,
+    /// What failed to load when this daemon started.
+    #[serde(default)]
+    pub startup_failures: Vec<RefreshItem>,
 }
 
 /// A completed load.
@@ -204,6 +210,9 @@ pub struct GroupListing {
     pub group: String,
     /// Its loaded (and resident) versions, in load order.
     pub versions: Vec<VersionListing>,
+    /// Set for a quarantined group (no versions): why, and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<String>,
 }
 
 /// One version in `list`.

@@ -397,7 +397,10 @@ fn refresh_goes_on_past_a_failing_group_and_exits_non_zero() {
     env.tli("foo", "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}");
     env.tli("ghost", "{'Actors': {}}");
     env.gensrc_prebuilt(Some("1")).ok();
-    let _daemon = env.start();
+    let _daemon = common::DaemonGuard::new(&env);
+    let start = env.run(&["start"]);
+    assert_eq!(start.code, 1, "start reports the group it could not load: {}", start.stderr);
+    assert!(start.stderr.contains("Failed \"ghost\""), "{}", start.stderr);
     env.gensrc_prebuilt(Some("2")).ok();
     let r = env.run(&["refresh"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);

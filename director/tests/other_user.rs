@@ -147,6 +147,8 @@ fn the_client_sends_nothing_to_a_socket_another_user_serves() {
             versions: 0,
             actors: 0,
             dead_letters: 0,
+            quarantined: vec![],
+            startup_failures: vec![],
         }),
     })
     .unwrap();
@@ -296,9 +298,12 @@ fn key_package_tli_and_cfg_files_another_user_can_change_are_refused() {
     assert!(r.stderr.contains("thespbase.cfg") && r.stderr.contains("mode 0666"), "{}", r.stderr);
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    // The daemon starts; the package signed by the untrusted key is refused.
+    // The daemon starts; the package signed by the untrusted key is refused,
+    // at the start's refresh and when loaded by name.
     let r = env.run(&["start"]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("Started"), "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "start reports the group it refused: {}", r.stderr);
+    assert!(r.stderr.contains("Failed \"other\"") && why(&r.stderr), "{}", r.stderr);
     let load = env.run(&["load", "other"]);
     assert_ne!(load.code, 0, "the planted package loaded: {}", load.stdout);
     assert!(why(&load.stderr), "{}", load.stderr);

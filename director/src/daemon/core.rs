@@ -74,6 +74,14 @@ pub struct Core {
     pub(crate) notify: Vec<Address>,
     /// Set at shutdown: exiting actors are not restarted.
     pub(crate) stopping: bool,
+    /// Where the state file is kept (the daemon's directory); `None` when embedded.
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Groups skipped by refresh until loaded explicitly.
+    pub(crate) quarantined: std::collections::BTreeSet<String>,
+    /// The group whose load is under way.
+    pub(crate) loading: Option<String>,
+    /// What failed when the daemon started (refresh or restore).
+    pub(crate) startup_failures: Vec<crate::protocol::RefreshItem>,
 }
 
 impl Core {
@@ -91,6 +99,10 @@ impl Core {
             resident: Vec::new(),
             notify: Vec::new(),
             stopping: false,
+            state_dir: None,
+            quarantined: std::collections::BTreeSet::new(),
+            loading: None,
+            startup_failures: Vec::new(),
         }
     }
 
@@ -194,9 +206,30 @@ impl Core {
     }
 
     /// Loads `target`, activates it and applies AutoUnload and TLS_Keep_Limit.
+    /// An explicit load, so a quarantined group is let out of quarantine.
     pub fn load(&mut self, target: &str) -> Result<Loaded, DirectorError> {
+        self.load_target(target, true)
+    }
+
+    /// Loads `target`; a quarantined group only when `explicit`. The group
+    /// is recorded as being loaded (in the state file) from the moment its
+    /// code may run until the load has ended, whichever way it ends.
+    pub(crate) fn load_target(&mut self, target: &str, explicit: bool) -> Result<Loaded, DirectorError> {
         let file = self.resolve(target)?;
         let (verified, package) = self.stage(&file)?;
+        self.admit(&verified.manifest.group, explicit)?;
+        self.begin_loading(&verified.manifest.group);
+        let result = self.load_staged(file, verified, package);
+        self.end_loading();
+        result
+    }
+
+    fn load_staged(
+        &mut self,
+        file: PathBuf,
+        verified: Verified,
+        package: VerifiedPackage,
+    ) -> Result<Loaded, DirectorError> {
         let group = verified.manifest.group.clone();
         let version = verified.manifest.version_text().to_string();
         if let Some(v) = self.groups.get(&group).and_then(|g| g.versions.iter().find(|v| v.info.hash == verified.hash))
@@ -385,6 +418,7 @@ impl Core {
             self.resident.push((report.library.clone(), entry));
         }
         let reactivated = if was_active { self.reactivate_highest(&group) } else { None };
+        self.save_state();
         self.send_notifications();
         Ok(Unloaded {
             group,
@@ -516,7 +550,14 @@ impl Core {
         for (_, r) in &self.resident {
             out.entry(r.group.clone()).or_default().push(r.clone());
         }
-        out.into_iter().map(|(group, versions)| GroupListing { group, versions }).collect()
+        let mut groups: Vec<GroupListing> =
+            out.into_iter().map(|(group, versions)| GroupListing { group, versions, quarantined: None }).collect();
+        groups.extend(self.quarantined.iter().map(|g| GroupListing {
+            group: g.clone(),
+            versions: Vec::new(),
+            quarantined: Some(format!("a daemon died while loading it; `thespian-director load {g}` to try it again")),
+        }));
+        groups
     }
 }
 
@@ -573,7 +614,7 @@ impl Core {
         groups.sort();
         groups
             .into_iter()
-            .map(|group| match self.load(&group) {
+            .map(|group| match self.load_target(&group, false) {
                 Ok(l) => crate::protocol::RefreshItem { group, loaded: Some(l), error: None },
                 Err(e) => crate::protocol::RefreshItem { group, loaded: None, error: Some(e.message) },
             })

@@ -8,8 +8,10 @@
 pub mod actors;
 pub mod core;
 pub mod paths;
+mod recovery;
 mod server;
 mod signals;
+pub mod state;
 mod targets;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -28,6 +30,7 @@ use crate::client::DirectorControl;
 use crate::config::Config;
 use actors::{DIRECTOR_NAME, DirectorActor, SOURCE_AUTHORITY_NAME, SourceAuthorityActor};
 use paths::DaemonPaths;
+use state::SavedState;
 
 /// Why the daemon did not run.
 #[derive(Debug, thiserror::Error)]
@@ -149,13 +152,7 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
     let policy = TrustPolicy { strict_modes: config.strict_trust, ..TrustPolicy::default() };
     let core = embed_with_policy(&system, &paths.dir, policy).core;
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
-    for item in core.lock().unwrap_or_else(|p| p.into_inner()).refresh() {
-        match (item.loaded, item.error) {
-            (Some(l), _) => log::info!("start: loaded {:?} {}: {}", l.group, l.file, l.hash),
-            (None, Some(e)) => log::warn!("start: could not load {:?}: {e}", item.group),
-            (None, None) => {}
-        }
-    }
+    start_up(&mut core.lock().unwrap_or_else(|p| p.into_inner()), &paths.dir, config.strict_trust);
     let server = Arc::new(server::Server {
         listener,
         core: core.clone(),
@@ -172,5 +169,34 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
     for u in &report.unloads {
         log::info!("shutdown: {u}");
     }
+    core.lock().unwrap_or_else(|p| p.into_inner()).save_clean_shutdown();
     Ok(())
+}
+
+/// What a start loads: after a crash, exactly the versions that were loaded
+/// (with the same ones active); after a clean shutdown or the first start,
+/// the newest package of every group with a `.tli` (the seed's refresh).
+/// Quarantined groups are skipped either way.
+fn start_up(core: &mut core::Core, dir: &Path, strict: bool) {
+    let previous = SavedState::read(dir, strict).unwrap_or_else(|e| {
+        log::warn!("ignoring the saved state: {e}");
+        None
+    });
+    core.keep_state(dir, previous.as_ref());
+    let items = match previous.as_ref().map(SavedState::to_restore).filter(|v| !v.is_empty()) {
+        Some(saved) => {
+            log::warn!("the last daemon did not shut down cleanly: restoring the {} version(s) it held", saved.len());
+            core.restore(saved)
+        }
+        None => core.refresh(),
+    };
+    for item in &items {
+        match (&item.loaded, &item.error) {
+            (Some(l), _) => log::info!("start: loaded {:?} {}: {}", l.group, l.file, l.hash),
+            (None, Some(e)) => log::warn!("start: could not load {:?}: {e}", item.group),
+            (None, None) => {}
+        }
+    }
+    core.record_startup(&items);
+    core.save_state();
 }

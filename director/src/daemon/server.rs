@@ -198,6 +198,8 @@ impl Server {
             versions: core.groups.values().map(|g| g.versions.len()).sum(),
             actors: self.system.actors().len(),
             dead_letters: self.system.dead_letters(),
+            quarantined: core.quarantined(),
+            startup_failures: core.startup_failures.clone(),
         }
     }
 }

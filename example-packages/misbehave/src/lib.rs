@@ -9,6 +9,7 @@
 //! - `"alloc"`: keeps 64 MiB until the actor exits;
 //! - `{"sleep_ms": n}`: blocks its thread for `n` milliseconds, then replies `"slept"`;
 //! - `"ping"`: `"pong"`;
+//! - `"abort"`: aborts the process (a package that crashes its host);
 //! - `{"typed_poison": text}`: creates a child and sends it a typed `Bomb`
 //!   holding `text`, which the child panics on; when the `PoisonMessage`
 //!   comes back with the `Bomb` as its original, answers `"poisoned by TEXT"`;
@@ -149,6 +150,8 @@ impl Actor for Misbehave {
                 "allocated".into()
             }
             Some("ping") => "pong".into(),
+            // Takes the whole process down, as a crashing package does.
+            Some("abort") => std::process::abort(),
             Some("reply_twice") => {
                 cx.send(&from, "first");
                 "second".into()

@@ -1,0 +1,143 @@
+//! Start-up and recovery: the state file (see [`state`](crate::daemon::state))
+//! kept current after every change, the quarantine of a group whose load
+//! took the daemon down, and restoring what was loaded after a crash.
+
+use std::path::Path;
+
+use crate::daemon::core::{Core, DirectorError, fail};
+use crate::daemon::state::{SavedState, SavedVersion};
+use crate::protocol::{ErrorKind, RefreshItem};
+
+impl Core {
+    /// Keeps the state file in `dir` from now on. `previous` is what the
+    /// last daemon saved: its quarantined groups, and the group it was
+    /// loading when it died, are quarantined (and saved at once, so that a
+    /// second crash during this start cannot lose them).
+    pub fn keep_state(&mut self, dir: &Path, previous: Option<&SavedState>) {
+        self.state_dir = Some(dir.to_path_buf());
+        for group in previous.map(SavedState::to_quarantine).unwrap_or_default() {
+            log::warn!(
+                "group {group:?} is quarantined: a daemon died while loading it; `load {group}` to try it again"
+            );
+            self.quarantined.insert(group);
+        }
+        self.save_state();
+    }
+
+    /// Writes the state file (when kept). A failure is logged: the daemon
+    /// serves on, but a crash would then restore an older state.
+    pub(crate) fn save_state(&self) {
+        self.save_state_as(false);
+    }
+
+    /// At a clean shutdown the next start refreshes: the state file is
+    /// removed, or, while a group is quarantined, marked clean.
+    pub fn save_clean_shutdown(&self) {
+        let Some(dir) = &self.state_dir else { return };
+        if self.quarantined.is_empty() {
+            let path = dir.join(crate::daemon::state::STATE_FILE);
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                log::error!("cannot remove {}: {e}", path.display());
+            }
+            return;
+        }
+        self.save_state_as(true);
+    }
+
+    fn save_state_as(&self, clean_shutdown: bool) {
+        let Some(dir) = &self.state_dir else { return };
+        let versions = self
+            .groups
+            .iter()
+            .flat_map(|(group, g)| {
+                g.versions.iter().map(move |v| SavedVersion {
+                    group: group.clone(),
+                    file: v.file.clone(),
+                    hash: v.info.hash.clone(),
+                    active: g.active.as_deref() == Some(v.info.hash.as_str()),
+                })
+            })
+            .collect();
+        let state = SavedState {
+            format: 0,
+            clean_shutdown,
+            loading: self.loading.clone(),
+            quarantined: self.quarantined.iter().cloned().collect(),
+            versions,
+        };
+        if let Err(e) = state.write(dir) {
+            log::error!("cannot save the daemon's state: {e}");
+        }
+    }
+
+    /// Refuses a quarantined group unless the load is `explicit`, which
+    /// lets it out of quarantine.
+    pub(crate) fn admit(&mut self, group: &str, explicit: bool) -> Result<(), DirectorError> {
+        if !self.quarantined.contains(group) {
+            return Ok(());
+        }
+        if explicit {
+            self.quarantined.remove(group);
+            log::info!("group {group:?} leaves quarantine: loaded explicitly");
+            return Ok(());
+        }
+        Err(fail(
+            ErrorKind::Refused,
+            format!("group {group:?} is quarantined (a daemon died while loading it); `load {group}` to try it again"),
+        ))
+    }
+
+    /// Records (durably) that `group`'s code is about to run for a load.
+    pub(crate) fn begin_loading(&mut self, group: &str) {
+        self.loading = Some(group.to_string());
+        self.save_state();
+    }
+
+    /// The load has ended, either way.
+    pub(crate) fn end_loading(&mut self) {
+        self.loading = None;
+        self.save_state();
+    }
+
+    /// Loads the versions a crashed daemon held, each from its file and only
+    /// if the file still has the same hash; per group the active one last,
+    /// so that it is active again. Quarantined groups are skipped.
+    pub fn restore(&mut self, saved: &[SavedVersion]) -> Vec<RefreshItem> {
+        let mut order: Vec<&SavedVersion> = saved.iter().filter(|v| !v.active).collect();
+        order.extend(saved.iter().filter(|v| v.active));
+        order
+            .into_iter()
+            .map(|v| {
+                let result = self.restore_one(v);
+                RefreshItem { group: v.group.clone(), loaded: result.as_ref().ok().cloned(), error: result.err() }
+            })
+            .collect()
+    }
+
+    fn restore_one(&mut self, v: &SavedVersion) -> Result<crate::protocol::Loaded, String> {
+        let now = self.authority.verify_file(&v.file).map_err(|e| format!("{}: {e}", v.file.display()))?;
+        if now.hash != v.hash {
+            return Err(format!(
+                "{} has changed since it was loaded (hash {} was {}); not restored",
+                v.file.display(),
+                now.hash,
+                v.hash
+            ));
+        }
+        self.load_target(&v.file.display().to_string(), false).map_err(|e| e.message)
+    }
+
+    /// Keeps what failed during start-up, for `status` and `start` (a
+    /// quarantined group is reported as such, not again as a failure).
+    pub fn record_startup(&mut self, items: &[RefreshItem]) {
+        self.startup_failures =
+            items.iter().filter(|i| i.error.is_some() && !self.quarantined.contains(&i.group)).cloned().collect();
+    }
+
+    /// The quarantined groups.
+    pub fn quarantined(&self) -> Vec<String> {
+        self.quarantined.iter().cloned().collect()
+    }
+}
