@@ -68,6 +68,7 @@ mod actor;
 mod address;
 mod context;
 mod deliver;
+pub mod descriptor;
 pub mod ffi;
 mod log_bridge;
 mod message;
@@ -124,6 +125,19 @@ macro_rules! export_actors {
 
             static CLASSES: &[FfiStr] = &[ $( FfiStr::from_static($name) ),+ ];
 
+            // The same facts as the header, in a section of its own, so that
+            // packaging tools read them from the file without running it.
+            const NAMES: &str = ::core::concat!( $( $name, "\0" ),+ );
+            #[used]
+            #[cfg_attr(any(target_os = "macos", target_os = "ios"), unsafe(link_section = "__DATA,__thspactors"))]
+            #[cfg_attr(windows, unsafe(link_section = ".thspact"))]
+            #[cfg_attr(
+                not(any(target_os = "macos", target_os = "ios", windows)),
+                unsafe(link_section = ".thespian_actors")
+            )]
+            static DESCRIPTOR: [u8; $crate::descriptor::descriptor_len(NAMES)] =
+                $crate::descriptor::descriptor(NAMES);
+
             fn make(index: u32) -> ::std::option::Option<::std::boxed::Box<dyn $crate::Actor>> {
                 let mut next = 0u32;
                 $(
@@ -143,6 +157,8 @@ macro_rules! export_actors {
             }
 
             fn hook() {
+                // Keeps the descriptor's section through the linker's GC.
+                let _ = ::core::hint::black_box(&DESCRIPTOR);
                 $( $hook(); )?
             }
 

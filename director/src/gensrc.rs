@@ -116,11 +116,16 @@ pub enum GensrcError {
         /// What is wrong.
         reason: String,
     },
-    /// No library for this machine, so the exported actors are unknown.
-    #[error(
-        "no library for this machine's target {0}: gensrc reads the exported actor names from it (add lib:{0}=PATH)"
-    )]
-    NoHostLibrary(String),
+    /// The libraries of one package disagree on what they export.
+    #[error("the libraries disagree: {first} {what} differs from {other}")]
+    LibrariesDisagree {
+        /// The first library.
+        first: PathBuf,
+        /// The one that differs.
+        other: PathBuf,
+        /// What differs.
+        what: &'static str,
+    },
     /// The package could not be built or signed.
     #[error(transparent)]
     Package(#[from] BuildError),
@@ -192,7 +197,7 @@ pub fn gensrc(args: &GensrcArgs) -> Result<GensrcOutcome, GensrcError> {
     let deps = opts.deps.as_deref().map(read_deps).transpose()?.unwrap_or_default();
     let sources = collect_sources(&args.sources_dir, &opts.globs)?;
     let libs = if opts.libs.is_empty() { vec![build_crate(&args.sources_dir)?] } else { opts.libs.clone() };
-    let info = inspect_host_library(&libs)?;
+    let info = inspect_libraries(&libs)?;
     if let Some((file, text)) = &tli {
         let parsed = Tli::parse(text).map_err(|error| GensrcError::Tli { file: file.clone(), error })?;
         parsed.check_against(&info.classes).map_err(|error| GensrcError::Tli { file: file.clone(), error })?;
@@ -293,14 +298,42 @@ fn collect_sources(dir: &Path, globs: &[String]) -> Result<Vec<(String, PathBuf)
     Ok(found.into_iter().collect())
 }
 
-/// Reads the exported actors from the library built for this machine.
-fn inspect_host_library(libs: &[LibrarySpec]) -> Result<LibraryInfo, GensrcError> {
-    let host = libs
-        .iter()
-        .find(|l| l.target == runtime::TARGET_TRIPLE)
-        .ok_or_else(|| GensrcError::NoHostLibrary(runtime::TARGET_TRIPLE.to_string()))?;
-    runtime::tls::inspect_library(&host.path)
-        .map_err(|e| GensrcError::Library { path: host.path.clone(), reason: e.to_string() })
+/// Reads what every library exports from its file (nothing is loaded or
+/// run, so a library for any target can be packaged), checks each against
+/// the target it is packaged for, and that they all agree.
+fn inspect_libraries(libs: &[LibrarySpec]) -> Result<LibraryInfo, GensrcError> {
+    let mut first: Option<(&Path, LibraryInfo)> = None;
+    for lib in libs {
+        let lerr = |reason: String| GensrcError::Library { path: lib.path.clone(), reason };
+        let info = runtime::tls::inspect_library_for(&lib.path, &lib.target).map_err(|e| lerr(e.to_string()))?;
+        if info.abi_version != actor_abi::ffi::ABI_VERSION {
+            return Err(lerr(format!(
+                "it speaks Thespian ABI {}, this gensrc packages ABI {} (rebuild it against this actor-abi)",
+                info.abi_version,
+                actor_abi::ffi::ABI_VERSION
+            )));
+        }
+        match &first {
+            None => first = Some((&lib.path, info)),
+            Some((path, seen)) => {
+                let what = if seen.classes != info.classes {
+                    Some("actor classes")
+                } else if seen.fingerprint != info.fingerprint {
+                    Some("ABI layout fingerprint")
+                } else {
+                    None
+                };
+                if let Some(what) = what {
+                    return Err(GensrcError::LibrariesDisagree {
+                        first: path.to_path_buf(),
+                        other: lib.path.clone(),
+                        what,
+                    });
+                }
+            }
+        }
+    }
+    first.map(|(_, info)| info).ok_or_else(|| GensrcError::BadArgument("no library to package".into()))
 }
 
 /// `cargo build --release` in `dir` (progress on stderr) and the cdylib it made.

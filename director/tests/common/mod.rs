@@ -200,3 +200,20 @@ pub fn run_env(dir: &Path, cwd: &Path, envs: &[(&str, &Path)], args: &[&str]) ->
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// The foo library with an ELF header that says another architecture, written
+/// into `dir`, and the target triple of that architecture.
+pub fn foreign_foo(dir: &Path) -> (PathBuf, &'static str) {
+    const EM_X86_64: u16 = 62;
+    const EM_AARCH64: u16 = 183;
+    let (machine, triple) = if runtime::TARGET_TRIPLE.starts_with("x86_64") {
+        (EM_AARCH64, "aarch64-unknown-linux-gnu")
+    } else {
+        (EM_X86_64, "x86_64-unknown-linux-gnu")
+    };
+    let mut bytes = std::fs::read(&plugins().foo).unwrap();
+    bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+    let path = dir.join("libfoo-foreign.so");
+    std::fs::write(&path, &bytes).unwrap();
+    (path, triple)
+}

@@ -14,6 +14,9 @@
 //!   holding `text`, which the child panics on; when the `PoisonMessage`
 //!   comes back with the `Bomb` as its original, answers `"poisoned by TEXT"`;
 //! - `"bomb_drops"`: how many `Bomb`s were dropped in this library.
+//!
+//! Its library constructor records the pid of every process that loads it
+//! in `$THESPIAN_TEST_CTOR_MARK`, when that is set.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -23,6 +26,23 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actor_abi::prelude::*;
+
+/// A library constructor (`.init_array`), as any native library may have:
+/// when `THESPIAN_TEST_CTOR_MARK` names a file, it appends this process's
+/// pid there. Packaging and inspecting a package must never run it; loading
+/// the package does.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONSTRUCTOR: extern "C" fn() = constructor;
+
+extern "C" fn constructor() {
+    if let Some(path) = std::env::var_os("THESPIAN_TEST_CTOR_MARK") {
+        use std::io::Write;
+        let line = format!("{}\n", std::process::id());
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        let _ = file.and_then(|mut f| f.write_all(line.as_bytes()));
+    }
+}
 
 /// The text of the log line `"log"` writes.
 pub const LOG_LINE: &str = "misbehave says hello";

@@ -1,47 +1,19 @@
 //! Writing and signing a package (the heart of `gensrc`).
 
 use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rsa::sha2::Sha256;
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
-use crate::error::LoadError;
 use crate::package::sha256_hex;
-use crate::plugin::code::PluginCode;
 use crate::tls::error::KeyError;
 use crate::tls::format::{
     self, ALGORITHM, AbiInfo, EntryInfo, EntryKind, FORMAT, MANIFEST_NAME, Manifest, SIGNATURE_NAME, SignatureFile,
 };
 use crate::tls::keys::{self, KeyStrength, PrivateKeyFile};
-
-/// What a package library exports, read from its header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LibraryInfo {
-    /// Its ABI version.
-    pub abi_version: u32,
-    /// Its layout fingerprint.
-    pub fingerprint: u64,
-    /// Its actor-abi crate version.
-    pub crate_version: String,
-    /// Its exported actor classes.
-    pub classes: Vec<String>,
-}
-
-/// Opens a library built for this machine just long enough to read its
-/// header (no plugin function is called), then closes it.
-pub fn inspect_library(path: &Path) -> Result<LibraryInfo, LoadError> {
-    let code = PluginCode::open(path, 0)?;
-    let info = LibraryInfo {
-        abi_version: actor_abi::ffi::ABI_VERSION,
-        fingerprint: actor_abi::ffi::LAYOUT_FINGERPRINT,
-        crate_version: actor_abi::ffi::CRATE_VERSION.to_string(),
-        classes: code.classes().to_vec(),
-    };
-    let _ = code.close();
-    Ok(info)
-}
+use crate::tls::library_file::LibraryInfo;
 
 /// One prebuilt library and the target it was built for.
 #[derive(Debug, Clone, PartialEq, Eq)]

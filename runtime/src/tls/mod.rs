@@ -9,6 +9,7 @@ mod contents;
 pub mod error;
 pub mod format;
 pub mod keys;
+pub mod library_file;
 mod package_file;
 mod stage;
 pub mod trusted_file;
@@ -16,8 +17,9 @@ pub mod versions;
 mod ziparchive;
 
 pub use authority::{SourceAuthority, TrustPolicy, Verified};
-pub use build::{BuildError, LibraryInfo, LibrarySpec, PackageBuilder, inspect_library, write_zip};
+pub use build::{BuildError, LibrarySpec, PackageBuilder, write_zip};
 pub use error::{KeyError, PackageError};
 pub use format::{EntryInfo, EntryKind, Manifest};
 pub use keys::{KeyStrength, PrivateKeyFile, PublicKeyFile};
+pub use library_file::{InspectError, LibraryInfo, inspect_library, inspect_library_for};
 pub use versions::VersionKey;
