@@ -166,6 +166,7 @@ impl SourceAuthority {
             (hash, contents)
         });
         let c = contents?;
+        bytes.confirm_unchanged()?;
         Ok(Verified {
             manifest: c.manifest,
             hash: hash?,

@@ -81,6 +81,12 @@ pub enum PackageError {
     /// Not a regular file.
     #[error("{0} is not a regular file")]
     NotAFile(PathBuf),
+    /// Some process has the file open for writing.
+    #[error("{0} is open for writing by another process (still being copied?); try again once it is complete")]
+    BeingWritten(PathBuf),
+    /// The file was opened for writing while it was verified.
+    #[error("{0} was opened for writing while it was being verified; nothing was loaded from it; try again")]
+    ChangedWhileVerified(PathBuf),
     /// Another user could change the package file.
     #[error("{0}")]
     UntrustedFile(crate::tls::trusted_file::UntrustedFile),
