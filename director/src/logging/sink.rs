@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -81,6 +82,7 @@ fn ensure_writable(path: &Path) -> Result<(), String> {
     OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map(drop)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
@@ -90,7 +92,7 @@ fn ensure_writable(path: &Path) -> Result<(), String> {
 pub fn file(path: &Path, truncate: bool) -> Result<Output, String> {
     ensure_writable(path)?;
     let mut o = OpenOptions::new();
-    o.create(true);
+    o.create(true).custom_flags(libc::O_NOFOLLOW);
     if truncate {
         o.write(true).truncate(true)
     } else {
@@ -107,7 +109,7 @@ pub fn rotating(path: &Path, limit: ContentLimit, backups: usize) -> Result<Outp
     // but keep a panic from taking the daemon down all the same.
     std::panic::catch_unwind(move || {
         let mut o = OpenOptions::new();
-        o.append(true).create(true);
+        o.append(true).create(true).custom_flags(libc::O_NOFOLLOW);
         FileRotate::new(&path, AppendCount::new(backups), limit, Compression::None, Some(o))
     })
     .map(|r| Output::Rotating(Mutex::new(r)))
