@@ -31,6 +31,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long load, refresh and unload wait: verifying large packages and
 /// delivering lifecycle messages (up to 10 s each) takes a while.
 const LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often `status` looks again after a connection dropped unanswered.
+const DROPPED_RETRIES: u32 = 5;
 /// What an ask waits beyond its own timeout.
 const ASK_MARGIN: Duration = Duration::from_secs(30);
 /// Largest reply read.
@@ -71,6 +73,14 @@ pub enum ControlError {
         /// The server's user id.
         uid: u32,
         /// The server's pid.
+        pid: u32,
+    },
+    /// The connection was closed without an answer (the daemon may be exiting).
+    #[error("the daemon (pid {pid}) closed the connection on {socket} without answering; is it exiting? see its log")]
+    Dropped {
+        /// The socket.
+        socket: PathBuf,
+        /// The pid that held the socket.
         pid: u32,
     },
     /// The daemon accepted the connection but did not answer in time.
@@ -198,6 +208,12 @@ impl DirectorControl {
                 return Err(not_answering());
             }
             let e = written.err().or(read.err());
+            let reset = |e: &std::io::Error| {
+                matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+            };
+            if e.as_ref().is_none_or(reset) {
+                return Err(ControlError::Dropped { socket: socket.clone(), pid: server.pid });
+            }
             return Err(e.map_or_else(|| io(std::io::Error::other("the daemon closed the connection")), io));
         }
         match serde_json::from_str::<Response>(&answer) {
@@ -209,11 +225,22 @@ impl DirectorControl {
 
     /// The daemon's status, or `None` when none is running.
     pub fn status(&self) -> Result<Option<Status>, ControlError> {
-        match self.request(&Request::Status) {
-            Ok(Reply::Status(s)) => Ok(Some(s)),
-            Ok(other) => Err(ControlError::Unexpected(format!("{other:?}"))),
-            Err(ControlError::NotRunning(_)) => Ok(None),
-            Err(e) => Err(e),
+        // A daemon killed a moment ago may still hold its socket while its
+        // last threads exit: the connection is then dropped unanswered. Look
+        // again before calling that an error.
+        let mut attempts = 0;
+        loop {
+            return match self.request(&Request::Status) {
+                Ok(Reply::Status(s)) => Ok(Some(s)),
+                Ok(other) => Err(ControlError::Unexpected(format!("{other:?}"))),
+                Err(ControlError::NotRunning(_)) => Ok(None),
+                Err(ControlError::Dropped { .. }) if attempts < DROPPED_RETRIES => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => Err(e),
+            };
         }
     }
 
@@ -268,7 +295,8 @@ impl DirectorControl {
                 )));
             }
             match answer {
-                Ok(_) | Err(ControlError::NotAnswering { .. } | ControlError::Io { .. }) => {}
+                Ok(_)
+                | Err(ControlError::NotAnswering { .. } | ControlError::Io { .. } | ControlError::Dropped { .. }) => {}
                 Err(e) => return Err(e),
             }
             if Instant::now() > deadline {
@@ -438,9 +466,13 @@ fn open_daemon_log(path: &Path) -> Result<std::fs::File, String> {
 }
 
 /// True while `pid` exists and is not a zombie.
+///
+/// A zombie thread-group leader whose other threads are still exiting
+/// counts as alive: they may still hold its files (the control socket).
 pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"),
-        Err(_) => false,
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    if stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z") {
+        return true;
     }
+    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| tasks.count() > 1)
 }

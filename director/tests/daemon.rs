@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Env, run_in};
+use common::{Env, ask, run_in};
 use serde_json::{Value, json};
 use test_support::plugins;
 
@@ -21,13 +21,6 @@ const FOO_TLI: &str = "{ 'Actors':
   },
 }
 ";
-
-fn ask(env: &Env, args: &[&str]) -> Value {
-    let mut full = vec!["ask"];
-    full.extend_from_slice(args);
-    let r = env.run(&full).ok();
-    serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("ask printed {:?}: {e}", r.stdout))
-}
 
 /// The daemon's mappings of a version's extracted library, and whether its directory exists.
 fn code_of(env: &Env, hash: &str) -> (usize, bool) {
@@ -281,7 +274,7 @@ fn after_kill_9_start_cleans_up_and_loads_the_newest_again() {
     }
     assert!(env.dir().join(".director.sock").exists(), "a killed daemon leaves its socket");
     let status = env.run(&["status"]);
-    assert_eq!(status.code, 3, "a stale socket is not a running daemon: {}", status.stdout);
+    assert_eq!(status.code, 3, "a stale socket is not a running daemon: {}{}", status.stdout, status.stderr);
     let r = env.run(&["start"]).ok();
     assert!(r.stdout.starts_with("Started"), "{}", r.stdout);
     assert_ne!(env.pid(), old_pid);

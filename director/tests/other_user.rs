@@ -101,13 +101,7 @@ impl LongDirEnv {
 
 impl Drop for LongDirEnv {
     fn drop(&mut self) {
-        let pid =
-            std::fs::read_to_string(self.dir().join(".director.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
-        let _ = self.run(&["shutdown"]);
-        if let Some(pid) = pid.filter(|p| director::client::process_alive(*p as u32)) {
-            // SAFETY: kill has no memory-safety preconditions; pid is our daemon's.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        common::stop_daemon(&self.dir(), || drop(self.run(&["shutdown"])));
     }
 }
 
@@ -239,12 +233,7 @@ impl SharedEnv {
 
 impl Drop for SharedEnv {
     fn drop(&mut self) {
-        let pid = self.daemon_pid();
-        let _ = self.run(&["shutdown"]);
-        if let Some(pid) = pid.filter(|p| director::client::process_alive(*p as u32)) {
-            // SAFETY: kill has no memory-safety preconditions; pid is our daemon's.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        common::stop_daemon(&self.dir(), || drop(self.run(&["shutdown"])));
     }
 }
 

@@ -5,16 +5,9 @@
 
 mod common;
 
-use common::{DaemonGuard, Env};
-use serde_json::{Value, json};
+use common::{DaemonGuard, Env, ask};
+use serde_json::json;
 use test_support::plugins;
-
-fn ask(env: &Env, args: &[&str]) -> Value {
-    let mut full = vec!["ask"];
-    full.extend_from_slice(args);
-    let r = env.run(&full).ok();
-    serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("ask printed {:?}: {e}", r.stdout))
-}
 
 /// (hash, active) of every loaded version.
 fn loaded(env: &Env) -> Vec<(String, bool)> {

@@ -139,14 +139,27 @@ impl DaemonGuard {
 
 impl Drop for DaemonGuard {
     fn drop(&mut self) {
-        let pid =
-            std::fs::read_to_string(self.dir.join(".director.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
-        let _ = run_in(&self.dir, &self.cwd, &["shutdown"]);
-        if let Some(pid) = pid.filter(|p| director::client::process_alive(*p as u32)) {
-            // SAFETY: kill has no memory-safety preconditions; pid is our daemon's.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        stop_daemon(&self.dir, || drop(run_in(&self.dir, &self.cwd, &["shutdown"])));
     }
+}
+
+/// Stops the daemon of director directory `dir`: `shutdown` (which runs the
+/// CLI's `shutdown` the way the caller needs), then SIGKILL if it is still there.
+pub fn stop_daemon(dir: &Path, shutdown: impl FnOnce()) {
+    let pid = std::fs::read_to_string(dir.join(".director.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+    shutdown();
+    if let Some(pid) = pid.filter(|p| director::client::process_alive(*p as u32)) {
+        // SAFETY: kill has no memory-safety preconditions; pid is our daemon's.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// `ask ARGS...` through the CLI; its one line of output as JSON.
+pub fn ask(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["ask"];
+    full.extend_from_slice(args);
+    let r = env.run(&full).ok();
+    serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("ask printed {:?}: {e}", r.stdout))
 }
 
 /// The second local user of the hostile-user tests.
