@@ -458,3 +458,54 @@ fn reloading_while_the_old_copy_is_resident_runs_new_code_and_list_shows_freed_l
     );
     assert_eq!(ask(&env, &["M", "\"ping\""]), json!("pong"), "the new version still serves");
 }
+
+/// Issue 12, item 3: no lock is held across a load. While a package whose
+/// OnLoad handler sleeps 5 s loads, 20 clients run status, list and ask
+/// against another group; each finishes before the load does.
+#[test]
+fn status_list_and_ask_never_wait_on_a_slow_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = Arc::new(Env::new());
+    env.tli("foo", "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}");
+    env.gensrc_prebuilt(Some("1")).ok();
+    let _daemon = env.start();
+    env.tli("misbehave", "{'Actors': {'misbehave.Actor': {'OnLoad': {'Role': 'M', 'Message': {'sleep_ms': 5000}}}}}");
+    env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
+
+    let loaded = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (env, loaded) = (env.clone(), loaded.clone());
+        std::thread::spawn(move || {
+            let r = env.run(&["load", "misbehave"]);
+            loaded.store(true, Ordering::SeqCst);
+            r
+        })
+    };
+    // The load is under way once its version is listed (OnLoad not yet handled).
+    assert!(test_support::eventually(std::time::Duration::from_secs(30), || {
+        env.run(&["list"]).stdout.contains("Group misbehave")
+    }));
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let (env, loaded) = (env.clone(), loaded.clone());
+            std::thread::spawn(move || {
+                let args: &[&str] = match i % 3 {
+                    0 => &["status"],
+                    1 => &["list", "--json"],
+                    _ => &["ask", "MainFoo", "{\"ping\": 5}"],
+                };
+                let r = env.run(args);
+                (args.join(" "), r.code, loaded.load(Ordering::SeqCst))
+            })
+        })
+        .collect();
+    for c in clients {
+        let (what, code, after_load) = c.join().unwrap();
+        assert_eq!(code, 0, "{what} failed");
+        assert!(!after_load, "{what} waited for the slow load to finish");
+    }
+    let r = load.join().unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(ask(&env, &["M", "\"ping\""]), json!("pong"));
+}

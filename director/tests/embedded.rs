@@ -4,8 +4,8 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_abi::prelude::*;
@@ -41,8 +41,8 @@ fn the_director_protocol_from_an_embedding_host() {
     let embedded = daemon::embed(&system, &env.dir());
     assert_eq!(system.lookup_name(actors::DIRECTOR_NAME), Some(embedded.director));
     assert_eq!(system.lookup_name(actors::SOURCE_AUTHORITY_NAME), Some(embedded.source_authority));
-    let core: &Mutex<_> = &embedded.core;
-    let h1 = core.lock().unwrap().load("foo-1.tls").unwrap().hash;
+    let core = &embedded.core;
+    let h1 = core.load("foo-1.tls").unwrap().hash;
 
     let all = system.ask(&embedded.director, value!({"DirectorOp": "RetrieveAll"}), T).unwrap();
     assert_eq!(all.get("DirectorResponse").and_then(Value::as_str), Some("AllAddresses"));
@@ -67,9 +67,9 @@ fn the_director_protocol_from_an_embedding_host() {
     system.tell_delivered(&watcher, Message::Value(Value::from("subscribe")), T).unwrap();
     system.ask(&embedded.director, value!({"DirectorOp": "RetrieveAll"}), T).unwrap();
     assert_eq!(count.load(Ordering::SeqCst), 0, "nothing happened yet");
-    core.lock().unwrap().load("foo-2.tls").unwrap();
+    core.load("foo-2.tls").unwrap();
     assert!(test_support::eventually(T, || count.load(Ordering::SeqCst) == 1));
-    core.lock().unwrap().unload(&h1).unwrap();
+    core.unload(&h1).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(count.load(Ordering::SeqCst), 1, "the notice is one-shot");
 

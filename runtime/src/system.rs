@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) table: crate::table::ActorTable,
     pub(crate) names: Mutex<HashMap<String, Address>>,
     pub(crate) versions: Mutex<Vec<Arc<Version>>>,
+    /// Hashes being loaded now (claimed under `versions`, see `plugin::load`).
+    pub(crate) loading: Mutex<Vec<String>>,
     resident: Mutex<Vec<unload::Resident>>,
     pub(crate) timer: Arc<Timer>,
     host_exec: OnceLock<Executor>,
@@ -178,6 +180,7 @@ impl ActorSystem {
             table: crate::table::ActorTable::new(),
             names: Mutex::new(HashMap::new()),
             versions: Mutex::new(Vec::new()),
+            loading: Mutex::new(Vec::new()),
             resident: Mutex::new(Vec::new()),
             timer: Arc::new(Timer::default()),
             host_exec: OnceLock::new(),

@@ -25,12 +25,13 @@
 //! `{"ValidateSource": PATH}` → `{"Validated": true, "Group", "Version",
 //! "Hash", "KeyFile"}` or `{"Validated": false, "Reason": TEXT}`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use actor_abi::{Actor, Address, Context, Map, Message, Value, value};
 use runtime::tls::SourceAuthority;
 
 use crate::daemon::core::Core;
+use crate::daemon::operations::Director;
 
 /// The Director actor's global name.
 pub const DIRECTOR_NAME: &str = "Director";
@@ -39,17 +40,17 @@ pub const SOURCE_AUTHORITY_NAME: &str = "Director Source Authority";
 
 /// The Director actor: answers the Director protocol and restarts TLI actors.
 pub struct DirectorActor {
-    core: Arc<Mutex<Core>>,
+    core: Arc<Director>,
 }
 
 impl DirectorActor {
     /// An actor over the shared Director state.
-    pub fn new(core: Arc<Mutex<Core>>) -> Self {
+    pub fn new(core: Arc<Director>) -> Self {
         DirectorActor { core }
     }
 
     fn core(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        self.core.state()
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod core;
+pub mod operations;
 pub mod paths;
 mod recovery;
 mod server;
@@ -17,8 +18,8 @@ mod targets;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actor_abi::Address;
@@ -29,6 +30,7 @@ use crate::atomic;
 use crate::client::DirectorControl;
 use crate::config::Config;
 use actors::{DIRECTOR_NAME, DirectorActor, SOURCE_AUTHORITY_NAME, SourceAuthorityActor};
+use operations::Director;
 use paths::DaemonPaths;
 use state::SavedState;
 
@@ -117,8 +119,9 @@ pub fn run(dir: &Path) -> Result<(), DaemonError> {
 
 /// The Director and Source Authority actors running in an actor system.
 pub struct Embedded {
-    /// The Director's state (load, unload, list... as in the daemon).
-    pub core: Arc<Mutex<core::Core>>,
+    /// The Director: its operations (load, unload, refresh...) and its
+    /// state (`core.state()`: list, role lookups...), as in the daemon.
+    pub core: Arc<Director>,
     /// The Director actor (global name [`DIRECTOR_NAME`]).
     pub director: Address,
     /// The Source Authority actor (global name [`SOURCE_AUTHORITY_NAME`]).
@@ -134,9 +137,9 @@ pub fn embed(system: &Arc<ActorSystem>, dir: &Path) -> Embedded {
 
 /// [`embed`] with the Source Authority's `policy`.
 pub fn embed_with_policy(system: &Arc<ActorSystem>, dir: &Path, policy: TrustPolicy) -> Embedded {
-    let core = Arc::new(Mutex::new(core::Core::new(system.clone(), dir, Address::NOBODY, policy.clone())));
+    let core = Arc::new(Director::new(core::Core::new(system.clone(), dir, Address::NOBODY, policy.clone())));
     let director = system.create_named_host_actor(DIRECTOR_NAME, || DirectorActor::new(core.clone()));
-    core.lock().unwrap_or_else(|p| p.into_inner()).set_director(director);
+    core.state().set_director(director);
     let authority = SourceAuthority::new(dir).with_policy(policy);
     let source_authority =
         system.create_named_host_actor(SOURCE_AUTHORITY_NAME, || SourceAuthorityActor::new(authority));
@@ -152,7 +155,7 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
     let policy = TrustPolicy { strict_modes: config.strict_trust, ..TrustPolicy::default() };
     let core = embed_with_policy(&system, &paths.dir, policy).core;
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
-    start_up(&mut core.lock().unwrap_or_else(|p| p.into_inner()), &paths.dir, config.strict_trust);
+    start_up(&core, &paths.dir, config.strict_trust);
     let server = Arc::new(server::Server {
         listener,
         core: core.clone(),
@@ -163,13 +166,13 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
         open: Arc::new(AtomicUsize::new(0)),
     });
     server.serve();
-    core.lock().unwrap_or_else(|p| p.into_inner()).begin_shutdown();
+    core.state().begin_shutdown();
     // No OnDeactivate at shutdown: every actor gets ActorExitRequest.
     let report = system.shutdown();
     for u in &report.unloads {
         log::info!("shutdown: {u}");
     }
-    core.lock().unwrap_or_else(|p| p.into_inner()).save_clean_shutdown();
+    core.state().save_clean_shutdown();
     Ok(())
 }
 
@@ -177,12 +180,12 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
 /// (with the same ones active); after a clean shutdown or the first start,
 /// the newest package of every group with a `.tli` (the seed's refresh).
 /// Quarantined groups are skipped either way.
-fn start_up(core: &mut core::Core, dir: &Path, strict: bool) {
+fn start_up(core: &Director, dir: &Path, strict: bool) {
     let previous = SavedState::read(dir, strict).unwrap_or_else(|e| {
         log::warn!("ignoring the saved state: {e}");
         None
     });
-    core.keep_state(dir, previous.as_ref());
+    core.state().keep_state(dir, previous.as_ref());
     let items = match previous.as_ref().map(SavedState::to_restore).filter(|v| !v.is_empty()) {
         Some(saved) => {
             log::warn!("the last daemon did not shut down cleanly: restoring the {} version(s) it held", saved.len());
@@ -197,6 +200,7 @@ fn start_up(core: &mut core::Core, dir: &Path, strict: bool) {
             (None, None) => {}
         }
     }
-    core.record_startup(&items);
-    core.save_state();
+    let mut state = core.state();
+    state.record_startup(&items);
+    state.save_state();
 }

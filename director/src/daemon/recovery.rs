@@ -101,34 +101,6 @@ impl Core {
         self.save_state();
     }
 
-    /// Loads the versions a crashed daemon held, each from its file and only
-    /// if the file still has the same hash; per group the active one last,
-    /// so that it is active again. Quarantined groups are skipped.
-    pub fn restore(&mut self, saved: &[SavedVersion]) -> Vec<RefreshItem> {
-        let mut order: Vec<&SavedVersion> = saved.iter().filter(|v| !v.active).collect();
-        order.extend(saved.iter().filter(|v| v.active));
-        order
-            .into_iter()
-            .map(|v| {
-                let result = self.restore_one(v);
-                RefreshItem { group: v.group.clone(), loaded: result.as_ref().ok().cloned(), error: result.err() }
-            })
-            .collect()
-    }
-
-    fn restore_one(&mut self, v: &SavedVersion) -> Result<crate::protocol::Loaded, String> {
-        let now = self.authority.verify_file(&v.file).map_err(|e| format!("{}: {e}", v.file.display()))?;
-        if now.hash != v.hash {
-            return Err(format!(
-                "{} has changed since it was loaded (hash {} was {}); not restored",
-                v.file.display(),
-                now.hash,
-                v.hash
-            ));
-        }
-        self.load_target(&v.file.display().to_string(), false).map_err(|e| e.message)
-    }
-
     /// Keeps what failed during start-up, for `status` and `start` (a
     /// quarantined group is reported as such, not again as a failure).
     pub fn record_startup(&mut self, items: &[RefreshItem]) {

@@ -12,13 +12,14 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use actor_abi::Value;
 use runtime::{ActorSystem, AskError};
 
 use crate::daemon::core::{Core, DirectorError, fail};
+use crate::daemon::operations::Director;
 use crate::daemon::paths::DaemonPaths;
 use crate::daemon::signals;
 use crate::protocol::{ErrorKind, Reply, Request, Response, Send, Status};
@@ -40,7 +41,7 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// The running control server.
 pub struct Server {
     pub(crate) listener: UnixListener,
-    pub(crate) core: Arc<Mutex<Core>>,
+    pub(crate) core: Arc<Director>,
     pub(crate) system: Arc<ActorSystem>,
     pub(crate) paths: DaemonPaths,
     pub(crate) started: Instant,
@@ -145,15 +146,15 @@ impl Server {
     }
 
     fn core(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        self.core.state()
     }
 
     fn dispatch(&self, req: Request) -> Result<Reply, DirectorError> {
         Ok(match req {
             Request::Status => Reply::Status(self.status()),
-            Request::Load { target } => Reply::Loaded(self.core().load(&target)?),
-            Request::Refresh => Reply::Refreshed { groups: self.core().refresh() },
-            Request::Unload { hash } => Reply::Unloaded(self.core().unload(&hash)?),
+            Request::Load { target } => Reply::Loaded(self.core.load(&target)?),
+            Request::Refresh => Reply::Refreshed { groups: self.core.refresh() },
+            Request::Unload { hash } => Reply::Unloaded(self.core.unload(&hash)?),
             Request::List => Reply::List { groups: self.core().list() },
             Request::Ask(send) => Reply::Answer { reply: self.ask(&send)?.to_json() },
             Request::Tell(send) => {

@@ -1,6 +1,12 @@
 //! Loading a verified package: private copy, dlopen, ABI check, the
 //! version's own threads, init on one of them. A failure at any step undoes
 //! the steps before it.
+//!
+//! Locking: the hash is claimed in `Shared::loading` while `versions` is
+//! held (lock order `versions` then `loading`), so two loads of one package
+//! cannot race; `dlopen`, thread start and `init` then run with no lock
+//! held, and `versions` is taken again only to add the new version. Creating
+//! actors, unloading and listing never wait on a load.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,17 +26,22 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
     }
     let VerifiedPackage { group, version, hash, files, actors } = pkg;
     let (staging, library) = files.stage(&shared.extract_root)?;
-    // Held for the whole load so two loads of one hash cannot race.
-    let mut versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
-    if versions.iter().any(|v| v.info.hash == hash) {
-        return Err(LoadError::AlreadyLoaded { hash });
-    }
+    let _claim = Claim::take(shared, &hash)?;
     let dir = staging.commit(&shared.extract_root, &hash)?;
     let identity = Identity { group, version, hash, actors };
     match open_and_start(shared, &identity, &dir.join(library)) {
         Ok(version) => {
             let info = version.info.clone();
+            let mut versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
+            if shared.stopping.load(Ordering::Acquire) {
+                // The system began shutting down during the load (it took
+                // the versions it saw): this one is unloaded here.
+                drop(versions);
+                let _ = crate::plugin::unload::unload(shared, version);
+                return Err(LoadError::ShuttingDown);
+            }
             versions.push(version);
+            drop(versions);
             log::info!("loaded {} {} ({}) from {}", info.group, info.version, info.hash, info.library.display());
             Ok(info)
         }
@@ -38,6 +49,31 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
         }
+    }
+}
+
+/// A hash claimed for one load; released when the load ends, either way.
+struct Claim<'s> {
+    shared: &'s Shared,
+    hash: String,
+}
+
+impl<'s> Claim<'s> {
+    /// Claims `hash`, unless it is loaded or being loaded already.
+    fn take(shared: &'s Shared, hash: &str) -> Result<Claim<'s>, LoadError> {
+        let versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loading = shared.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if versions.iter().any(|v| v.info.hash == hash) || loading.iter().any(|h| h == hash) {
+            return Err(LoadError::AlreadyLoaded { hash: hash.to_string() });
+        }
+        loading.push(hash.to_string());
+        Ok(Claim { shared, hash: hash.to_string() })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.shared.loading.lock().unwrap_or_else(|p| p.into_inner()).retain(|h| *h != self.hash);
     }
 }
 

@@ -1,0 +1,404 @@
+//! The Director's operations (load, unload, refresh, restore) and their
+//! locking.
+//!
+//! Lock order: [`Director::operations`] then [`Director::state`], never the
+//! other way round. `operations` serialises whole operations, so two loads
+//! or a load and an unload never interleave. `state` (the [`Core`]) is held
+//! only to read or change the Director's records, and never across anything
+//! that can take long: verifying and staging a package, `dlopen` and the
+//! package's `init`, waiting for a lifecycle message to be handled, or an
+//! unload waiting for actors. So `status`, `list`, target lookups for `ask`
+//! and `tell`, and the Director actor never wait on a load.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actor_abi::{Address, Message, Value};
+use runtime::tli::{AutoUnload, Tli};
+use runtime::tls::trusted_file::{self, ReadError};
+use runtime::tls::{SourceAuthority, Verified, VersionKey};
+use runtime::{ActorSystem, LoadError, VerifiedPackage};
+
+use crate::daemon::core::{Core, DELIVERY_TIMEOUT, DirectorError, LoadedVersion, Running, fail, version_key};
+use crate::daemon::state::SavedVersion;
+use crate::localtime::now_unix;
+use crate::protocol::{ErrorKind, Loaded, RefreshItem, Unloaded};
+
+/// The Director: its state and the operations that change it.
+pub struct Director {
+    system: Arc<ActorSystem>,
+    authority: SourceAuthority,
+    dir: PathBuf,
+    /// Held for the whole of one operation.
+    operations: Mutex<()>,
+    /// Held only while the records are read or changed.
+    state: Mutex<Core>,
+}
+
+impl Director {
+    /// A Director over `core`'s directory, system and Source Authority.
+    pub fn new(core: Core) -> Director {
+        Director {
+            system: core.system.clone(),
+            authority: core.authority.clone(),
+            dir: core.dir.clone(),
+            operations: Mutex::new(()),
+            state: Mutex::new(core),
+        }
+    }
+
+    /// The records, locked. Never hold this across a wait.
+    pub fn state(&self) -> MutexGuard<'_, Core> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn operation(&self) -> MutexGuard<'_, ()> {
+        self.operations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads `target` (a group's newest valid package, or exactly one
+    /// `.tls` file), activates it and applies AutoUnload and TLS_Keep_Limit.
+    /// An explicit load, so a quarantined group leaves quarantine.
+    pub fn load(&self, target: &str) -> Result<Loaded, DirectorError> {
+        let _op = self.operation();
+        self.load_target(target, true)
+    }
+
+    /// Unloads the version `prefix` names. If it was active, the highest
+    /// remaining version becomes active and its actors get OnReactivate.
+    pub fn unload(&self, prefix: &str) -> Result<Unloaded, DirectorError> {
+        let _op = self.operation();
+        self.unload_version(prefix)
+    }
+
+    /// Loads the newest package of every group that has a `.tli` in the
+    /// directory (quarantined groups are refused); goes on past failures.
+    pub fn refresh(&self) -> Vec<RefreshItem> {
+        let _op = self.operation();
+        let mut groups: Vec<String> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".tli")).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        groups.sort();
+        groups.into_iter().map(|group| self.refresh_item(group.clone(), self.load_target(&group, false))).collect()
+    }
+
+    /// Loads the versions a crashed daemon held, each from its file and only
+    /// if the file still has the same hash; per group the active one last,
+    /// so that it is active again. Quarantined groups are skipped.
+    pub fn restore(&self, saved: &[SavedVersion]) -> Vec<RefreshItem> {
+        let _op = self.operation();
+        let mut order: Vec<&SavedVersion> = saved.iter().filter(|v| !v.active).collect();
+        order.extend(saved.iter().filter(|v| v.active));
+        order.into_iter().map(|v| self.refresh_item(v.group.clone(), self.restore_one(v))).collect()
+    }
+
+    fn refresh_item(&self, group: String, result: Result<Loaded, DirectorError>) -> RefreshItem {
+        match result {
+            Ok(l) => RefreshItem { group, loaded: Some(l), error: None },
+            Err(e) => RefreshItem { group, loaded: None, error: Some(e.message) },
+        }
+    }
+
+    fn restore_one(&self, v: &SavedVersion) -> Result<Loaded, DirectorError> {
+        let now = self
+            .authority
+            .verify_file(&v.file)
+            .map_err(|e| fail(ErrorKind::Refused, format!("{}: {e}", v.file.display())))?;
+        if now.hash != v.hash {
+            return Err(fail(
+                ErrorKind::Refused,
+                format!(
+                    "{} has changed since it was loaded (hash {} was {}); not restored",
+                    v.file.display(),
+                    now.hash,
+                    v.hash
+                ),
+            ));
+        }
+        self.load_target(&v.file.display().to_string(), false)
+    }
+
+    /// Loads `target`; a quarantined group only when `explicit`. The group
+    /// is recorded as being loaded (in the state file) from the moment its
+    /// code may run until the load has ended, whichever way it ends.
+    fn load_target(&self, target: &str, explicit: bool) -> Result<Loaded, DirectorError> {
+        let file = resolve(&self.authority, &self.dir, target)?;
+        let (verified, package) = stage(&self.authority, &self.system, &file)?;
+        let group = verified.manifest.group.clone();
+        {
+            let mut state = self.state();
+            state.admit(&group, explicit)?;
+            if let Some(v) = state.version(&group, &verified.hash) {
+                return Ok(Loaded {
+                    group: group.clone(),
+                    file: v.file.display().to_string(),
+                    hash: v.info.hash.clone(),
+                    version: verified.manifest.version_text().to_string(),
+                    already_loaded: true,
+                    auto_unloaded: vec![],
+                    deleted_files: vec![],
+                });
+            }
+            state.begin_loading(&group);
+        }
+        let result = self.load_staged(file, verified, package);
+        self.state().end_loading();
+        result
+    }
+
+    fn load_staged(
+        &self,
+        file: PathBuf,
+        verified: Verified,
+        package: VerifiedPackage,
+    ) -> Result<Loaded, DirectorError> {
+        let group = verified.manifest.group.clone();
+        let version = verified.manifest.version_text().to_string();
+        let tli = tli_for(&self.authority, &self.dir, &verified)?;
+        let info = self.system.load(package).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
+        let hash = info.hash.clone();
+        let actors = tli.iter().flat_map(|t| t.actors.iter()).map(|spec| Running {
+            spec: spec.clone(),
+            address: None,
+            since: now_unix(),
+            restarts: 0,
+        });
+        let loaded = LoadedVersion { info, file: file.clone(), actors: actors.collect() };
+        let previous = {
+            let mut state = self.state();
+            let previous = state.groups.get(&group).and_then(|g| g.active.clone());
+            state.groups.entry(group.clone()).or_default().versions.push(loaded);
+            // Creating actors is quick; under the lock, an actor that exits at
+            // once is still found by the Director actor.
+            if let Err(e) = state.start_version(&group, &hash) {
+                state.remove_version(&group, &hash);
+                drop(state);
+                let _ = self.system.unload(&hash);
+                return Err(e);
+            }
+            previous
+        };
+        if let Some(prev) = previous {
+            self.send_lifecycle(&group, &prev, |a| a.spec.on_deactivate.clone());
+        }
+        if let Err(e) = self.activate(&group, &hash, |a| a.spec.on_load.clone()) {
+            // Roll back: the previous version (if any) becomes active again.
+            let _ = self.unload_version(&hash);
+            return Err(e);
+        }
+        let auto_unloaded = self.auto_unload(&group, &hash, tli.as_ref());
+        let deleted_files = self.keep_limit(&group, tli.as_ref());
+        self.state().send_notifications();
+        Ok(Loaded {
+            group,
+            file: file.display().to_string(),
+            hash,
+            version,
+            already_loaded: false,
+            auto_unloaded,
+            deleted_files,
+        })
+    }
+
+    /// Makes `hash` the group's active version: its actors take their global
+    /// names, then each gets the message `pick` chooses (delivered, not just
+    /// queued; waited for without the state lock).
+    fn activate(&self, group: &str, hash: &str, pick: impl Fn(&Running) -> Option<Value>) -> Result<(), DirectorError> {
+        let sends: Vec<(Address, Value)> = {
+            let mut state = self.state();
+            if let Some(g) = state.groups.get_mut(group) {
+                g.active = Some(hash.to_string());
+            }
+            let Some(v) = state.version(group, hash) else { return Ok(()) };
+            for a in &v.actors {
+                if let (Some(name), Some(addr)) = (&a.spec.global_name, a.address) {
+                    self.system.assign_global_name(name, &addr);
+                }
+            }
+            v.actors.iter().filter_map(|a| Some((a.address?, pick(a)?))).collect()
+        };
+        for (addr, msg) in sends {
+            self.system
+                .tell_delivered(&addr, Message::Value(msg), DELIVERY_TIMEOUT)
+                .map_err(|e| fail(ErrorKind::Failed, format!("delivering a lifecycle message to {addr}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Sends each live actor of a version the message `pick` chooses and
+    /// waits (without the state lock) until each is handled.
+    fn send_lifecycle(&self, group: &str, hash: &str, pick: impl Fn(&Running) -> Option<Value>) {
+        let sends: Vec<(Address, String, Value)> = {
+            let state = self.state();
+            let Some(v) = state.version(group, hash) else { return };
+            v.actors.iter().filter_map(|a| Some((a.address?, a.spec.class.clone(), pick(a)?))).collect()
+        };
+        for (addr, class, msg) in sends {
+            if let Err(e) = self.system.tell_delivered(&addr, Message::Value(msg), DELIVERY_TIMEOUT) {
+                log::warn!("lifecycle message to {addr} ({class}) not delivered: {e}");
+            }
+        }
+    }
+
+    /// [`Director::unload`], with the operation lock already held.
+    fn unload_version(&self, prefix: &str) -> Result<Unloaded, DirectorError> {
+        let (group, hash, was_active) = {
+            let state = self.state();
+            let (group, i) = state.find(prefix)?;
+            let hash = state.groups[&group].versions[i].info.hash.clone();
+            let was_active = state.groups[&group].active.as_deref() == Some(hash.as_str());
+            (group, hash, was_active)
+        };
+        if was_active {
+            self.send_lifecycle(&group, &hash, |a| a.spec.on_deactivate.clone());
+        }
+        let report = self.system.unload(&hash).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
+        self.state().forget_unloaded(&group, &hash, &report);
+        let reactivated = if was_active { self.reactivate_highest(&group) } else { None };
+        {
+            let mut state = self.state();
+            state.save_state();
+            state.send_notifications();
+        }
+        Ok(Unloaded {
+            group,
+            version: report.version.clone(),
+            hash,
+            code: report.code.to_string(),
+            freed: report.code.is_freed(),
+            reactivated,
+        })
+    }
+
+    /// Activates the highest remaining version of `group`, restarting any of
+    /// its actors that had stopped; returns its hash.
+    fn reactivate_highest(&self, group: &str) -> Option<String> {
+        let hash = self.state().restart_highest(group)?;
+        if let Err(e) = self.activate(group, &hash, |a| a.spec.on_reactivate.clone()) {
+            log::warn!("reactivating {group} {hash}: {e}");
+        }
+        Some(hash)
+    }
+
+    /// `AutoUnload`: keep the newest N versions (by version order, the new
+    /// one included); unload the others.
+    fn auto_unload(&self, group: &str, new_hash: &str, tli: Option<&Tli>) -> Vec<Unloaded> {
+        let AutoUnload::Keep(n) = tli.map_or(AutoUnload::Off, |t| t.auto_unload) else { return Vec::new() };
+        let mut others: Vec<(VersionKey, String)> = self.state().groups.get(group).map_or_else(Vec::new, |g| {
+            g.versions
+                .iter()
+                .filter(|v| v.info.hash != new_hash)
+                .map(|v| (version_key(v), v.info.hash.clone()))
+                .collect()
+        });
+        others.sort_by(|a, b| b.0.cmp(&a.0));
+        let keep_others = usize::try_from(n.saturating_sub(1)).unwrap_or(usize::MAX);
+        others.into_iter().skip(keep_others).filter_map(|(_, h)| self.unload_version(&h).ok()).collect()
+    }
+
+    /// `TLS_Keep_Limit`: delete the oldest package files of the group beyond
+    /// the limit, never a loaded one (the files are verified without the lock).
+    fn keep_limit(&self, group: &str, tli: Option<&Tli>) -> Vec<String> {
+        let Some(limit) = tli.and_then(|t| t.keep_limit).filter(|l| *l > 0) else { return Vec::new() };
+        let loaded: Vec<String> = self
+            .state()
+            .groups
+            .get(group)
+            .map_or_else(Vec::new, |g| g.versions.iter().map(|v| v.info.hash.clone()).collect());
+        let mut files: Vec<(VersionKey, PathBuf, String)> = candidates(&self.dir, group)
+            .into_iter()
+            .filter_map(|p| {
+                self.authority.verify_file(&p).ok().map(|v| (VersionKey::of(v.manifest.version.as_deref()), p, v.hash))
+            })
+            .collect();
+        files.sort_by(|a, b| b.0.cmp(&a.0));
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut deleted = Vec::new();
+        for (_, path, hash) in files.into_iter().skip(limit) {
+            if loaded.contains(&hash) {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted.push(path.display().to_string()),
+                Err(e) => log::warn!("TLS_Keep_Limit: cannot delete {}: {e}", path.display()),
+            }
+        }
+        deleted
+    }
+}
+
+/// Finds the package file a load target names: a `.tls` file (exactly that
+/// file, verified when it is staged) or a group (its newest valid package).
+fn resolve(authority: &SourceAuthority, dir: &Path, target: &str) -> Result<PathBuf, DirectorError> {
+    if target.ends_with(".tls") || target.contains('/') {
+        let path = if Path::new(target).is_absolute() { PathBuf::from(target) } else { dir.join(target) };
+        return Ok(path);
+    }
+    runtime::tls::format::check_group(target).map_err(|e| fail(ErrorKind::BadRequest, e))?;
+    let mut best: Option<(PathBuf, VersionKey)> = None;
+    let mut refused = Vec::new();
+    for path in candidates(dir, target) {
+        match authority.verify_file(&path) {
+            Ok(v) => {
+                let key = VersionKey::of(v.manifest.version.as_deref());
+                if best.as_ref().is_none_or(|(_, b)| key > *b) {
+                    best = Some((path, key));
+                }
+            }
+            Err(e) => refused.push(format!("{}: {e}", path.display())),
+        }
+    }
+    best.map(|(path, _)| path).ok_or_else(|| {
+        let why = if refused.is_empty() { String::new() } else { format!("; refused: {}", refused.join("; ")) };
+        fail(ErrorKind::NotFound, format!("no valid package for group {target:?} in {}{why}", dir.display()))
+    })
+}
+
+/// Verifies `path` and writes its code out in one pass.
+fn stage(
+    authority: &SourceAuthority,
+    system: &ActorSystem,
+    path: &Path,
+) -> Result<(Verified, VerifiedPackage), DirectorError> {
+    authority.stage_file(path, system).map_err(|e| match e {
+        LoadError::Refused(e) => fail(ErrorKind::Refused, format!("{}: {e}", path.display())),
+        other => fail(ErrorKind::Failed, format!("{}: {other}", path.display())),
+    })
+}
+
+/// Files that can hold group `g`: `g.tls` and `g-*.tls` (a group has no `-`).
+fn candidates(dir: &Path, g: &str) -> Vec<PathBuf> {
+    let prefix = format!("{g}-");
+    let mut out: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    out.retain(|p| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        name.ends_with(".tls") && (name == format!("{g}.tls") || name.starts_with(&prefix))
+    });
+    out.sort();
+    out
+}
+
+/// The group's TLI: `DIR/GROUP.tli`, else the one signed into the package.
+fn tli_for(authority: &SourceAuthority, dir: &Path, v: &Verified) -> Result<Option<Tli>, DirectorError> {
+    let file = dir.join(format!("{}.tli", v.manifest.group));
+    let strict = authority.policy().strict_modes;
+    let text = match trusted_file::read(&file, crate::config::MAX_SETTINGS_FILE, strict) {
+        Ok(bytes) => Some(
+            String::from_utf8(bytes)
+                .map_err(|e| fail(ErrorKind::BadRequest, format!("{}: not UTF-8 ({e})", file.display())))?,
+        ),
+        Err(ReadError::Missing(_)) => v.manifest.tli.clone(),
+        Err(e @ ReadError::Io { .. }) => return Err(fail(ErrorKind::Failed, e.to_string())),
+        Err(e) => return Err(fail(ErrorKind::Refused, e.to_string())),
+    };
+    let Some(text) = text else { return Ok(None) };
+    let tli = Tli::parse(&text).map_err(|e| fail(ErrorKind::BadRequest, format!("{}: {e}", file.display())))?;
+    tli.check_against(&v.manifest.actors)
+        .map_err(|e| fail(ErrorKind::BadRequest, format!("{}: {e}", file.display())))?;
+    Ok(Some(tli))
+}
