@@ -115,3 +115,52 @@ impl Drop for AskFuture {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn err() -> AskError {
+        AskError::TargetExited(Address::NOBODY)
+    }
+
+    #[test]
+    fn the_first_outcome_wins_and_later_ones_are_ignored() {
+        let slot = ReplySlot::awaiting(Address::NOBODY);
+        slot.complete(Ok(Value::from(1)));
+        slot.complete(Ok(Value::from(2)));
+        slot.complete(Err(err()));
+        assert_eq!(slot.wait_until(Instant::now()), Some(Ok(Value::from(1))));
+    }
+
+    #[test]
+    fn a_waiter_gives_up_at_its_deadline_and_is_woken_by_a_completion() {
+        let slot = Arc::new(ReplySlot::awaiting(Address::NOBODY));
+        assert_eq!(slot.wait_until(Instant::now() + Duration::from_millis(20)), None, "no outcome: timed out");
+        let s = slot.clone();
+        let waiter = std::thread::spawn(move || s.wait_until(Instant::now() + Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        slot.complete(Err(err()));
+        assert_eq!(waiter.join().unwrap(), Some(Err(err())), "woken long before its deadline");
+    }
+
+    #[test]
+    fn a_polled_future_is_woken_by_the_completion() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let slot = ReplySlot::awaiting(Address::NOBODY);
+        assert!(slot.poll_result(&waker).is_none());
+        slot.complete(Ok(Value::from("done")));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the stored waker was called once");
+        assert_eq!(slot.poll_result(&waker), Some(Ok(Value::from("done"))));
+    }
+}

@@ -1,7 +1,7 @@
 //! The Director's operations (load, unload, refresh, restore) and their
 //! locking.
 //!
-//! Lock order: [`Director::operations`] then [`Director::state`], never the
+//! Lock order: `Director::operations` then `Director::state`, never the
 //! other way round. `operations` serialises whole operations, so two loads
 //! or a load and an unload never interleave. `state` (the [`Core`]) is held
 //! only to read or change the Director's records, and never across anything

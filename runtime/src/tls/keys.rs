@@ -122,7 +122,7 @@ pub fn read_public_key(path: &Path) -> Result<PublicKeyFile, KeyError> {
 }
 
 /// Reads a trusted public key; when `strict`, the file must be one no other
-/// user can change (see [`trusted_file`](crate::tls::trusted_file)).
+/// user can change (see [`crate::tls::trusted_file`]).
 pub fn read_trusted_public_key(path: &Path, strict: bool) -> Result<PublicKeyFile, KeyError> {
     let bytes = read_capped(path, strict)?;
     let (label, der) = decode_pem(path, &bytes)?;
