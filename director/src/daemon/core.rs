@@ -258,20 +258,23 @@ impl Core {
         }
     }
 
-    /// Looks again at unloaded versions whose code stayed resident: one whose
-    /// code has gone since shows `freed`. Keeps at most
+    /// The libraries of the unloaded versions whose code stayed resident.
+    pub(crate) fn resident_libraries(&self) -> Vec<PathBuf> {
+        self.resident.iter().map(|(library, _)| library.clone()).collect()
+    }
+
+    /// Applies a re-check of the runtime's resident versions (`states`,
+    /// taken after `known` was read from [`Core::resident_libraries`]): a
+    /// version the re-check reports takes its state; one of `known` that it
+    /// does not report was freed at an earlier re-check. Keeps at most
     /// [`MAX_RESIDENT_SHOWN`] entries, dropping the oldest freed ones first.
-    fn recheck_resident(&mut self) {
-        if self.resident.is_empty() {
-            return;
-        }
-        let states = self.system.recheck_resident();
+    pub(crate) fn apply_resident(&mut self, known: &[PathBuf], states: &[runtime::ResidentState]) {
         for (library, entry) in &mut self.resident {
-            entry.code = match states.iter().find(|s| &s.library == library) {
-                Some(state) => state.code.to_string(),
-                // No longer tracked by the runtime: freed at an earlier re-check.
-                None => runtime::CodeState::Freed.to_string(),
-            };
+            if let Some(state) = states.iter().find(|s| &s.library == library) {
+                entry.code = state.code.to_string();
+            } else if known.contains(library) {
+                entry.code = runtime::CodeState::Freed.to_string();
+            }
         }
         while self.resident.len() > MAX_RESIDENT_SHOWN {
             let oldest_freed = self.resident.iter().position(|(_, e)| e.code == "freed").unwrap_or(0);
@@ -280,9 +283,8 @@ impl Core {
     }
 
     /// Every loaded version (and unloaded ones whose code stayed resident,
-    /// re-checked now), per group.
-    pub fn list(&mut self) -> Vec<GroupListing> {
-        self.recheck_resident();
+    /// as last re-checked: see `Director::list`), per group.
+    pub fn list(&self) -> Vec<GroupListing> {
         let mut out: BTreeMap<String, Vec<VersionListing>> = BTreeMap::new();
         for (group, g) in &self.groups {
             for v in &g.versions {

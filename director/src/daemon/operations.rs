@@ -22,7 +22,7 @@ use runtime::{ActorSystem, LoadError, VerifiedPackage};
 use crate::daemon::core::{Core, DELIVERY_TIMEOUT, DirectorError, LoadedVersion, Running, fail, version_key};
 use crate::daemon::state::SavedVersion;
 use crate::localtime::now_unix;
-use crate::protocol::{ErrorKind, Loaded, RefreshItem, Unloaded};
+use crate::protocol::{ErrorKind, GroupListing, Loaded, RefreshItem, Unloaded};
 
 /// The Director: its state and the operations that change it.
 pub struct Director {
@@ -50,6 +50,17 @@ impl Director {
     /// The records, locked. Never hold this across a wait.
     pub fn state(&self) -> MutexGuard<'_, Core> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every loaded version, and the unloaded ones whose code stayed
+    /// resident, re-checked now. The re-check may finish an unload (a
+    /// shutdown hook, joining threads), so it runs without the state lock.
+    pub fn list(&self) -> Vec<GroupListing> {
+        let known = self.state().resident_libraries();
+        let states = if known.is_empty() { Vec::new() } else { self.system.recheck_resident() };
+        let mut state = self.state();
+        state.apply_resident(&known, &states);
+        state.list()
     }
 
     fn operation(&self) -> MutexGuard<'_, ()> {

@@ -155,7 +155,7 @@ impl Server {
             Request::Load { target } => Reply::Loaded(self.core.load(&target)?),
             Request::Refresh => Reply::Refreshed { groups: self.core.refresh() },
             Request::Unload { hash } => Reply::Unloaded(self.core.unload(&hash)?),
-            Request::List => Reply::List { groups: self.core().list() },
+            Request::List => Reply::List { groups: self.core.list() },
             Request::Ask(send) => Reply::Answer { reply: self.ask(&send)?.to_json() },
             Request::Tell(send) => {
                 let addr = self.core().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
