@@ -72,7 +72,7 @@ impl Director {
     /// An explicit load, so a quarantined group leaves quarantine.
     pub fn load(&self, target: &str) -> Result<Loaded, DirectorError> {
         let _op = self.operation();
-        self.load_target(target, true)
+        self.load_target(target, true, None)
     }
 
     /// Unloads the version `prefix` names. If it was active, the highest
@@ -94,7 +94,10 @@ impl Director {
             })
             .unwrap_or_default();
         groups.sort();
-        groups.into_iter().map(|group| self.refresh_item(group.clone(), self.load_target(&group, false))).collect()
+        groups
+            .into_iter()
+            .map(|group| self.refresh_item(group.clone(), self.load_target(&group, false, None)))
+            .collect()
     }
 
     /// Loads the versions a crashed daemon held, each from its file and only
@@ -104,7 +107,15 @@ impl Director {
         let _op = self.operation();
         let mut order: Vec<&SavedVersion> = saved.iter().filter(|v| !v.active).collect();
         order.extend(saved.iter().filter(|v| v.active));
-        order.into_iter().map(|v| self.refresh_item(v.group.clone(), self.restore_one(v))).collect()
+        order
+            .into_iter()
+            .map(|v| {
+                self.refresh_item(
+                    v.group.clone(),
+                    self.load_target(&v.file.display().to_string(), false, Some(&v.hash)),
+                )
+            })
+            .collect()
     }
 
     fn refresh_item(&self, group: String, result: Result<Loaded, DirectorError>) -> RefreshItem {
@@ -114,31 +125,23 @@ impl Director {
         }
     }
 
-    fn restore_one(&self, v: &SavedVersion) -> Result<Loaded, DirectorError> {
-        let now = self
-            .authority
-            .verify_file(&v.file)
-            .map_err(|e| fail(ErrorKind::Refused, format!("{}: {e}", v.file.display())))?;
-        if now.hash != v.hash {
+    /// Loads `target`; a quarantined group only when `explicit`; with
+    /// `expect`, only if the package still has that hash (a restore). The
+    /// group is recorded as being loaded (in the state file) from the moment
+    /// its code may run until the load has ended, whichever way it ends.
+    fn load_target(&self, target: &str, explicit: bool, expect: Option<&str>) -> Result<Loaded, DirectorError> {
+        let file = resolve(&self.authority, &self.dir, target)?;
+        let (verified, package) = stage(&self.authority, &self.system, &file)?;
+        if let Some(hash) = expect.filter(|h| *h != verified.hash) {
             return Err(fail(
                 ErrorKind::Refused,
                 format!(
-                    "{} has changed since it was loaded (hash {} was {}); not restored",
-                    v.file.display(),
-                    now.hash,
-                    v.hash
+                    "{} has changed since it was loaded (hash {} was {hash}); not restored",
+                    file.display(),
+                    verified.hash
                 ),
             ));
         }
-        self.load_target(&v.file.display().to_string(), false)
-    }
-
-    /// Loads `target`; a quarantined group only when `explicit`. The group
-    /// is recorded as being loaded (in the state file) from the moment its
-    /// code may run until the load has ended, whichever way it ends.
-    fn load_target(&self, target: &str, explicit: bool) -> Result<Loaded, DirectorError> {
-        let file = resolve(&self.authority, &self.dir, target)?;
-        let (verified, package) = stage(&self.authority, &self.system, &file)?;
         let group = verified.manifest.group.clone();
         {
             let mut state = self.state();
