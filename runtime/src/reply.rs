@@ -89,6 +89,22 @@ impl ReplySlot {
     }
 }
 
+/// Ends every ask still waiting whose slot `waiting` picks: its reply
+/// address leaves the table (a late answer is then a dead letter) and the
+/// asker gets the error `why` gives.
+pub(crate) fn fail_waiting(
+    shared: &Shared,
+    waiting: impl Fn(&ReplySlot) -> bool,
+    why: impl Fn(&ReplySlot) -> AskError,
+) {
+    let picked = shared.table.select(|c| matches!(&c.place, crate::cell::Place::Reply(slot) if waiting(slot)));
+    for cell in picked {
+        if let (Some(_), crate::cell::Place::Reply(slot)) = (shared.table.remove(cell.addr.id()), &cell.place) {
+            slot.complete(Err(why(slot)));
+        }
+    }
+}
+
 /// The future returned by [`ActorSystem::ask_async`](crate::ActorSystem::ask_async).
 /// It works with any executor: the actor system's own timer enforces the timeout.
 pub struct AskFuture {

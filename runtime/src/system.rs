@@ -420,12 +420,7 @@ impl ActorSystem {
         let host_actors_left = stop_host_actors(shared, shared.config.unload_grace);
         shared.host_exec().stop_and_join();
         shared.timer.stop();
-        for cell in shared.table.select(|c| matches!(c.place, Place::Reply(_))) {
-            if let Place::Reply(slot) = &cell.place {
-                shared.table.remove(cell.addr.id());
-                slot.complete(Err(AskError::SystemStopped));
-            }
-        }
+        crate::reply::fail_waiting(shared, |_| true, |_| AskError::SystemStopped);
         let running = |r: &unload::Resident| matches!(r, unload::Resident::Running(_));
         if shared.owns_extract_root && !shared.resident.lock().unwrap_or_else(|p| p.into_inner()).iter().any(running) {
             let _ = std::fs::remove_dir_all(&shared.extract_root);

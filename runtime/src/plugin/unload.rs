@@ -34,16 +34,7 @@ pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadRepor
     version.begin_unload();
     let (asked, remaining) = stop_actors(shared, &version);
     fail_unanswered_asks(shared, version.home);
-    let mut report = UnloadReport {
-        group: version.info.group.clone(),
-        version: version.info.version.clone(),
-        hash: version.info.hash.clone(),
-        library: version.info.library.clone(),
-        actors_stopped: asked.saturating_sub(remaining),
-        shutdown_hook_error: None,
-        code: CodeState::Freed,
-        directory_removed: false,
-    };
+    let mut report = report_for(&version.info, asked.saturating_sub(remaining));
     if remaining > 0 {
         // A handler that never returns holds a thread in the library: joining
         // or closing now would hang or crash, so the version stays.
@@ -54,6 +45,21 @@ pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadRepor
     finish(shared, &version, &mut report);
     log::info!("{report}");
     report
+}
+
+/// The report of an unload of `info` that stopped `actors_stopped` actors,
+/// before the rest of it ([`finish`]) has run.
+fn report_for(info: &PackageInfo, actors_stopped: usize) -> UnloadReport {
+    UnloadReport {
+        group: info.group.clone(),
+        version: info.version.clone(),
+        hash: info.hash.clone(),
+        library: info.library.clone(),
+        actors_stopped,
+        shutdown_hook_error: None,
+        code: CodeState::Freed,
+        directory_removed: false,
+    }
 }
 
 fn still_running(n: usize, grace: Option<Duration>) -> String {
@@ -94,16 +100,7 @@ pub(crate) fn recheck(shared: &Arc<Shared>) -> Vec<ResidentState> {
         let code = match entry {
             Resident::Running(v) => match v.wait_idle(Duration::ZERO) {
                 0 => {
-                    let mut report = UnloadReport {
-                        group: info.group.clone(),
-                        version: info.version.clone(),
-                        hash: info.hash.clone(),
-                        library: info.library.clone(),
-                        actors_stopped: 0,
-                        shutdown_hook_error: None,
-                        code: CodeState::Freed,
-                        directory_removed: false,
-                    };
+                    let mut report = report_for(&info, 0);
                     finish(shared, &v, &mut report);
                     log::info!("resident version finished unloading: {report}");
                     report.code
@@ -166,13 +163,8 @@ fn stop_actors(shared: &Arc<Shared>, version: &Arc<Version>) -> (usize, usize) {
 /// its actors are stopped (or given up on), so no answer is coming. A late
 /// answer from a handler that is still running finds no reply address and
 /// is counted as a dead letter.
-fn fail_unanswered_asks(shared: &Arc<Shared>, home: u64) {
-    let waiting = shared.table.select(|c| matches!(&c.place, Place::Reply(slot) if slot.target.home() == home));
-    for cell in waiting {
-        if let (Some(_), Place::Reply(slot)) = (shared.table.remove(cell.addr.id()), &cell.place) {
-            slot.complete(Err(AskError::TargetExited(slot.target)));
-        }
-    }
+fn fail_unanswered_asks(shared: &Shared, home: u64) {
+    crate::reply::fail_waiting(shared, |slot| slot.target.home() == home, |slot| AskError::TargetExited(slot.target));
 }
 
 fn run_shutdown_hook(version: &Version) -> Option<String> {
