@@ -103,15 +103,9 @@ pub fn inspect_library_for(path: &Path, triple: &str) -> Result<LibraryInfo, Ins
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, InspectError> {
-    let unreadable = |reason: String| InspectError::Unreadable { path: path.to_path_buf(), reason };
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(unreadable("not a regular file".into()));
-    }
-    if meta.len() > MAX_LIBRARY {
-        return Err(unreadable(format!("{} bytes, over the {MAX_LIBRARY}-byte limit", meta.len())));
-    }
-    std::fs::read(path).map_err(|e| unreadable(e.to_string()))
+    // A library to package is the author's own file: no ownership check.
+    crate::tls::trusted_file::read(path, MAX_LIBRARY, false)
+        .map_err(|e| InspectError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 fn parse<'d>(path: &Path, data: &'d [u8]) -> Result<object::File<'d>, InspectError> {

@@ -50,12 +50,14 @@ impl PackageBytes<'_> {
     /// Opens `path`, refusing what is missing, not a regular file, larger
     /// than `cap` or (when `strict`) a file another user could change.
     pub(crate) fn open(path: &Path, cap: u64, strict: bool) -> Result<PackageBytes<'static>, PackageError> {
-        let (file, meta) = trusted_file::open(path, strict).map_err(|e| match e {
+        let refused = |e: ReadError| match e {
             ReadError::Missing(p) => PackageError::Missing(p),
             ReadError::NotAFile(p) => PackageError::NotAFile(p),
             ReadError::Untrusted(u) => PackageError::UntrustedFile(u),
+            ReadError::TooLarge { size, cap, .. } => PackageError::TooLarge { size, cap },
             other => PackageError::Unreadable { path: path.to_path_buf(), reason: other.to_string() },
-        })?;
+        };
+        let (file, meta) = trusted_file::open(path, strict).map_err(refused)?;
         if meta.len() > cap {
             return Err(PackageError::TooLarge { size: meta.len(), cap });
         }
@@ -63,12 +65,7 @@ impl PackageBytes<'_> {
             Ok(pinned) => Ok(PackageBytes::File { file, path: path.to_path_buf(), len: meta.len(), pinned }),
             Err(lease::Refused::OpenForWriting) => Err(PackageError::BeingWritten(path.to_path_buf())),
             Err(lease::Refused::Unavailable) => {
-                let mut bytes = Vec::new();
-                (&file).take(cap + 1).read_to_end(&mut bytes).map_err(|e| unreadable(path, &e))?;
-                if bytes.len() as u64 > cap {
-                    return Err(PackageError::TooLarge { size: bytes.len() as u64, cap });
-                }
-                Ok(PackageBytes::Owned(bytes))
+                trusted_file::read_open(&file, &meta, path, cap).map(PackageBytes::Owned).map_err(refused)
             }
         }
     }

@@ -111,6 +111,13 @@ pub fn open(path: &Path, strict: bool) -> Result<(File, Metadata), ReadError> {
 /// Reads the whole of `path` (at most `cap` bytes) after [`open`]'s checks.
 pub fn read(path: &Path, cap: u64, strict: bool) -> Result<Vec<u8>, ReadError> {
     let (file, meta) = open(path, strict)?;
+    read_open(&file, &meta, path, cap)
+}
+
+/// Reads the whole of `file` (opened from `path`, described by `meta`), at
+/// most `cap` bytes: a file that grows past the cap while it is read is
+/// refused too.
+pub fn read_open(file: &File, meta: &Metadata, path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     if meta.len() > cap {
         return Err(ReadError::TooLarge { path: path.to_path_buf(), size: meta.len(), cap });
     }
