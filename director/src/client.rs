@@ -254,11 +254,7 @@ impl DirectorControl {
             Some(b) => b.clone(),
             None => std::env::current_exe().map_err(|e| ControlError::Start(e.to_string()))?,
         };
-        if self.paths.socket_outside_dir()
-            && let Some(parent) = self.paths.socket.parent()
-        {
-            crate::daemon::paths::ensure_private_dir(parent).map_err(ControlError::Start)?;
-        }
+        self.paths.ensure_socket_dir().map_err(ControlError::Start)?;
         let log = open_daemon_log(&self.paths.log).map_err(ControlError::Start)?;
         let log_start = log.metadata().map_or(0, |m| m.len());
         let log2 = log.try_clone().map_err(|e| ControlError::Start(e.to_string()))?;

@@ -73,10 +73,7 @@ pub fn start(foreground: bool) -> ExitCode {
                 .iter()
                 .for_each(|i| eprintln!("Failed \"{}\": {}", i.group, i.error.as_deref().unwrap_or("")));
             for g in &s.quarantined {
-                eprintln!(
-                    "Quarantined \"{g}\": a daemon died while loading it; not loaded until \
-                     `thespian-director load {g}`"
-                );
+                eprintln!("Quarantined \"{g}\": {}", daemon::state::quarantine_note(g));
             }
             // Not everything that should run is running: say so in the status too.
             if s.startup_failures.is_empty() && s.quarantined.is_empty() {

@@ -300,7 +300,7 @@ impl Core {
         groups.extend(self.quarantined.iter().map(|g| GroupListing {
             group: g.clone(),
             versions: Vec::new(),
-            quarantined: Some(format!("a daemon died while loading it; `thespian-director load {g}` to try it again")),
+            quarantined: Some(crate::daemon::state::quarantine_note(g)),
         }));
         groups
     }

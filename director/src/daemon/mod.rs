@@ -97,11 +97,7 @@ pub fn run(dir: &Path) -> Result<(), DaemonError> {
     }
     let config = Config::load(dir).map_err(|e| DaemonError::Config(e.to_string()))?;
     let paths = DaemonPaths::for_dir(dir);
-    if paths.socket_outside_dir()
-        && let Some(parent) = paths.socket.parent()
-    {
-        paths::ensure_private_dir(parent).map_err(DaemonError::Insecure)?;
-    }
+    paths.ensure_socket_dir().map_err(DaemonError::Insecure)?;
     match DirectorControl::new(dir).status() {
         Ok(Some(status)) => return Err(DaemonError::AlreadyRunning { dir: paths.dir.clone(), pid: status.pid }),
         Ok(None) => {}

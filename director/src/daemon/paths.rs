@@ -49,6 +49,15 @@ impl DaemonPaths {
     pub fn socket_outside_dir(&self) -> bool {
         self.socket.parent() != Some(self.dir.as_path())
     }
+
+    /// Makes sure the socket's private per-user directory is ours and
+    /// closed to others, when the socket lives in one ([`ensure_private_dir`]).
+    pub fn ensure_socket_dir(&self) -> Result<(), String> {
+        match self.socket.parent() {
+            Some(parent) if self.socket_outside_dir() => ensure_private_dir(parent),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Creates `dir` (mode 0700) if it is missing, then insists that it is a

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::daemon::core::{Core, DirectorError, fail};
-use crate::daemon::state::{SavedState, SavedVersion};
+use crate::daemon::state::{SavedState, SavedVersion, quarantine_note};
 use crate::protocol::{ErrorKind, RefreshItem};
 
 impl Core {
@@ -16,9 +16,7 @@ impl Core {
     pub fn keep_state(&mut self, dir: &Path, previous: Option<&SavedState>) {
         self.state_dir = Some(dir.to_path_buf());
         for group in previous.map(SavedState::to_quarantine).unwrap_or_default() {
-            log::warn!(
-                "group {group:?} is quarantined: a daemon died while loading it; `load {group}` to try it again"
-            );
+            log::warn!("group {group:?} is quarantined: {}", quarantine_note(&group));
             self.quarantined.insert(group);
         }
         self.save_state();
@@ -83,10 +81,7 @@ impl Core {
             log::info!("group {group:?} leaves quarantine: loaded explicitly");
             return Ok(());
         }
-        Err(fail(
-            ErrorKind::Refused,
-            format!("group {group:?} is quarantined (a daemon died while loading it); `load {group}` to try it again"),
-        ))
+        Err(fail(ErrorKind::Refused, format!("group {group:?} is quarantined: {}", quarantine_note(group))))
     }
 
     /// Records (durably) that `group`'s code is about to run for a load.

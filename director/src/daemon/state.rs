@@ -27,6 +27,11 @@ const MAX_STATE_FILE: u64 = 4 << 20;
 /// The format written.
 const FORMAT: u32 = 1;
 
+/// Why `group` is quarantined, and what lets it out.
+pub fn quarantine_note(group: &str) -> String {
+    format!("a daemon died while loading it; `thespian-director load {group}` to try it again")
+}
+
 /// One loaded version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedVersion {
