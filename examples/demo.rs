@@ -32,7 +32,7 @@ fn sign(dir: &Path, lib: &Path, version: &str, key: &PrivateKeyFile) -> Result<P
 }
 
 fn load(sys: &ActorSystem, authority: &SourceAuthority, file: &Path) -> Result<PackageInfo, Error> {
-    let (verified, package) = authority.stage_file(file, sys)?;
+    let (verified, package) = authority.stage_file(file, sys.extract_root())?;
     println!("    verified with {}", verified.key_file.display());
     let info = sys.load(package)?;
     println!("    loaded foo {} as {}", info.version, &info.hash[..16]);

@@ -489,7 +489,7 @@ fn authority(dir: &Path, cap: Option<u64>) -> SourceAuthority {
 
 /// Verify, then load only what verified: the one public way code gets in.
 fn verify_and_load(sys: &ActorSystem, sa: &SourceAuthority, file: &Path) -> Result<runtime::PackageInfo, String> {
-    let (_, package) = sa.stage_file(file, sys).map_err(|e| e.to_string())?;
+    let (_, package) = sa.stage_file(file, sys.extract_root()).map_err(|e| e.to_string())?;
     sys.load(package).map_err(|e| e.to_string())
 }
 
@@ -515,7 +515,7 @@ fn every_hostile_package_is_refused_with_its_own_error_and_nothing_is_loaded() {
         }
         // Staging streams the library out while it checks it: a refusal
         // found late (a library whose hash is wrong) must still leave nothing.
-        match sa.stage_file(&file, &sys) {
+        match sa.stage_file(&file, sys.extract_root()) {
             Ok(_) => panic!("case {:?} was staged", c.name),
             Err(LoadError::Refused(e)) => assert!((c.expect)(&e), "case {:?} staging refused it with: {e}", c.name),
             Err(other) => panic!("case {:?} failed to stage for another reason: {other}", c.name),

@@ -37,7 +37,7 @@ fn name_of(path: &Path) -> String {
 fn a_staged_package_holds_only_its_library_until_dropped() {
     let (dir, file) = signed_foo();
     let sys = common::system();
-    let (verified, package) = SourceAuthority::new(dir.path()).stage_file(&file, &sys).unwrap();
+    let (verified, package) = SourceAuthority::new(dir.path()).stage_file(&file, sys.extract_root()).unwrap();
     assert_eq!(verified.hash, runtime::sha256_hex(&std::fs::read(&file).unwrap()));
     assert_eq!(package.hash(), verified.hash);
     let staged = files_under(sys.extract_root());
@@ -52,8 +52,8 @@ fn a_second_staged_copy_of_a_loaded_package_is_refused_and_leaves_nothing() {
     let (dir, file) = signed_foo();
     let sys = common::system();
     let sa = SourceAuthority::new(dir.path());
-    let (_, first) = sa.stage_file(&file, &sys).unwrap();
-    let (_, second) = sa.stage_file(&file, &sys).unwrap();
+    let (_, first) = sa.stage_file(&file, sys.extract_root()).unwrap();
+    let (_, second) = sa.stage_file(&file, sys.extract_root()).unwrap();
     let info = sys.load(first).unwrap();
     assert!(matches!(sys.load(second), Err(LoadError::AlreadyLoaded { hash }) if hash == info.hash));
     assert_eq!(files_under(sys.extract_root()), vec![format!("{}/libfoo.so", info.hash)]);
@@ -63,7 +63,7 @@ fn a_second_staged_copy_of_a_loaded_package_is_refused_and_leaves_nothing() {
 fn what_loads_is_what_was_verified_even_if_the_file_changes_afterwards() {
     let (dir, file) = signed_foo();
     let sys = common::system();
-    let (verified, package) = SourceAuthority::new(dir.path()).stage_file(&file, &sys).unwrap();
+    let (verified, package) = SourceAuthority::new(dir.path()).stage_file(&file, sys.extract_root()).unwrap();
     std::fs::write(&file, b"replaced after staging").unwrap();
     let info = sys.load(package).unwrap();
     assert_eq!(info.hash, verified.hash);
@@ -81,10 +81,10 @@ fn a_refused_package_is_a_refusal_and_a_stopped_system_an_error() {
     let sa = SourceAuthority::new(dir.path());
     let renamed = dir.path().join("foo-2.0.tls");
     std::fs::copy(&file, &renamed).unwrap();
-    let err = sa.stage_file(&renamed, &sys).unwrap_err();
+    let err = sa.stage_file(&renamed, sys.extract_root()).unwrap_err();
     assert!(matches!(err, LoadError::Refused(runtime::tls::PackageError::NameMismatch { .. })), "{err}");
     assert_eq!(files_under(sys.extract_root()), Vec::<String>::new());
-    let (_, package) = sa.stage_file(&file, &sys).unwrap();
+    let (_, package) = sa.stage_file(&file, sys.extract_root()).unwrap();
     sys.shutdown();
     assert!(matches!(sys.load(package), Err(LoadError::ShuttingDown)));
 }
@@ -146,7 +146,7 @@ fn a_package_rewritten_while_it_is_staged_never_gets_the_hash_of_unverified_byte
             let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
             std::os::unix::fs::FileExt::write_all_at(&f, &[byte], at as u64).unwrap();
         });
-        let result = sa.stage_file(&file, &sys);
+        let result = sa.stage_file(&file, sys.extract_root());
         writer.join().unwrap();
         if let Ok((verified, _package)) = result {
             assert_ne!(verified.hash, bad_hash, "round {round}: a success reported the hash of the rewritten file");

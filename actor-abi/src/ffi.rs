@@ -22,7 +22,8 @@ pub const ABI_MAGIC: [u8; 8] = *b"THSPACTR";
 
 /// The ABI version. Bumped whenever anything in this module or the wire
 /// format changes incompatibly.
-pub const ABI_VERSION: u32 = if cfg!(feature = "simulate-abi-mismatch") { 1001 } else { 1 };
+/// Version 2: an [`Address`] carries a node part (`home` became 32 bits).
+pub const ABI_VERSION: u32 = if cfg!(feature = "simulate-abi-mismatch") { 1001 } else { 2 };
 
 /// The version of the `actor-abi` crate, recorded in every header.
 pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -309,7 +310,7 @@ const fn padded_version() -> [u8; 32] {
 
 /// What the fingerprint covers: the declared shape of every type above.
 /// Edit it together with any change to them.
-const LAYOUT_DESCRIPTION: &str = "FfiStr{ptr,len} Address{id:u64,home:u64} \
+const LAYOUT_DESCRIPTION: &str = "FfiStr{ptr,len} Address{id:u64,home:u32,node:u32} \
     FfiMessage{kind:u32,inner:u32,bytes,opaque,opaque_meta,addr,text} FfiSource{group,version,hash} \
     HostApi{size,send,create(cx,class,global,out,err_buf,err_cap,err_len),wakeup,exit,source,log,set_error} \
     PluginVTable{init,construct,receive(actor,cx,me,msg,from,err),destroy(actor,err),drop_opaque(msg,meta),shutdown} \

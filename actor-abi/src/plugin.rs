@@ -243,7 +243,8 @@ impl ContextBackend for PluginBackend {
 
     fn send_message(&mut self, to: Address, msg: Message) {
         match msg {
-            Message::Value(v) if to.home() != self.me.home() => {
+            // A value for another library or another node travels as bytes.
+            Message::Value(v) if to.home() != self.me.home() || !to.is_local() => {
                 self.scratch.clear();
                 wire::encode_into(&v, &mut self.scratch);
                 let mut ffi_msg = FfiMessage::bare(ffi::KIND_VALUE);

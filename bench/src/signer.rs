@@ -61,7 +61,7 @@ impl Signer {
 
     /// Verifies and loads `file` into `sys`.
     pub fn load(&self, sys: &ActorSystem, file: &Path) -> Result<PackageInfo, Error> {
-        let (_, package) = SourceAuthority::new(self.dir.path()).stage_file(file, sys)?;
+        let (_, package) = SourceAuthority::new(self.dir.path()).stage_file(file, sys.extract_root())?;
         Ok(sys.load(package)?)
     }
 }

@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::pyliteral;
 use actor_abi::{Map, Value};
-use runtime::pyliteral;
 use runtime::tls::trusted_file::{self, ReadError};
 
 /// Largest `.cfg` (and `.tli`) file read: these hold one small literal.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use runtime::tli::{Tli, TliError};
+use crate::tli::{Tli, TliError};
 use runtime::tls::format;
 use runtime::tls::keys::{self, KeyStrength};
 use runtime::tls::{BuildError, KeyError, LibraryInfo, LibrarySpec, PackageBuilder};

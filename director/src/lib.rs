@@ -24,7 +24,9 @@ pub mod keygen;
 pub mod localtime;
 pub mod logging;
 pub mod protocol;
+pub mod pyliteral;
 pub mod sys;
+pub mod tli;
 pub mod tlsinfo;
 
 pub use client::{ControlError, DirectorControl, SendOptions, Started};

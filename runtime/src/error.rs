@@ -98,6 +98,9 @@ pub enum LoadError {
     /// The system is shutting down.
     #[error("the actor system is shutting down")]
     ShuttingDown,
+    /// Every home number (2^32 - 1 loads) of this system has been used.
+    #[error("this actor system has used all 4294967295 version numbers; restart it to load more")]
+    HomesExhausted,
 }
 
 /// Why an unload could not even start.
@@ -176,4 +179,15 @@ pub enum AskError {
     /// The system shut down while waiting.
     #[error("the actor system shut down")]
     SystemStopped,
+}
+
+/// Why an actor system could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The extraction directory could not be prepared.
+    #[error(transparent)]
+    ExtractRoot(#[from] LoadError),
+    /// A thread could not be started.
+    #[error("cannot start actor system threads: {0}")]
+    Threads(#[from] std::io::Error),
 }

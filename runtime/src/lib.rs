@@ -17,7 +17,7 @@
 //! let system = ActorSystem::start(SystemConfig::default())?;
 //! let authority = SourceAuthority::new("/etc/thespian/trusted");  // *_tls.key files
 //! // Verify the signed package and write its library out, in one pass:
-//! let (_verified, package) = authority.stage_file("foo-1.0.tls".as_ref(), &system)?;
+//! let (_verified, package) = authority.stage_file("foo-1.0.tls".as_ref(), system.extract_root())?;
 //! let pkg = system.load(package)?;
 //! let foo = system.create_actor(&pkg.hash, "foo.fooactor")?;
 //! let pong = system.ask(&foo, value!({"ping": 1}), Duration::from_secs(1))?;
@@ -35,39 +35,28 @@
 
 #![warn(missing_docs)]
 
-mod burst_pool;
-mod cell;
+// The layout (see README "Architecture"): `system` is the facade over
+// `engine/`; `engine/` uses `native/` and the public types below; `tls/`
+// uses `native/` for staging; `native/`, `tls/` and the public types never
+// import the engine.
 mod config;
+mod engine;
 mod error;
-mod executor;
-mod host_backend;
-mod logging;
-mod mailbox;
+mod native;
 mod package;
-mod payload;
-mod plugin;
-pub mod pyliteral;
-mod reply;
 mod report;
-mod route;
-mod run;
-mod spawn;
-mod spin;
 mod system;
-mod table;
-mod timer;
-pub mod tli;
 pub mod tls;
 
 pub use actor_abi;
 pub use config::SystemConfig;
-pub use error::{AskError, CreateActorError, LoadError, UnloadError};
-pub use logging::{ACTOR_ADDRESS_KEY, current_actor};
+pub use engine::logging::{ACTOR_ADDRESS_KEY, current_actor};
+pub use engine::reply::AskFuture;
+pub use error::{AskError, CreateActorError, LoadError, StartError, UnloadError};
+pub use native::maps;
 pub use package::{PackageInfo, VerifiedPackage, hex, sha256_hex};
-pub use plugin::maps;
-pub use reply::AskFuture;
-pub use report::{CodeState, ResidentState, UnloadReport};
-pub use system::{ActorInfo, ActorSystem, CreateOptions, ShutdownReport, StartError};
+pub use report::{CodeState, ResidentState, ShutdownReport, UnloadReport};
+pub use system::{ActorInfo, ActorSystem, CreateOptions};
 
 /// The target triple this runtime was built for; it picks a package's library.
 pub const TARGET_TRIPLE: &str = env!("THESPIAN_TARGET_TRIPLE");

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::error::LoadError;
-use crate::plugin::extract::Staging;
+use crate::native::staging::Staging;
 
 /// Library files whose package passed verification, with the identity the
 /// verified package declares. It is the only thing
@@ -132,8 +132,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A loaded package version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageInfo {
-    /// The version's number in this actor system (the `HOME` of its actors' addresses).
-    pub id: u64,
+    /// The version's home: its number in this actor system, which every
+    /// address of its actors carries ([`Address::home`](actor_abi::Address::home)).
+    pub home: u32,
     /// The group.
     pub group: String,
     /// The version (empty when unversioned).

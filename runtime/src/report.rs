@@ -86,3 +86,12 @@ pub struct ResidentState {
     /// Freed now, or still resident (and why).
     pub code: CodeState,
 }
+
+/// What [`ActorSystem::shutdown`] did.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownReport {
+    /// One report per package version that was loaded.
+    pub unloads: Vec<UnloadReport>,
+    /// Host actors that did not stop in time.
+    pub host_actors_left: usize,
+}

@@ -25,7 +25,7 @@ impl Actor for Silent {
 }
 
 fn reply_cells(sys: &ActorSystem) -> usize {
-    sys.shared.table.select(|c| matches!(c.place, Place::Reply(_))).len()
+    sys.engine.open_reply_slots()
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tli::TliActor;
 use actor_abi::{Address, Value};
-use runtime::tli::TliActor;
 use runtime::tls::{SourceAuthority, TrustPolicy, VersionKey};
 use runtime::{ActorSystem, CreateOptions, PackageInfo};
 

@@ -13,8 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::tli::{AutoUnload, Tli};
 use actor_abi::{Address, Message, Value};
-use runtime::tli::{AutoUnload, Tli};
 use runtime::tls::trusted_file::{self, ReadError};
 use runtime::tls::{SourceAuthority, Verified, VersionKey};
 use runtime::{ActorSystem, LoadError, VerifiedPackage};
@@ -378,7 +378,7 @@ fn stage(
     system: &ActorSystem,
     path: &Path,
 ) -> Result<(Verified, VerifiedPackage), DirectorError> {
-    authority.stage_file(path, system).map_err(|e| match e {
+    authority.stage_file(path, system.extract_root()).map_err(|e| match e {
         LoadError::Refused(e) => fail(ErrorKind::Refused, format!("{}: {e}", path.display())),
         other => fail(ErrorKind::Failed, format!("{}: {other}", path.display())),
     })

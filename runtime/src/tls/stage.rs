@@ -1,13 +1,12 @@
 //! Verifying a package file and writing this machine's code out of it in
-//! the same pass, ready for [`ActorSystem::load`].
+//! the same pass, ready for [`ActorSystem::load`](crate::ActorSystem::load).
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::error::LoadError;
+use crate::native::staging::Staging;
 use crate::package::{LibraryFiles, VerifiedPackage};
-use crate::plugin::extract::Staging;
-use crate::system::ActorSystem;
 use crate::tls::authority::{SourceAuthority, Verified, check_file_name};
 use crate::tls::contents::LibrarySink;
 use crate::tls::format::{EntryInfo, EntryKind};
@@ -17,13 +16,14 @@ impl SourceAuthority {
     /// Verifies the package file at `path` exactly as
     /// [`verify_file`](SourceAuthority::verify_file) does and, in the same
     /// read, writes this machine's library and dependencies into a private
-    /// staging directory of `system`. The returned package is what
-    /// [`ActorSystem::load`] takes; the bytes written are the ones whose
+    /// staging directory under `root` (a system's
+    /// [`extract_root`](crate::ActorSystem::extract_root)). The returned
+    /// package is what [`ActorSystem::load`](crate::ActorSystem::load) takes; the bytes written are the ones whose
     /// SHA-256 matched the signed manifest, whatever happens to the file
     /// afterwards. On any refusal nothing is left on disk.
-    pub fn stage_file(&self, path: &Path, system: &ActorSystem) -> Result<(Verified, VerifiedPackage), LoadError> {
+    pub fn stage_file(&self, path: &Path, root: &Path) -> Result<(Verified, VerifiedPackage), LoadError> {
         let bytes = PackageBytes::open(path, self.policy().max_package_bytes, self.policy().strict_modes)?;
-        let mut sink = StagingSink { staging: Staging::new(system.extract_root())?, library: None };
+        let mut sink = StagingSink { staging: Staging::new(root)?, library: None };
         let verified = self.verify_input(&bytes, &mut sink)?;
         check_file_name(path, &verified)?;
         let library = sink.library.ok_or_else(|| LoadError::NotAPackage {

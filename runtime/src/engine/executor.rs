@@ -10,8 +10,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::cell::ActorCell;
-use crate::system::Shared;
+use crate::engine::cell::ActorCell;
+use crate::engine::state::EngineState;
 
 /// Work for a pool thread.
 pub(crate) enum Task {
@@ -46,15 +46,15 @@ thread_local! {
 
 impl Executor {
     /// Starts `threads` threads named `name-N`.
-    pub(crate) fn start(name: &str, threads: usize, shared: &Arc<Shared>) -> std::io::Result<Executor> {
+    pub(crate) fn start(name: &str, threads: usize, engine: &Arc<EngineState>) -> std::io::Result<Executor> {
         let (tx, rx) = unbounded::<Task>();
         let id = NEXT_EXECUTOR.fetch_add(1, Ordering::Relaxed);
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads.max(1) {
             let rx = rx.clone();
-            let shared = Arc::downgrade(shared);
+            let engine = Arc::downgrade(engine);
             let spawned =
-                std::thread::Builder::new().name(thread_name(name, i)).spawn(move || worker(id, &rx, &shared));
+                std::thread::Builder::new().name(thread_name(name, i)).spawn(move || worker(id, &rx, &engine));
             match spawned {
                 Ok(h) => workers.push(h),
                 Err(e) => {
@@ -120,22 +120,22 @@ fn pop_local() -> Option<Arc<ActorCell>> {
 
 /// Runs up to [`LOCAL_BURST`] locally queued actors under one upgrade of
 /// the system (an upgrade per actor was a measurable share of a ping-pong).
-fn run_local_burst(shared: &std::sync::Weak<Shared>) {
+fn run_local_burst(engine: &std::sync::Weak<EngineState>) {
     let Some(first) = pop_local() else { return };
-    let Some(strong) = shared.upgrade() else { return };
-    crate::run::run_batch(&strong, &first);
+    let Some(strong) = engine.upgrade() else { return };
+    crate::engine::dispatch::dispatch_batch(&strong, &first);
     for _ in 1..LOCAL_BURST {
         let Some(cell) = pop_local() else { break };
-        crate::run::run_batch(&strong, &cell);
+        crate::engine::dispatch::dispatch_batch(&strong, &cell);
     }
 }
 
 /// Runs one task; false for Stop.
-fn run_task(task: Task, shared: &std::sync::Weak<Shared>) -> bool {
+fn run_task(task: Task, engine: &std::sync::Weak<EngineState>) -> bool {
     match task {
         Task::Run(cell) => {
-            if let Some(shared) = shared.upgrade() {
-                crate::run::run_batch(&shared, &cell);
+            if let Some(engine) = engine.upgrade() {
+                crate::engine::dispatch::dispatch_batch(&engine, &cell);
             }
         }
         Task::Call(f) => f(),
@@ -144,18 +144,18 @@ fn run_task(task: Task, shared: &std::sync::Weak<Shared>) -> bool {
     true
 }
 
-fn worker(id: u64, rx: &Receiver<Task>, shared: &std::sync::Weak<Shared>) {
+fn worker(id: u64, rx: &Receiver<Task>, engine: &std::sync::Weak<EngineState>) {
     CURRENT.with(|c| c.set(id));
     loop {
         // Local work first, in bursts, then one look at the shared channel
         // so other threads' tasks are never starved by a local ping-pong.
-        run_local_burst(shared);
+        run_local_burst(engine);
         let local_left = LOCAL.with(|q| !q.borrow().is_empty());
         let task = if local_left {
             rx.try_recv().ok()
         } else {
             // Work often arrives right after the last: look before parking.
-            crate::spin::spin_for(|| rx.try_recv().ok()).or_else(|| rx.recv().ok())
+            crate::engine::spin::spin_for(|| rx.try_recv().ok()).or_else(|| rx.recv().ok())
         };
         let Some(task) = task else {
             if local_left {
@@ -163,7 +163,7 @@ fn worker(id: u64, rx: &Receiver<Task>, shared: &std::sync::Weak<Shared>) {
             }
             break;
         };
-        if !run_task(task, shared) {
+        if !run_task(task, engine) {
             break;
         }
     }

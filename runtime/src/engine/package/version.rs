@@ -4,23 +4,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::executor::Executor;
+use crate::engine::executor::Executor;
+use crate::native::library::Library;
 use crate::package::PackageInfo;
-use crate::plugin::code::PluginCode;
 
 /// A loaded version.
 pub(crate) struct Version {
-    pub(crate) home: u64,
+    pub(crate) home: u32,
     pub(crate) info: PackageInfo,
     pub(crate) exec: Executor,
-    code: Mutex<Option<Arc<PluginCode>>>,
+    code: Mutex<Option<Arc<Library>>>,
     live: Mutex<usize>,
     idle: Condvar,
     unloading: AtomicBool,
 }
 
 impl Version {
-    pub(crate) fn new(home: u64, info: PackageInfo, exec: Executor, code: Arc<PluginCode>) -> Self {
+    pub(crate) fn new(home: u32, info: PackageInfo, exec: Executor, code: Arc<Library>) -> Self {
         Version {
             home,
             info,
@@ -33,7 +33,7 @@ impl Version {
     }
 
     /// The code, unless the version is being unloaded.
-    pub(crate) fn code(&self) -> Option<Arc<PluginCode>> {
+    pub(crate) fn code(&self) -> Option<Arc<Library>> {
         if self.is_unloading() {
             return None;
         }
@@ -41,12 +41,12 @@ impl Version {
     }
 
     /// The code even while unloading (for the shutdown hook).
-    pub(crate) fn code_for_unload(&self) -> Option<Arc<PluginCode>> {
+    pub(crate) fn library_for_unload(&self) -> Option<Arc<Library>> {
         self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Takes the version's own reference to the code (unload).
-    pub(crate) fn take_code(&self) -> Option<Arc<PluginCode>> {
+    pub(crate) fn take_library(&self) -> Option<Arc<Library>> {
         self.code.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 

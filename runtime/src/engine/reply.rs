@@ -5,12 +5,14 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actor_abi::{Address, Value};
 
+use crate::engine::cell::{ActorCell, ActorObject, CellKind, CellSpec};
+use crate::engine::state::EngineState;
+use crate::engine::timer::TimerAction;
 use crate::error::AskError;
-use crate::system::Shared;
 
 #[derive(Default)]
 struct SlotState {
@@ -63,7 +65,7 @@ impl ReplySlot {
     /// Blocks until there is an outcome or `deadline` passes.
     pub(crate) fn wait_until(&self, deadline: Instant) -> Option<Result<Value, AskError>> {
         // An answer often comes within microseconds: look before sleeping.
-        crate::spin::spin_for(|| self.done.load(Ordering::Acquire).then_some(()));
+        crate::engine::spin::spin_for(|| self.done.load(Ordering::Acquire).then_some(()));
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(r) = s.result.take() {
@@ -89,17 +91,48 @@ impl ReplySlot {
     }
 }
 
+/// Opens the reply slot of an ask of `target`: a cell with an address of its
+/// own, so that the answer is routed like any message.
+pub(crate) fn open_slot(engine: &EngineState, target: Address) -> (Address, Arc<ReplySlot>) {
+    let slot = Arc::new(ReplySlot::awaiting(target));
+    let addr = engine.new_address(0);
+    engine.table.insert(ActorCell::new(CellSpec {
+        addr,
+        kind: CellKind::Reply(slot.clone()),
+        class: "ask".into(),
+        parent: None,
+        global_name: None,
+        object: ActorObject::Stopped,
+    }));
+    (addr, slot)
+}
+
+/// Removes a slot that nobody completed (its asker gave up waiting);
+/// whoever completes a slot removes it first, so only a timeout needs this.
+pub(crate) fn abandon(engine: &EngineState, addr: Address) {
+    engine.table.remove(addr.id());
+}
+
+/// Opens a slot for an async ask of `target`, whose timeout the engine's
+/// timer enforces.
+pub(crate) fn open_async(engine: &Arc<EngineState>, target: Address, timeout: Duration) -> AskFuture {
+    let (addr, slot) = open_slot(engine, target);
+    let action = TimerAction::AskTimeout { slot: Arc::downgrade(&slot), target, after: timeout };
+    engine.timer.after(timeout, action);
+    AskFuture { slot, addr, engine: Arc::downgrade(engine) }
+}
+
 /// Ends every ask still waiting whose slot `waiting` picks: its reply
 /// address leaves the table (a late answer is then a dead letter) and the
 /// asker gets the error `why` gives.
 pub(crate) fn fail_waiting(
-    shared: &Shared,
+    engine: &EngineState,
     waiting: impl Fn(&ReplySlot) -> bool,
     why: impl Fn(&ReplySlot) -> AskError,
 ) {
-    let picked = shared.table.select(|c| matches!(&c.place, crate::cell::Place::Reply(slot) if waiting(slot)));
+    let picked = engine.table.select(|c| matches!(&c.kind, CellKind::Reply(slot) if waiting(slot)));
     for cell in picked {
-        if let (Some(_), crate::cell::Place::Reply(slot)) = (shared.table.remove(cell.addr.id()), &cell.place) {
+        if let (Some(_), CellKind::Reply(slot)) = (engine.table.remove(cell.addr.id()), &cell.kind) {
             slot.complete(Err(why(slot)));
         }
     }
@@ -108,9 +141,16 @@ pub(crate) fn fail_waiting(
 /// The future returned by [`ActorSystem::ask_async`](crate::ActorSystem::ask_async).
 /// It works with any executor: the actor system's own timer enforces the timeout.
 pub struct AskFuture {
-    pub(crate) slot: Arc<ReplySlot>,
-    pub(crate) addr: Address,
-    pub(crate) shared: Weak<Shared>,
+    slot: Arc<ReplySlot>,
+    addr: Address,
+    engine: Weak<EngineState>,
+}
+
+impl AskFuture {
+    /// The address the answer goes to.
+    pub(crate) fn reply_address(&self) -> Address {
+        self.addr
+    }
 }
 
 impl Future for AskFuture {
@@ -126,8 +166,8 @@ impl Future for AskFuture {
 
 impl Drop for AskFuture {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.table.remove(self.addr.id());
+        if let Some(engine) = self.engine.upgrade() {
+            engine.table.remove(self.addr.id());
         }
     }
 }
@@ -135,7 +175,6 @@ impl Drop for AskFuture {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn err() -> AskError {
         AskError::TargetExited(Address::NOBODY)

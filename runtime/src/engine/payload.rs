@@ -7,8 +7,8 @@ use std::sync::Arc;
 use actor_abi::ffi::{self, FfiMessage, FfiStr};
 use actor_abi::{Address, Message, Value, wire};
 
-use crate::plugin::code::PluginCode;
-use crate::reply::ReplySlot;
+use crate::engine::reply::ReplySlot;
+use crate::native::library::Library;
 
 /// A message as the runtime carries it.
 ///
@@ -76,7 +76,7 @@ impl Envelope {
 pub(crate) struct OpaqueMsg {
     ptr: NonNull<c_void>,
     meta: *mut c_void,
-    code: Arc<PluginCode>,
+    code: Arc<Library>,
 }
 
 // SAFETY: the pointers are a plugin box whose contents are `Send` (the
@@ -85,7 +85,7 @@ unsafe impl Send for OpaqueMsg {}
 
 impl OpaqueMsg {
     /// Takes ownership of a plugin's message.
-    pub(crate) fn new(ptr: NonNull<c_void>, meta: *mut c_void, code: Arc<PluginCode>) -> Self {
+    pub(crate) fn new(ptr: NonNull<c_void>, meta: *mut c_void, code: Arc<Library>) -> Self {
         OpaqueMsg { ptr, meta, code }
     }
 
@@ -95,7 +95,7 @@ impl OpaqueMsg {
     }
 
     /// The package version that made it.
-    pub(crate) fn home(&self) -> u64 {
+    pub(crate) fn home(&self) -> u32 {
         self.code.home()
     }
 }
@@ -144,7 +144,7 @@ impl Payload {
     }
 
     /// The home an opaque payload is bound to, if any.
-    pub(crate) fn bound_home(&self) -> Option<u64> {
+    pub(crate) fn bound_home(&self) -> Option<u32> {
         match self {
             Payload::Opaque(o) => Some(o.home()),
             Payload::PoisonOf(p) => p.original.bound_home(),

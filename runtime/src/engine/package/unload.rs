@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 
 use actor_abi::{Address, Message};
 
-use crate::cell::Place;
+use crate::engine::cell::CellKind;
+use crate::engine::package::version::Version;
+use crate::engine::payload::Payload;
+use crate::engine::route::route;
+use crate::engine::state::EngineState;
 use crate::error::AskError;
+use crate::native::maps;
 use crate::package::PackageInfo;
-use crate::payload::Payload;
-use crate::plugin::maps;
-use crate::plugin::version::Version;
 use crate::report::{CodeState, ResidentState, UnloadReport};
-use crate::route::route;
-use crate::system::Shared;
 
 /// A version whose code was still in the process when it was unloaded.
 pub(crate) enum Resident {
@@ -30,19 +30,19 @@ pub(crate) enum Resident {
 }
 
 /// Unloads `version` (already removed from the loaded list).
-pub(crate) fn unload(shared: &Arc<Shared>, version: Arc<Version>) -> UnloadReport {
+pub(crate) fn unload(engine: &Arc<EngineState>, version: Arc<Version>) -> UnloadReport {
     version.begin_unload();
-    let (asked, remaining) = stop_actors(shared, &version);
-    fail_unanswered_asks(shared, version.home);
+    let (asked, remaining) = stop_actors(engine, &version);
+    fail_unanswered_asks(engine, version.home);
     let mut report = report_for(&version.info, asked.saturating_sub(remaining));
     if remaining > 0 {
         // A handler that never returns holds a thread in the library: joining
         // or closing now would hang or crash, so the version stays.
-        report.code = CodeState::Resident { reason: still_running(remaining, Some(shared.config.unload_grace)) };
-        shared.keep_resident(Resident::Running(version));
+        report.code = CodeState::Resident { reason: still_running(remaining, Some(engine.config.unload_grace)) };
+        engine.keep_resident(Resident::Running(version));
         return report;
     }
-    finish(shared, &version, &mut report);
+    finish(engine, &version, &mut report);
     log::info!("{report}");
     report
 }
@@ -70,14 +70,14 @@ fn still_running(n: usize, grace: Option<Duration>) -> String {
 /// The rest of an unload once no actor runs: shutdown hook, join the
 /// version's threads, close the library, and remove its directory once the
 /// code is gone (a still-mapped library keeps its file, and is re-checked).
-fn finish(shared: &Shared, version: &Version, report: &mut UnloadReport) {
+fn finish(engine: &EngineState, version: &Version, report: &mut UnloadReport) {
     report.shutdown_hook_error = run_shutdown_hook(version);
     version.exec.stop_and_join();
     report.code = close_library(version);
     if report.code.is_freed() {
         report.directory_removed = remove_dir(&version.info.library);
     } else {
-        shared.keep_resident(Resident::Mapped(version.info.clone()));
+        engine.keep_resident(Resident::Mapped(version.info.clone()));
     }
 }
 
@@ -89,8 +89,8 @@ fn remove_dir(library: &Path) -> bool {
 /// since is unloaded the rest of the way; one whose library is no longer
 /// mapped is freed (its directory removed) and forgotten. Returns the state
 /// of each version that was resident, freed ones included this once.
-pub(crate) fn recheck(shared: &Arc<Shared>) -> Vec<ResidentState> {
-    let before = shared.take_resident();
+pub(crate) fn recheck(engine: &Arc<EngineState>) -> Vec<ResidentState> {
+    let before = engine.take_resident();
     let mut out = Vec::with_capacity(before.len());
     for entry in before {
         let info = match &entry {
@@ -101,12 +101,12 @@ pub(crate) fn recheck(shared: &Arc<Shared>) -> Vec<ResidentState> {
             Resident::Running(v) => match v.wait_idle(Duration::ZERO) {
                 0 => {
                     let mut report = report_for(&info, 0);
-                    finish(shared, &v, &mut report);
+                    finish(engine, &v, &mut report);
                     log::info!("resident version finished unloading: {report}");
                     report.code
                 }
                 n => {
-                    shared.keep_resident(Resident::Running(v));
+                    engine.keep_resident(Resident::Running(v));
                     CodeState::Resident { reason: still_running(n, None) }
                 }
             },
@@ -118,7 +118,7 @@ pub(crate) fn recheck(shared: &Arc<Shared>) -> Vec<ResidentState> {
                         CodeState::Freed
                     }
                     _ => {
-                        shared.keep_resident(Resident::Mapped(info));
+                        engine.keep_resident(Resident::Mapped(info));
                         CodeState::Resident { reason: STILL_MAPPED.into() }
                     }
                 }
@@ -143,13 +143,13 @@ const STILL_MAPPED: &str = "still mapped after dlclose: a live thread holds a th
 /// the grace period for them to stop. Actors that appear meanwhile (a child
 /// created by a handler still running, or a create that raced the unload)
 /// are asked too. Returns how many were asked and how many are left.
-fn stop_actors(shared: &Arc<Shared>, version: &Arc<Version>) -> (usize, usize) {
-    let deadline = Instant::now() + shared.config.unload_grace;
+fn stop_actors(engine: &Arc<EngineState>, version: &Arc<Version>) -> (usize, usize) {
+    let deadline = Instant::now() + engine.config.unload_grace;
     let mut asked = HashSet::new();
     loop {
-        let cells = shared.table.select(|c| matches!(&c.place, Place::Package(v) if v.home == version.home));
+        let cells = engine.table.select(|c| matches!(&c.kind, CellKind::Package(v) if v.home == version.home));
         for cell in cells.iter().filter(|c| asked.insert(c.addr)) {
-            route(shared, Address::NOBODY, cell.addr, Payload::native(Message::ActorExitRequest));
+            route(engine, Address::NOBODY, cell.addr, Payload::native(Message::ActorExitRequest));
         }
         let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
         let remaining = version.wait_idle(slice);
@@ -163,12 +163,16 @@ fn stop_actors(shared: &Arc<Shared>, version: &Arc<Version>) -> (usize, usize) {
 /// its actors are stopped (or given up on), so no answer is coming. A late
 /// answer from a handler that is still running finds no reply address and
 /// is counted as a dead letter.
-fn fail_unanswered_asks(shared: &Shared, home: u64) {
-    crate::reply::fail_waiting(shared, |slot| slot.target.home() == home, |slot| AskError::TargetExited(slot.target));
+fn fail_unanswered_asks(engine: &EngineState, home: u32) {
+    crate::engine::reply::fail_waiting(
+        engine,
+        |slot| slot.target.home() == home,
+        |slot| AskError::TargetExited(slot.target),
+    );
 }
 
 fn run_shutdown_hook(version: &Version) -> Option<String> {
-    let code = version.code_for_unload()?;
+    let code = version.library_for_unload()?;
     match version.exec.call(move || code.shutdown()) {
         Some(Ok(())) => None,
         Some(Err(e)) => Some(e),
@@ -179,7 +183,7 @@ fn run_shutdown_hook(version: &Version) -> Option<String> {
 /// Drops the version's reference to its code and closes it if that was the
 /// last one; then checks that no mapping is left.
 fn close_library(version: &Version) -> CodeState {
-    let Some(code) = version.take_code() else {
+    let Some(code) = version.take_library() else {
         return CodeState::Resident { reason: "code already taken".into() };
     };
     let code = match Arc::try_unwrap(code) {

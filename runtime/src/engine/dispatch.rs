@@ -9,14 +9,14 @@ use std::sync::Arc;
 use actor_abi::ffi;
 use actor_abi::{Actor, Address, Context, Delivery, Message};
 
-use crate::cell::{ActorCell, Body};
-use crate::host_backend::HostBackend;
-use crate::logging::with_current;
-use crate::payload::{Envelope, Payload};
-use crate::plugin::code::{Instance, PluginCode};
-use crate::plugin::hostapi::PluginCall;
-use crate::route::{DeadReason, dead_envelope, drain, route, submit};
-use crate::system::Shared;
+use crate::engine::cell::{ActorCell, ActorObject};
+use crate::engine::host_context::HostContext;
+use crate::engine::logging::with_current;
+use crate::engine::package::host_api::PluginCall;
+use crate::engine::payload::{Envelope, Payload};
+use crate::engine::route::{DeadReason, dead_envelope, drain, route, submit};
+use crate::engine::state::EngineState;
+use crate::native::library::{Instance, Library};
 
 /// Messages one actor handles before its thread moves on to others.
 const BATCH: usize = 64;
@@ -31,24 +31,24 @@ thread_local! {
 }
 
 /// Runs up to [`BATCH`] messages of `cell` on the calling pool thread.
-pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
-    let mut body = cell.body();
-    if matches!(*body, Body::Pending { .. }) {
-        construct(shared, cell, &mut body);
+pub(crate) fn dispatch_batch(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
+    let mut object = cell.object();
+    if matches!(*object, ActorObject::Unbuilt { .. }) {
+        construct(engine, cell, &mut object);
     }
     let mut batch = BATCHED.with(RefCell::take);
     cell.mailbox.pop_batch(&mut batch, BATCH);
     while !cell.is_stopped() {
         let Some(mut env) = batch.pop_front() else { break };
         let done = env.take_done();
-        let stop = match &mut *body {
-            Body::Host(actor) => deliver_host(shared, cell, actor.as_mut(), env),
-            Body::Plugin { instance, code } => deliver_package(shared, cell, code, instance, env),
-            Body::Pending { .. } | Body::Stopped => {
+        let stop = match &mut *object {
+            ActorObject::Host(actor) => deliver_host(engine, cell, actor.as_mut(), env),
+            ActorObject::Package { instance, library: code } => deliver_package(engine, cell, code, instance, env),
+            ActorObject::Unbuilt { .. } | ActorObject::Stopped => {
                 if let Some(d) = done {
                     d.complete(Err(DeadReason::Stopped.ask_error(cell.addr)));
                 }
-                dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
+                dead_envelope(engine, cell.addr, env, DeadReason::Stopped);
                 continue;
             }
         };
@@ -56,39 +56,39 @@ pub(crate) fn run_batch(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
             d.complete(Ok(actor_abi::Value::Null));
         }
         if stop {
-            stop_actor(shared, cell, &mut body);
+            stop_actor(engine, cell, &mut object);
         }
     }
-    drop(body);
+    drop(object);
     // Left over only if the actor stopped: dead letters, oldest first.
     for env in batch.drain(..) {
-        dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
+        dead_envelope(engine, cell.addr, env, DeadReason::Stopped);
     }
     BATCHED.with(|b| b.replace(batch));
     if cell.is_stopped() {
-        drain(shared, cell);
+        drain(engine, cell);
         return;
     }
     if cell.mailbox.release() {
-        submit(shared, cell);
+        submit(engine, cell);
     }
 }
 
-fn construct(shared: &Arc<Shared>, cell: &Arc<ActorCell>, body: &mut Body) {
-    let Body::Pending { class_index, code } = std::mem::replace(body, Body::Stopped) else {
+fn construct(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, object: &mut ActorObject) {
+    let ActorObject::Unbuilt { class_index, library: code } = std::mem::replace(object, ActorObject::Stopped) else {
         return;
     };
     match with_current(cell.addr, || code.construct(class_index)) {
-        Ok(instance) => *body = Body::Plugin { instance, code },
+        Ok(instance) => *object = ActorObject::Package { instance, library: code },
         Err(e) => {
             log::error!("actor {} ({}) failed to start: {e}", cell.addr, cell.class);
             drop(code);
-            stop_actor(shared, cell, body);
+            stop_actor(engine, cell, object);
         }
     }
 }
 
-fn deliver_host(shared: &Arc<Shared>, cell: &Arc<ActorCell>, actor: &mut dyn Actor, env: Envelope) -> bool {
+fn deliver_host(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, actor: &mut dyn Actor, env: Envelope) -> bool {
     let from = env.from;
     let msg = match env.payload.into_host_message() {
         Ok(m) => m,
@@ -97,27 +97,27 @@ fn deliver_host(shared: &Arc<Shared>, cell: &Arc<ActorCell>, actor: &mut dyn Act
             return false;
         }
     };
-    let mut backend = HostBackend::new(shared, cell);
+    let mut backend = HostContext::new(engine, cell);
     let outcome = with_current(cell.addr, || {
         let mut cx = Context::new(&mut backend);
         actor_abi::__private::deliver(actor, &mut cx, &msg, from)
     });
     let stop = msg.is_exit_request() || backend.exit_requested();
     if let Delivery::Poisoned(details) = outcome {
-        poisoned(shared, cell, from, Payload::native(msg), details);
+        poisoned(engine, cell, from, Payload::native(msg), details);
     }
     stop
 }
 
 fn deliver_package(
-    shared: &Arc<Shared>,
+    engine: &Arc<EngineState>,
     cell: &Arc<ActorCell>,
-    code: &Arc<PluginCode>,
+    code: &Arc<Library>,
     instance: &Instance,
     env: Envelope,
 ) -> bool {
     let Some(version) = cell.version() else { return true };
-    let mut call = PluginCall { shared, cell, version, code, exit: false, last_target: None };
+    let mut call = PluginCall { engine, cell, version, code, exit: false, last_target: None };
     let exit_request = env.payload.is_exit_request();
     let from = env.from;
     let mut receive =
@@ -133,7 +133,7 @@ fn deliver_package(
     };
     match result {
         Ok((ffi::STATUS_OK, _)) => {}
-        Ok((ffi::STATUS_POISONED, details)) => poisoned(shared, cell, from, env.payload, details),
+        Ok((ffi::STATUS_POISONED, details)) => poisoned(engine, cell, from, env.payload, details),
         Ok((status, err)) => log::error!("delivery to {} failed (status {status}): {err}", cell.addr),
         Err(why) => log::error!("message from {from} to {} dropped: {why}", cell.addr),
     }
@@ -142,51 +142,51 @@ fn deliver_package(
 
 /// A handler panicked on the message and on its retry: the sender gets a
 /// PoisonMessage (or, for an ask, an error). System messages are not returned.
-fn poisoned(shared: &Arc<Shared>, cell: &ActorCell, from: Address, payload: Payload, details: String) {
+fn poisoned(engine: &Arc<EngineState>, cell: &ActorCell, from: Address, payload: Payload, details: String) {
     log::warn!("actor {} ({}) could not handle {}: {details}", cell.addr, cell.class, payload.describe());
     if payload.is_system() || from.is_nobody() {
         return;
     }
-    route(shared, cell.addr, from, payload.poison(cell.addr, details));
+    route(engine, cell.addr, from, payload.poison(cell.addr, details));
 }
 
 /// Stops an actor on its own thread: drops the actor object (inside its
 /// library for package actors), then tells the family and drains the mailbox.
-pub(crate) fn stop_actor(shared: &Arc<Shared>, cell: &Arc<ActorCell>, body: &mut Body) {
+pub(crate) fn stop_actor(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, object: &mut ActorObject) {
     if !cell.mark_stopped() {
         return;
     }
-    match std::mem::replace(body, Body::Stopped) {
-        Body::Host(actor) => {
+    match std::mem::replace(object, ActorObject::Stopped) {
+        ActorObject::Host(actor) => {
             if catch_unwind(AssertUnwindSafe(move || drop(actor))).is_err() {
                 log::error!("dropping host actor {} panicked", cell.addr);
             }
         }
-        Body::Plugin { instance, code } => {
+        ActorObject::Package { instance, library: code } => {
             if let Err(e) = with_current(cell.addr, || code.destroy(instance)) {
                 log::error!("dropping actor {} ({}) failed: {e}", cell.addr, cell.class);
             }
         }
-        Body::Pending { .. } | Body::Stopped => {}
+        ActorObject::Unbuilt { .. } | ActorObject::Stopped => {}
     }
-    after_stop(shared, cell);
+    after_stop(engine, cell);
 }
 
-fn after_stop(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
-    shared.table.remove(cell.addr.id());
+fn after_stop(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
+    engine.table.remove(cell.addr.id());
     if let Some(name) = &cell.global_name {
-        shared.forget_name(name, cell.addr);
+        engine.forget_name(name, cell.addr);
     }
     if let Some(parent) = cell.parent {
-        if let Some(p) = shared.table.get(parent.id()) {
+        if let Some(p) = engine.table.get(parent.id()) {
             p.remove_child(cell.addr);
         }
-        route(shared, cell.addr, parent, Payload::native(Message::ChildActorExited { child: cell.addr }));
+        route(engine, cell.addr, parent, Payload::native(Message::ChildActorExited { child: cell.addr }));
     }
     for child in cell.take_children() {
-        route(shared, cell.addr, child, Payload::native(Message::ActorExitRequest));
+        route(engine, cell.addr, child, Payload::native(Message::ActorExitRequest));
     }
-    drain(shared, cell);
+    drain(engine, cell);
     if let Some(v) = cell.version() {
         v.actor_stopped();
     }

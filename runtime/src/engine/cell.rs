@@ -1,4 +1,5 @@
-//! One actor's runtime record: mailbox (with its scheduling flag), body and family.
+//! One actor's runtime record: what kind of cell it is, its mailbox (with
+//! the scheduling flag), the actor object itself and its family.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -6,13 +7,13 @@ use std::time::SystemTime;
 
 use actor_abi::{Actor, Address};
 
-use crate::mailbox::Mailbox;
-use crate::plugin::code::{Instance, PluginCode};
-use crate::plugin::version::Version;
-use crate::reply::ReplySlot;
+use crate::engine::mailbox::Mailbox;
+use crate::engine::package::version::Version;
+use crate::engine::reply::ReplySlot;
+use crate::native::library::{Instance, Library};
 
-/// Where an actor runs.
-pub(crate) enum Place {
+/// What a cell is, and for an actor, whose threads run it.
+pub(crate) enum CellKind {
     /// On the host's threads.
     Host,
     /// On the threads of one loaded package version.
@@ -21,14 +22,14 @@ pub(crate) enum Place {
     Reply(Arc<ReplySlot>),
 }
 
-/// The actor object itself.
-pub(crate) enum Body {
+/// The actor object itself, as its life goes on.
+pub(crate) enum ActorObject {
     /// A host actor.
     Host(Box<dyn Actor>),
     /// A package actor not constructed yet (it is built on its own thread).
-    Pending { class_index: u32, code: Arc<PluginCode> },
+    Unbuilt { class_index: u32, library: Arc<Library> },
     /// A constructed package actor.
-    Plugin { instance: Instance, code: Arc<PluginCode> },
+    Package { instance: Instance, library: Arc<Library> },
     /// Stopped; nothing left to drop.
     Stopped,
 }
@@ -36,39 +37,39 @@ pub(crate) enum Body {
 /// An actor's record.
 pub(crate) struct ActorCell {
     pub(crate) addr: Address,
-    pub(crate) place: Place,
+    pub(crate) kind: CellKind,
     pub(crate) class: String,
     pub(crate) parent: Option<Address>,
     pub(crate) global_name: Option<String>,
     pub(crate) created: SystemTime,
     pub(crate) mailbox: Mailbox,
     stopped: AtomicBool,
-    body: Mutex<Body>,
+    object: Mutex<ActorObject>,
     children: Mutex<Vec<Address>>,
 }
 
 /// What a new cell is made of.
 pub(crate) struct CellSpec {
     pub(crate) addr: Address,
-    pub(crate) place: Place,
+    pub(crate) kind: CellKind,
     pub(crate) class: String,
     pub(crate) parent: Option<Address>,
     pub(crate) global_name: Option<String>,
-    pub(crate) body: Body,
+    pub(crate) object: ActorObject,
 }
 
 impl ActorCell {
     pub(crate) fn new(spec: CellSpec) -> Arc<Self> {
         Arc::new(ActorCell {
             addr: spec.addr,
-            place: spec.place,
+            kind: spec.kind,
             class: spec.class,
             parent: spec.parent,
             global_name: spec.global_name,
             created: SystemTime::now(),
             mailbox: Mailbox::new(),
             stopped: AtomicBool::new(false),
-            body: Mutex::new(spec.body),
+            object: Mutex::new(spec.object),
             children: Mutex::new(Vec::new()),
         })
     }
@@ -82,8 +83,8 @@ impl ActorCell {
         !self.stopped.swap(true, Ordering::AcqRel)
     }
 
-    pub(crate) fn body(&self) -> MutexGuard<'_, Body> {
-        self.body.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn object(&self) -> MutexGuard<'_, ActorObject> {
+        self.object.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn add_child(&self, child: Address) {
@@ -100,8 +101,8 @@ impl ActorCell {
 
     /// The package version this actor runs in, if any.
     pub(crate) fn version(&self) -> Option<&Arc<Version>> {
-        match &self.place {
-            Place::Package(v) => Some(v),
+        match &self.kind {
+            CellKind::Package(v) => Some(v),
             _ => None,
         }
     }

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use actor_abi::{Address, Message, Value};
 
+use crate::engine::payload::Payload;
+use crate::engine::reply::ReplySlot;
+use crate::engine::state::EngineState;
 use crate::error::AskError;
-use crate::payload::Payload;
-use crate::reply::ReplySlot;
-use crate::system::Shared;
 
 /// What happens when a deadline passes.
 pub(crate) enum TimerAction {
@@ -61,9 +61,9 @@ pub(crate) struct Timer {
 
 impl Timer {
     /// Starts the timer thread.
-    pub(crate) fn start(self: &Arc<Self>, shared: Weak<Shared>) -> std::io::Result<()> {
+    pub(crate) fn start(self: &Arc<Self>, engine: Weak<EngineState>) -> std::io::Result<()> {
         let me = self.clone();
-        let h = std::thread::Builder::new().name("thespian-timer".into()).spawn(move || me.run(&shared))?;
+        let h = std::thread::Builder::new().name("thespian-timer".into()).spawn(move || me.run(&engine))?;
         *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(h);
         Ok(())
     }
@@ -87,7 +87,7 @@ impl Timer {
         }
     }
 
-    fn run(&self, shared: &Weak<Shared>) {
+    fn run(&self, engine: &Weak<EngineState>) {
         loop {
             let due = {
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -106,17 +106,17 @@ impl Timer {
                     }
                 }
             };
-            if let (Some(action), Some(shared)) = (due, shared.upgrade()) {
-                fire(&shared, action);
+            if let (Some(action), Some(engine)) = (due, engine.upgrade()) {
+                fire(&engine, action);
             }
         }
     }
 }
 
-fn fire(shared: &Arc<Shared>, action: TimerAction) {
+fn fire(engine: &Arc<EngineState>, action: TimerAction) {
     match action {
         TimerAction::Wakeup { to, payload } => {
-            crate::route::route(shared, to, to, Payload::native(Message::WakeupMessage { payload }));
+            crate::engine::route::route(engine, to, to, Payload::native(Message::WakeupMessage { payload }));
         }
         TimerAction::AskTimeout { slot, target, after } => {
             if let Some(slot) = slot.upgrade() {

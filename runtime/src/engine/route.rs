@@ -1,14 +1,21 @@
 //! Getting a message to its actor, or counting it as a dead letter.
+//!
+//! [`deliver`] is the one place where an address is resolved. A local
+//! address (node [`Address::HERE`]) finds its cell in the table; any other
+//! goes to [`leave_node`], where a transport to worker processes and other
+//! hosts plugs in. Today there is none, so such a message is a dead letter
+//! that says which node it could not reach. The local path pays one compare
+//! of a field of the address it already holds.
 
 use std::sync::Arc;
 
 use actor_abi::{Address, Message, Value};
 
-use crate::cell::{ActorCell, Place};
+use crate::engine::cell::{ActorCell, CellKind};
+use crate::engine::payload::{Envelope, Payload};
+use crate::engine::reply::ReplySlot;
+use crate::engine::state::EngineState;
 use crate::error::AskError;
-use crate::payload::{Envelope, Payload};
-use crate::reply::ReplySlot;
-use crate::system::Shared;
 
 /// Why a message became a dead letter.
 #[derive(Debug, Clone, Copy)]
@@ -19,13 +26,15 @@ pub(crate) enum DeadReason {
     Stopped,
     /// The message cannot go there.
     Refused(&'static str),
+    /// The address is on a node this system has no route to.
+    NoRoute(u32),
 }
 
 impl DeadReason {
     /// What an ask (or a delivery waiter) whose message died this way learns.
     pub(crate) fn ask_error(self, to: Address) -> AskError {
         match self {
-            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
+            DeadReason::NoSuchActor | DeadReason::NoRoute(_) => AskError::NoSuchActor(to),
             _ => AskError::TargetExited(to),
         }
     }
@@ -37,27 +46,52 @@ impl std::fmt::Display for DeadReason {
             DeadReason::NoSuchActor => f.write_str("no such actor"),
             DeadReason::Stopped => f.write_str("the actor stopped"),
             DeadReason::Refused(why) => f.write_str(why),
+            DeadReason::NoRoute(node) => write!(f, "no route to node {node}"),
         }
     }
 }
 
 /// Sends `payload` from `from` to `to`.
-pub(crate) fn route(shared: &Arc<Shared>, from: Address, to: Address, payload: Payload) {
-    route_envelope(shared, to, Envelope { from, payload });
+pub(crate) fn route(engine: &Arc<EngineState>, from: Address, to: Address, payload: Payload) {
+    route_envelope(engine, to, Envelope { from, payload });
 }
 
 /// The cell at `addr`: found by its id, and only if the whole address
 /// matches (the right id with another home names no actor).
-fn cell_at(shared: &Shared, addr: Address) -> Option<Arc<ActorCell>> {
-    shared.table.get(addr.id()).filter(|c| c.addr == addr)
+fn cell_at(engine: &EngineState, addr: Address) -> Option<Arc<ActorCell>> {
+    engine.table.get(addr.id()).filter(|c| c.addr == addr)
 }
 
 /// Sends an envelope to `to`.
-pub(crate) fn route_envelope(shared: &Arc<Shared>, to: Address, env: Envelope) {
-    let Some(cell) = cell_at(shared, to) else {
-        return dead_envelope(shared, to, env, DeadReason::NoSuchActor);
-    };
-    route_to_cell(shared, &cell, to, env);
+pub(crate) fn route_envelope(engine: &Arc<EngineState>, to: Address, env: Envelope) {
+    deliver(engine, to, env);
+}
+
+/// Resolves `to` and hands the envelope on; returns the local cell it went
+/// to (for a sender's cache), if any.
+#[inline]
+fn deliver(engine: &Arc<EngineState>, to: Address, env: Envelope) -> Option<Arc<ActorCell>> {
+    if !to.is_local() {
+        leave_node(engine, to, env);
+        return None;
+    }
+    match cell_at(engine, to) {
+        Some(cell) => {
+            route_to_cell(engine, &cell, to, env);
+            Some(cell)
+        }
+        None => {
+            dead_envelope(engine, to, env, DeadReason::NoSuchActor);
+            None
+        }
+    }
+}
+
+/// Where a message for another node goes. No transport is attached yet, so
+/// it is a dead letter, and an ask waiting on it fails at once.
+#[cold]
+fn leave_node(engine: &Arc<EngineState>, to: Address, env: Envelope) {
+    dead_envelope(engine, to, env, DeadReason::NoRoute(to.node()));
 }
 
 /// Sends `payload` to `to` through `cache`, the cell of the last target of
@@ -67,7 +101,7 @@ pub(crate) fn route_envelope(shared: &Arc<Shared>, to: Address, env: Envelope) {
 /// second message to it is a dead letter ("no such actor") exactly as
 /// without the cache, instead of vanishing into the spent slot.
 pub(crate) fn route_cached(
-    shared: &Arc<Shared>,
+    engine: &Arc<EngineState>,
     cache: &mut Option<Arc<ActorCell>>,
     from: Address,
     to: Address,
@@ -75,41 +109,37 @@ pub(crate) fn route_cached(
 ) {
     let env = Envelope { from, payload };
     if let Some(cell) = cache.as_ref().filter(|c| c.addr == to && !c.is_stopped()) {
-        return route_to_cell(shared, cell, to, env);
+        return route_to_cell(engine, cell, to, env);
     }
-    match cell_at(shared, to) {
-        Some(cell) => {
-            route_to_cell(shared, &cell, to, env);
-            *cache = (!matches!(cell.place, Place::Reply(_))).then_some(cell);
-        }
-        None => dead_envelope(shared, to, env, DeadReason::NoSuchActor),
+    if let Some(cell) = deliver(engine, to, env) {
+        *cache = (!matches!(cell.kind, CellKind::Reply(_))).then_some(cell);
     }
 }
 
-fn route_to_cell(shared: &Arc<Shared>, cell: &Arc<ActorCell>, to: Address, env: Envelope) {
+fn route_to_cell(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, to: Address, env: Envelope) {
     if let Some(why) = refusal(cell, &env.payload) {
-        return dead_envelope(shared, to, env, DeadReason::Refused(why));
+        return dead_envelope(engine, to, env, DeadReason::Refused(why));
     }
-    match &cell.place {
-        Place::Reply(slot) => {
+    match &cell.kind {
+        CellKind::Reply(slot) => {
             env.done().iter().for_each(|d| d.complete(Ok(Value::Null)));
-            complete_reply(shared, cell, slot, env.payload);
+            complete_reply(engine, cell, slot, env.payload);
         }
-        _ => enqueue(shared, cell, env),
+        _ => enqueue(engine, cell, env),
     }
 }
 
 /// A dead envelope: its delivery waiter learns at once, then it is a dead letter.
-pub(crate) fn dead_envelope(shared: &Arc<Shared>, to: Address, env: Envelope, why: DeadReason) {
+pub(crate) fn dead_envelope(engine: &Arc<EngineState>, to: Address, env: Envelope, why: DeadReason) {
     if let Some(done) = env.done() {
         done.complete(Err(why.ask_error(to)));
     }
-    dead_letter(shared, env.from, to, Some(env.payload), why);
+    dead_letter(engine, env.from, to, Some(env.payload), why);
 }
 
 fn refusal(cell: &ActorCell, payload: &Payload) -> Option<&'static str> {
     const TYPED: &str = "a typed message can only reach actors of its own package";
-    if payload.is_host_typed() && !matches!(cell.place, Place::Host) {
+    if payload.is_host_typed() && !matches!(cell.kind, CellKind::Host) {
         return Some(TYPED);
     }
     match payload.bound_home() {
@@ -118,33 +148,33 @@ fn refusal(cell: &ActorCell, payload: &Payload) -> Option<&'static str> {
     }
 }
 
-fn enqueue(shared: &Arc<Shared>, cell: &Arc<ActorCell>, env: Envelope) {
+fn enqueue(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, env: Envelope) {
     let idle = cell.mailbox.push(env);
     if cell.is_stopped() {
-        drain(shared, cell);
+        drain(engine, cell);
     } else if idle {
-        submit(shared, cell);
+        submit(engine, cell);
     }
 }
 
 /// Hands a cell to the threads it runs on.
-pub(crate) fn submit(shared: &Arc<Shared>, cell: &Arc<ActorCell>) {
-    match &cell.place {
-        Place::Host => shared.host_exec().submit(cell.clone()),
-        Place::Package(v) => v.exec.submit(cell.clone()),
-        Place::Reply(_) => {}
+pub(crate) fn submit(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
+    match &cell.kind {
+        CellKind::Host => engine.host_exec().submit(cell.clone()),
+        CellKind::Package(v) => v.exec.submit(cell.clone()),
+        CellKind::Reply(_) => {}
     }
 }
 
 /// Dead-letters everything left in a stopped actor's mailbox.
-pub(crate) fn drain(shared: &Arc<Shared>, cell: &ActorCell) {
+pub(crate) fn drain(engine: &Arc<EngineState>, cell: &ActorCell) {
     while let Some(env) = cell.mailbox.pop() {
-        dead_envelope(shared, cell.addr, env, DeadReason::Stopped);
+        dead_envelope(engine, cell.addr, env, DeadReason::Stopped);
     }
 }
 
-fn complete_reply(shared: &Arc<Shared>, cell: &ActorCell, slot: &ReplySlot, payload: Payload) {
-    shared.table.remove(cell.addr.id());
+fn complete_reply(engine: &Arc<EngineState>, cell: &ActorCell, slot: &ReplySlot, payload: Payload) {
+    engine.table.remove(cell.addr.id());
     let result = match payload {
         Payload::Native(n) => match n.msg {
             Message::PoisonMessage { original, target, details } => {
@@ -165,8 +195,14 @@ fn complete_reply(shared: &Arc<Shared>, cell: &ActorCell, slot: &ReplySlot, payl
 
 /// Counts and logs an undeliverable message. If it was an ask's question,
 /// the ask fails now rather than at its timeout.
-pub(crate) fn dead_letter(shared: &Arc<Shared>, from: Address, to: Address, payload: Option<Payload>, why: DeadReason) {
-    shared.count_dead_letter();
+pub(crate) fn dead_letter(
+    engine: &Arc<EngineState>,
+    from: Address,
+    to: Address,
+    payload: Option<Payload>,
+    why: DeadReason,
+) {
+    engine.count_dead_letter();
     let what = payload.as_ref().map_or_else(|| "<typed message>".to_string(), Payload::describe);
     let system = payload.as_ref().is_some_and(Payload::is_system);
     let level = if system { log::Level::Debug } else { log::Level::Info };
@@ -174,10 +210,10 @@ pub(crate) fn dead_letter(shared: &Arc<Shared>, from: Address, to: Address, payl
     if system {
         return;
     }
-    if let Some(asker) = cell_at(shared, from)
-        && let Place::Reply(slot) = &asker.place
+    if let Some(asker) = cell_at(engine, from)
+        && let CellKind::Reply(slot) = &asker.kind
     {
-        shared.table.remove(from.id());
+        engine.table.remove(from.id());
         slot.complete(Err(why.ask_error(to)));
     }
 }

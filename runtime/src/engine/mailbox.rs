@@ -6,7 +6,7 @@
 //! allocations, no cache-padded head and tail in every idle actor), so a
 //! burst of a million messages costs a few large allocations that grow by
 //! `mremap` (and later bursts reuse a spare buffer, see
-//! [`crate::burst_pool`]), and an idle mailbox costs a few words. The lock
+//! [`crate::engine::burst_pool`]), and an idle mailbox costs a few words. The lock
 //! is held only to push one envelope or take a batch.
 //!
 //! The scheduled flag lives under the same lock, so "push, then schedule if
@@ -17,11 +17,11 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::burst_pool::POOL;
-use crate::payload::Envelope;
+use crate::engine::burst_pool::POOL;
+use crate::engine::payload::Envelope;
 
 /// Above this many slots an emptied buffer leaves the mailbox (for the
-/// burst pool, see [`crate::burst_pool`]), so one burst does not keep its
+/// burst pool, see [`crate::engine::burst_pool`]), so one burst does not keep its
 /// memory for the life of the actor; a mailbox that fills this many slots
 /// looks in the pool for a bigger buffer before growing its own.
 const KEEP_SLOTS: usize = 256;
@@ -117,7 +117,7 @@ impl Mailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Payload;
+    use crate::engine::payload::Payload;
     use actor_abi::{Address, Message};
 
     fn env(n: i64) -> Envelope {

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::payload::Envelope;
+use crate::engine::payload::Envelope;
 
 /// The most buffer capacity, in bytes, the pool keeps.
 pub(crate) const SPARE_BYTES: usize = 64 << 20;

@@ -9,11 +9,10 @@ use std::path::Path;
 use std::ptr::NonNull;
 
 use actor_abi::Address;
-use actor_abi::ffi::{self, ErrSink, FfiMessage, HostCx, PackageHeader, PluginVTable};
-use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+use actor_abi::ffi::{self, ErrSink, FfiMessage, HostApi, HostCx, PackageHeader, PluginVTable};
+use libloading::os::unix::{Library as DlLibrary, RTLD_LOCAL, RTLD_NOW};
 
 use crate::error::LoadError;
-use crate::plugin::hostapi::HOST_API;
 
 /// An actor instance made by a package library.
 pub(crate) struct Instance(NonNull<c_void>);
@@ -23,32 +22,32 @@ pub(crate) struct Instance(NonNull<c_void>);
 unsafe impl Send for Instance {}
 
 /// An open package library whose header passed the ABI checks.
-pub(crate) struct PluginCode {
-    library: Option<Library>,
+pub(crate) struct Library {
+    library: Option<DlLibrary>,
     vtable: NonNull<PluginVTable>,
     classes: Vec<String>,
-    home: u64,
+    home: u32,
 }
 
 // SAFETY: the vtable pointer refers to an immutable static of the library,
 // valid while `library` is open, which it is for the life of this value;
 // the library's functions may be called from any thread.
-unsafe impl Send for PluginCode {}
+unsafe impl Send for Library {}
 // SAFETY: as above; nothing here is mutated through a shared reference.
-unsafe impl Sync for PluginCode {}
+unsafe impl Sync for Library {}
 
 fn sink(err: &mut String) -> *mut ErrSink {
     (err as *mut String).cast()
 }
 
-impl PluginCode {
+impl Library {
     /// Opens the library at `path` (RTLD_NOW | RTLD_LOCAL) and checks its
     /// header before any of its functions is called. `home` is the
     /// version's home number (0 when it is only inspected).
-    pub(crate) fn open(path: &Path, home: u64) -> Result<PluginCode, LoadError> {
+    pub(crate) fn open(path: &Path, home: u32) -> Result<Library, LoadError> {
         // SAFETY: opening runs the library's initialisers. The caller only
         // opens verified package bytes written to a private directory.
-        let library = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+        let library = unsafe { DlLibrary::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
             .map_err(|e| LoadError::Open { path: path.to_path_buf(), reason: error_chain(&e) })?;
         let not_pkg = |reason: String| LoadError::NotAPackage { path: path.to_path_buf(), reason };
         // SAFETY: the symbol is a static; we only take its address here.
@@ -63,11 +62,11 @@ impl PluginCode {
         // the header has the layout this host knows.
         let classes = unsafe { read_classes(header) }.map_err(not_pkg)?;
         let vtable = NonNull::new(header.vtable.cast_mut()).ok_or_else(|| not_pkg("null vtable".into()))?;
-        Ok(PluginCode { library: Some(library), vtable, classes, home })
+        Ok(Library { library: Some(library), vtable, classes, home })
     }
 
     /// The home number of the version this code belongs to.
-    pub(crate) fn home(&self) -> u64 {
+    pub(crate) fn home(&self) -> u32 {
         self.home
     }
 
@@ -81,11 +80,12 @@ impl PluginCode {
         &self.classes
     }
 
-    /// Calls the package's `init`.
-    pub(crate) fn init(&self, max_level: u32) -> Result<(), String> {
+    /// Calls the package's `init`, handing it the host's callback table
+    /// (the engine owns that table; this file only passes it on).
+    pub(crate) fn init(&self, host: &'static HostApi, max_level: u32) -> Result<(), String> {
         let mut err = String::new();
-        // SAFETY: HOST_API is a host static that lives for the process.
-        let status = unsafe { (self.vt().init)(&HOST_API, max_level, sink(&mut err)) };
+        // SAFETY: `host` is a 'static table, so it outlives the library.
+        let status = unsafe { (self.vt().init)(host, max_level, sink(&mut err)) };
         status_result(status, err)
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
-use crate::cell::ActorCell;
+use crate::engine::cell::ActorCell;
 
 const SHARDS: usize = 32;
 

@@ -2,7 +2,7 @@
 //! version's own threads, init on one of them. A failure at any step undoes
 //! the steps before it.
 //!
-//! Locking: the hash is claimed in `Shared::loading` while `versions` is
+//! Locking: the hash is claimed in `EngineState::loading` while `versions` is
 //! held (lock order `versions` then `loading`), so two loads of one package
 //! cannot race; `dlopen`, thread start and `init` then run with no lock
 //! held, and `versions` is taken again only to add the new version. Creating
@@ -12,32 +12,33 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use crate::engine::executor::Executor;
+use crate::engine::package::host_api::HOST_API;
+use crate::engine::package::version::Version;
+use crate::engine::state::EngineState;
 use crate::error::LoadError;
-use crate::executor::Executor;
+use crate::native::library::Library;
 use crate::package::{PackageInfo, VerifiedPackage};
-use crate::plugin::code::PluginCode;
-use crate::plugin::version::Version;
-use crate::system::Shared;
 
 /// Loads `pkg` into the system.
-pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<PackageInfo, LoadError> {
-    if shared.stopping.load(Ordering::Acquire) {
+pub(crate) fn load(engine: &Arc<EngineState>, pkg: VerifiedPackage) -> Result<PackageInfo, LoadError> {
+    if engine.stopping.load(Ordering::Acquire) {
         return Err(LoadError::ShuttingDown);
     }
     let VerifiedPackage { group, version, hash, files, actors } = pkg;
-    let (staging, library) = files.stage(&shared.extract_root)?;
-    let _claim = Claim::take(shared, &hash)?;
-    let dir = staging.commit(&shared.extract_root, &hash)?;
+    let (staging, library) = files.stage(&engine.extract_root)?;
+    let _claim = Claim::take(engine, &hash)?;
+    let dir = staging.commit(&engine.extract_root, &hash)?;
     let identity = Identity { group, version, hash, actors };
-    match open_and_start(shared, &identity, &dir.join(library)) {
+    match open_and_start(engine, &identity, &dir.join(library)) {
         Ok(version) => {
             let info = version.info.clone();
-            let mut versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
-            if shared.stopping.load(Ordering::Acquire) {
+            let mut versions = engine.versions.lock().unwrap_or_else(|p| p.into_inner());
+            if engine.stopping.load(Ordering::Acquire) {
                 // The system began shutting down during the load (it took
                 // the versions it saw): this one is unloaded here.
                 drop(versions);
-                let _ = crate::plugin::unload::unload(shared, version);
+                let _ = crate::engine::package::unload::unload(engine, version);
                 return Err(LoadError::ShuttingDown);
             }
             versions.push(version);
@@ -54,26 +55,26 @@ pub(crate) fn load(shared: &Arc<Shared>, pkg: VerifiedPackage) -> Result<Package
 
 /// A hash claimed for one load; released when the load ends, either way.
 struct Claim<'s> {
-    shared: &'s Shared,
+    engine: &'s EngineState,
     hash: String,
 }
 
 impl<'s> Claim<'s> {
     /// Claims `hash`, unless it is loaded or being loaded already.
-    fn take(shared: &'s Shared, hash: &str) -> Result<Claim<'s>, LoadError> {
-        let versions = shared.versions.lock().unwrap_or_else(|p| p.into_inner());
-        let mut loading = shared.loading.lock().unwrap_or_else(|p| p.into_inner());
+    fn take(engine: &'s EngineState, hash: &str) -> Result<Claim<'s>, LoadError> {
+        let versions = engine.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loading = engine.loading.lock().unwrap_or_else(|p| p.into_inner());
         if versions.iter().any(|v| v.info.hash == hash) || loading.iter().any(|h| h == hash) {
             return Err(LoadError::AlreadyLoaded { hash: hash.to_string() });
         }
         loading.push(hash.to_string());
-        Ok(Claim { shared, hash: hash.to_string() })
+        Ok(Claim { engine, hash: hash.to_string() })
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        self.shared.loading.lock().unwrap_or_else(|p| p.into_inner()).retain(|h| *h != self.hash);
+        self.engine.loading.lock().unwrap_or_else(|p| p.into_inner()).retain(|h| *h != self.hash);
     }
 }
 
@@ -87,7 +88,7 @@ struct Identity {
 }
 
 /// A signed package lists its actor classes; the library must export exactly those.
-fn check_actors(pkg: &Identity, code: &PluginCode, path: &std::path::Path) -> Result<(), LoadError> {
+fn check_actors(pkg: &Identity, code: &Library, path: &std::path::Path) -> Result<(), LoadError> {
     if pkg.actors.is_empty() {
         return Ok(());
     }
@@ -104,14 +105,18 @@ fn check_actors(pkg: &Identity, code: &PluginCode, path: &std::path::Path) -> Re
     })
 }
 
-fn open_and_start(shared: &Arc<Shared>, pkg: &Identity, path: &std::path::Path) -> Result<Arc<Version>, LoadError> {
-    let home = shared.next_home.fetch_add(1, Ordering::Relaxed);
-    let code = Arc::new(PluginCode::open(path, home)?);
+fn open_and_start(
+    engine: &Arc<EngineState>,
+    pkg: &Identity,
+    path: &std::path::Path,
+) -> Result<Arc<Version>, LoadError> {
+    let home = engine.new_home().ok_or(LoadError::HomesExhausted)?;
+    let code = Arc::new(Library::open(path, home)?);
     check_actors(pkg, &code, path)?;
-    let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), shared.config.package_threads, shared)
+    let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), engine.config.package_threads, engine)
         .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;
     let info = PackageInfo {
-        id: home,
+        home,
         group: pkg.group.clone(),
         version: pkg.version.clone(),
         hash: pkg.hash.clone(),
@@ -121,7 +126,7 @@ fn open_and_start(shared: &Arc<Shared>, pkg: &Identity, path: &std::path::Path) 
     };
     let init_code = code.clone();
     let max_level = log::max_level() as u32;
-    let init = threads.call(move || init_code.init(max_level));
+    let init = threads.call(move || init_code.init(&HOST_API, max_level));
     let version = Arc::new(Version::new(home, info, threads, code));
     match init {
         Some(Ok(())) => Ok(version),
@@ -131,7 +136,7 @@ fn open_and_start(shared: &Arc<Shared>, pkg: &Identity, path: &std::path::Path) 
                 _ => "the package thread stopped during init".to_string(),
             };
             version.exec.stop_and_join();
-            if let Some(code) = version.take_code().and_then(|c| Arc::try_unwrap(c).ok()) {
+            if let Some(code) = version.take_library().and_then(|c| Arc::try_unwrap(c).ok()) {
                 let _ = code.close();
             }
             Err(LoadError::Init { group: pkg.group.clone(), reason })

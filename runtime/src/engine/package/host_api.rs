@@ -11,14 +11,14 @@ use std::time::Duration;
 use actor_abi::ffi::{self, ErrSink, FfiMessage, FfiSource, FfiStr, HostApi, HostCx};
 use actor_abi::{Address, Message, wire};
 
-use crate::cell::ActorCell;
-use crate::payload::{OpaqueMsg, Payload};
-use crate::plugin::code::PluginCode;
-use crate::plugin::version::Version;
-use crate::route::{DeadReason, dead_letter, route_cached};
-use crate::spawn;
-use crate::system::Shared;
-use crate::timer::TimerAction;
+use crate::engine::cell::ActorCell;
+use crate::engine::package::version::Version;
+use crate::engine::payload::{OpaqueMsg, Payload};
+use crate::engine::route::{DeadReason, dead_letter, route_cached};
+use crate::engine::spawn;
+use crate::engine::state::EngineState;
+use crate::engine::timer::TimerAction;
+use crate::native::library::Library;
 
 /// The table every loaded library gets at init.
 pub(crate) static HOST_API: HostApi = HostApi {
@@ -35,10 +35,10 @@ pub(crate) static HOST_API: HostApi = HostApi {
 /// The host's state for one delivery into a package; passed to the library
 /// as its `HostCx` and handed back in callbacks during that delivery.
 pub(crate) struct PluginCall<'a> {
-    pub(crate) shared: &'a Arc<Shared>,
+    pub(crate) engine: &'a Arc<EngineState>,
     pub(crate) cell: &'a Arc<ActorCell>,
     pub(crate) version: &'a Arc<Version>,
-    pub(crate) code: &'a Arc<PluginCode>,
+    pub(crate) code: &'a Arc<Library>,
     pub(crate) exit: bool,
     /// The cell of the last target this delivery sent to.
     pub(crate) last_target: Option<Arc<ActorCell>>,
@@ -74,23 +74,23 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
         ffi::KIND_VALUE => {
             // SAFETY: the library's bytes are valid for this call; copied here.
             let bytes = unsafe { msg.bytes.as_bytes() }.to_vec();
-            route_cached(call.shared, &mut call.last_target, from, to, Payload::Encoded(bytes.into_boxed_slice()));
+            route_cached(call.engine, &mut call.last_target, from, to, Payload::Encoded(bytes.into_boxed_slice()));
         }
         ffi::KIND_EXIT => {
-            route_cached(call.shared, &mut call.last_target, from, to, Payload::native(Message::ActorExitRequest))
+            route_cached(call.engine, &mut call.last_target, from, to, Payload::native(Message::ActorExitRequest))
         }
         ffi::KIND_OPAQUE => {
             let Some(ptr) = NonNull::new(msg.opaque) else {
                 return ffi::STATUS_FAILED;
             };
-            if to.home() != call.version.home {
+            if to.home() != call.version.home || !to.is_local() {
                 // Ownership stays with the library, which drops it.
                 let why = DeadReason::Refused("a typed message can only reach actors of its own package");
-                dead_letter(call.shared, from, to, None, why);
+                dead_letter(call.engine, from, to, None, why);
                 return ffi::STATUS_REFUSED;
             }
             let opaque = OpaqueMsg::new(ptr, msg.opaque_meta, call.code.clone());
-            route_cached(call.shared, &mut call.last_target, from, to, Payload::Opaque(opaque));
+            route_cached(call.engine, &mut call.last_target, from, to, Payload::Opaque(opaque));
         }
         _ => return ffi::STATUS_FAILED,
     }
@@ -112,7 +112,7 @@ unsafe extern "C" fn host_create(
         with_call(cx, ffi::STATUS_FAILED, |call| {
             let class = class.to_string_lossy();
             let global = (!global.is_none()).then(|| global.to_string_lossy());
-            match spawn::create_package_actor(call.shared, call.version, &class, global.as_deref(), Some(call.cell)) {
+            match spawn::create_package_actor(call.engine, call.version, &class, global.as_deref(), Some(call.cell)) {
                 Ok(addr) => {
                     out.write(addr);
                     ffi::STATUS_OK
@@ -136,7 +136,7 @@ unsafe extern "C" fn host_wakeup(cx: *mut HostCx, delay_nanos: u64, payload: Ffi
         with_call(cx, (), |call| match wire::decode(payload.as_bytes()) {
             Ok(payload) => {
                 let to = call.cell.addr;
-                call.shared.timer.after(Duration::from_nanos(delay_nanos), TimerAction::Wakeup { to, payload });
+                call.engine.timer.after(Duration::from_nanos(delay_nanos), TimerAction::Wakeup { to, payload });
             }
             Err(e) => log::error!("actor {} asked for a wakeup with a bad payload: {e}", call.cell.addr),
         })
@@ -167,7 +167,7 @@ unsafe extern "C" fn host_log(level: u32, target: FfiStr, message: FfiStr) {
     let _ = catch_unwind(|| {
         // SAFETY: the library's strings are valid for this call.
         let (target, message) = unsafe { (target.to_string_lossy(), message.to_string_lossy()) };
-        crate::logging::package_log(ffi::level_from_u32(level), &target, &message);
+        crate::engine::logging::package_log(ffi::level_from_u32(level), &target, &message);
     });
 }
 

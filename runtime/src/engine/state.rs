@@ -1,0 +1,242 @@
+//! The engine's state: every table the actor engine keeps for one actor
+//! system, owned by one `Arc<EngineState>` that the facade, the pool threads
+//! and the timer share.
+//!
+//! # Ownership
+//! The fields are visible inside `engine/` only; the facade
+//! ([`ActorSystem`](crate::ActorSystem)) goes through the methods here. The
+//! pool threads and the timer hold a `Weak` reference, so dropping the facade
+//! frees the state once shutdown has joined them.
+//!
+//! # Lock order
+//! Take locks in this order and never the other way round; a lock not on
+//! the list is a leaf (held alone, nothing taken under it):
+//!
+//! 1. `versions`, then `loading` (a load claims its hash under both, see
+//!    [`load`](crate::engine::package::load)); no other lock is taken under
+//!    `versions`, and no lock at all is held across `dlopen`, thread start
+//!    or a package's `init`.
+//! 2. `names`, then a table shard (a creator under a global name inserts the
+//!    cell while it holds `names`, so one name gets one actor).
+//! 3. A cell's `object`, then its mailbox queue (a handler's run drains the
+//!    queue while it holds the object). Children and the mailbox queue are
+//!    leaves.
+//!
+//! `resident`, a version's `library` and `live` counters, the timer's and
+//! the reply slots' locks are leaves.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actor_abi::Address;
+
+use crate::config::SystemConfig;
+use crate::engine::cell::{ActorCell, CellKind};
+use crate::engine::executor::Executor;
+use crate::engine::package::unload::Resident;
+use crate::engine::package::version::Version;
+use crate::engine::table::ActorTable;
+use crate::engine::timer::Timer;
+use crate::error::{StartError, UnloadError};
+use crate::native::staging;
+use crate::package::PackageInfo;
+
+/// Every table of one actor system's engine.
+pub(crate) struct EngineState {
+    pub(in crate::engine) table: ActorTable,
+    pub(in crate::engine) names: Mutex<HashMap<String, Address>>,
+    pub(in crate::engine) versions: Mutex<Vec<Arc<Version>>>,
+    /// Hashes being loaded now (claimed under `versions`, see `package::load`).
+    pub(in crate::engine) loading: Mutex<Vec<String>>,
+    resident: Mutex<Vec<Resident>>,
+    pub(in crate::engine) timer: Arc<Timer>,
+    host_exec: OnceLock<Executor>,
+    pub(in crate::engine) config: SystemConfig,
+    pub(in crate::engine) extract_root: PathBuf,
+    owns_extract_root: bool,
+    next_home: AtomicU32,
+    next_id: AtomicU64,
+    dead_letters: AtomicU64,
+    pub(in crate::engine) stopping: AtomicBool,
+}
+
+static SYSTEM_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl EngineState {
+    /// Prepares the extraction directory and starts the host threads and
+    /// the timer.
+    pub(crate) fn start(config: SystemConfig) -> Result<Arc<EngineState>, StartError> {
+        let (extract_root, owns_extract_root) = match &config.extract_root {
+            Some(p) => (p.clone(), false),
+            None => {
+                let n = SYSTEM_COUNTER.fetch_add(1, Ordering::Relaxed);
+                (std::env::temp_dir().join(format!("thespian-rt-{}-{n}", std::process::id())), true)
+            }
+        };
+        staging::prepare_root(&extract_root)?;
+        let engine = Arc::new(EngineState {
+            table: ActorTable::new(),
+            names: Mutex::new(HashMap::new()),
+            versions: Mutex::new(Vec::new()),
+            loading: Mutex::new(Vec::new()),
+            resident: Mutex::new(Vec::new()),
+            timer: Arc::new(Timer::default()),
+            host_exec: OnceLock::new(),
+            config,
+            extract_root,
+            owns_extract_root,
+            next_home: AtomicU32::new(1),
+            next_id: AtomicU64::new(1),
+            dead_letters: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+        });
+        let host = Executor::start("thespian-host", engine.config.host_threads, &engine)?;
+        let _ = engine.host_exec.set(host);
+        engine.timer.start(Arc::downgrade(&engine))?;
+        Ok(engine)
+    }
+
+    pub(crate) fn host_exec(&self) -> &Executor {
+        // Set in `start` before any actor exists.
+        self.host_exec.get().unwrap_or_else(|| unreachable!("host executor is set at start"))
+    }
+
+    /// Where package libraries are written.
+    pub(crate) fn extract_root(&self) -> &Path {
+        &self.extract_root
+    }
+
+    /// True if this system made its extraction directory (and removes it).
+    pub(in crate::engine) fn owns_extract_root(&self) -> bool {
+        self.owns_extract_root
+    }
+
+    /// A home number for a new version (never 0, never reused); `None`
+    /// once all 2^32 - 1 are used.
+    pub(in crate::engine) fn new_home(&self) -> Option<u32> {
+        self.next_home.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| h.checked_add(1)).ok()
+    }
+
+    pub(in crate::engine) fn new_address(&self, home: u32) -> Address {
+        Address::local(home, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn count_dead_letter(&self) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many messages could not be delivered so far.
+    pub(crate) fn dead_letters(&self) -> u64 {
+        self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// The cell at `addr`, if that very actor is still running.
+    pub(crate) fn live_cell(&self, addr: Address) -> Option<Arc<ActorCell>> {
+        self.table.get(addr.id()).filter(|c| c.addr == addr && !c.is_stopped())
+    }
+
+    /// True if `addr` is a live actor (not the reply slot of an ask).
+    pub(crate) fn is_actor(&self, addr: Address) -> bool {
+        self.live_cell(addr).is_some_and(|c| !matches!(c.kind, CellKind::Reply(_)))
+    }
+
+    /// The live actors (not the reply slots of asks in flight), by id.
+    pub(crate) fn live_actors(&self) -> Vec<Arc<ActorCell>> {
+        let mut out = self.table.select(|c| !matches!(c.kind, CellKind::Reply(_)) && !c.is_stopped());
+        out.sort_by_key(|c| c.addr.id());
+        out
+    }
+
+    /// How many asks wait for a reply now.
+    #[cfg(test)]
+    pub(crate) fn open_reply_slots(&self) -> usize {
+        self.table.select(|c| matches!(c.kind, CellKind::Reply(_))).len()
+    }
+
+    /// The live actor registered under `name`.
+    pub(crate) fn live_name(&self, name: &str) -> Option<Address> {
+        let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        self.live_name_in(&names, name)
+    }
+
+    /// As [`EngineState::live_name`], with the names lock already held.
+    pub(in crate::engine) fn live_name_in(&self, names: &HashMap<String, Address>, name: &str) -> Option<Address> {
+        let addr = *names.get(name)?;
+        self.table.get(addr.id()).filter(|c| !c.is_stopped()).map(|c| c.addr)
+    }
+
+    /// Points `name` at the live actor `addr`; false if it is not one.
+    pub(crate) fn assign_name(&self, name: &str, addr: Address) -> bool {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let live = self.live_cell(addr).is_some();
+        if live {
+            names.insert(name.to_string(), addr);
+        }
+        live
+    }
+
+    /// Drops `name` if it still names `addr`.
+    pub(in crate::engine) fn forget_name(&self, name: &str, addr: Address) {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if names.get(name) == Some(&addr) {
+            names.remove(name);
+        }
+    }
+
+    /// The most recently loaded version that exports `class`.
+    pub(in crate::engine) fn newest_exporting(&self, class: &str) -> Option<Arc<Version>> {
+        let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.iter().rev().find(|v| v.class_index(class).is_some()).cloned()
+    }
+
+    /// The loaded versions, in load order.
+    pub(crate) fn packages(&self) -> Vec<PackageInfo> {
+        let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.iter().map(|v| v.info.clone()).collect()
+    }
+
+    /// Keeps a version whose code could not be freed, for later re-checks.
+    pub(in crate::engine) fn keep_resident(&self, r: Resident) {
+        self.resident.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+    }
+
+    /// Takes every resident version out (a re-check puts back what stays).
+    pub(in crate::engine) fn take_resident(&self) -> Vec<Resident> {
+        std::mem::take(&mut *self.resident.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// True if a resident version still has a handler running.
+    pub(in crate::engine) fn has_running_resident(&self) -> bool {
+        let resident = self.resident.lock().unwrap_or_else(|p| p.into_inner());
+        resident.iter().any(|r| matches!(r, Resident::Running(_)))
+    }
+
+    /// The loaded version whose hash is `hash` or starts with it.
+    pub(crate) fn find_version(&self, hash: &str) -> Result<Arc<Version>, UnloadError> {
+        let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        let matches: Vec<&Arc<Version>> = versions.iter().filter(|v| v.info.hash.starts_with(hash)).collect();
+        match matches.as_slice() {
+            _ if hash.is_empty() => Err(UnloadError::NotLoaded(hash.to_string())),
+            [one] => Ok((*one).clone()),
+            [] => Err(UnloadError::NotLoaded(hash.to_string())),
+            many => Err(UnloadError::Ambiguous {
+                prefix: hash.to_string(),
+                matches: many.iter().map(|v| v.info.hash.clone()).collect(),
+            }),
+        }
+    }
+
+    /// Takes the version out of the loaded list (the start of an unload).
+    pub(crate) fn take_version(&self, hash: &str) -> Result<Arc<Version>, UnloadError> {
+        let v = self.find_version(hash)?;
+        self.versions.lock().unwrap_or_else(|p| p.into_inner()).retain(|x| !Arc::ptr_eq(x, &v));
+        Ok(v)
+    }
+
+    /// Takes every version out of the loaded list (shutdown).
+    pub(in crate::engine) fn take_all_versions(&self) -> Vec<Arc<Version>> {
+        std::mem::take(&mut *self.versions.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
