@@ -139,7 +139,7 @@ fn a_plugin_info_line_reaches_the_rotating_file_with_its_actor_address() {
     let line = text.lines().find(|l| l.contains("misbehave says hello")).expect("the plugin's INFO line");
     let pid = env.pid();
     assert!(line.contains(&format!(" {actor}/PID:{pid} misbehave INFO misbehave says hello")), "{line}");
-    let host = format!(" /PID:{pid} runtime.plugin.load INFO loaded misbehave");
+    let host = format!(" /PID:{pid} runtime.engine.package.load INFO loaded misbehave");
     assert!(text.lines().any(|l| l.contains(&host)), "host lines carry an empty actor address:\n{text}");
     // Rotation at maxBytes: keep logging until a backup appears.
     for _ in 0..60 {

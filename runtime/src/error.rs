@@ -152,6 +152,10 @@ pub enum AskError {
     /// There is no actor at that address.
     #[error("no actor at {0}")]
     NoSuchActor(Address),
+    /// The address is on a node (a worker process, another host) that this
+    /// system has no connection to.
+    #[error("no route to {0}: node {node} is not connected", node = .0.node())]
+    NoRoute(Address),
     /// The actor stopped before it replied.
     #[error("actor {0} stopped before it replied")]
     TargetExited(Address),

@@ -191,3 +191,7 @@ fn after_stop(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
         v.actor_stopped();
     }
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

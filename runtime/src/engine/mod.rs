@@ -28,4 +28,6 @@ pub(crate) mod spawn;
 pub(crate) mod spin;
 pub(crate) mod state;
 pub(crate) mod table;
+#[cfg(test)]
+pub(crate) mod test_kit;
 pub(crate) mod timer;

@@ -34,7 +34,8 @@ impl DeadReason {
     /// What an ask (or a delivery waiter) whose message died this way learns.
     pub(crate) fn ask_error(self, to: Address) -> AskError {
         match self {
-            DeadReason::NoSuchActor | DeadReason::NoRoute(_) => AskError::NoSuchActor(to),
+            DeadReason::NoSuchActor => AskError::NoSuchActor(to),
+            DeadReason::NoRoute(_) => AskError::NoRoute(to),
             _ => AskError::TargetExited(to),
         }
     }
@@ -217,3 +218,7 @@ pub(crate) fn dead_letter(
         slot.complete(Err(why.ask_error(to)));
     }
 }
+
+#[cfg(test)]
+#[path = "route_tests.rs"]
+mod tests;

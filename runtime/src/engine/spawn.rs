@@ -90,3 +90,7 @@ fn register(
     }
     cell.addr
 }
+
+#[cfg(test)]
+#[path = "spawn_tests.rs"]
+mod tests;

@@ -125,3 +125,7 @@ fn fire(engine: &Arc<EngineState>, action: TimerAction) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "timer_tests.rs"]
+mod tests;
