@@ -43,7 +43,7 @@ pub(crate) fn dispatch_batch(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
         let done = env.take_done();
         let stop = match &mut *object {
             ActorObject::Host(actor) => deliver_host(engine, cell, actor.as_mut(), env),
-            ActorObject::Package { instance, library: code } => deliver_package(engine, cell, code, instance, env),
+            ActorObject::Package { instance, library } => deliver_package(engine, cell, library, instance, env),
             ActorObject::Unbuilt { .. } | ActorObject::Stopped => {
                 if let Some(d) = done {
                     d.complete(Err(DeadReason::Stopped.ask_error(cell.addr)));
@@ -75,14 +75,14 @@ pub(crate) fn dispatch_batch(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
 }
 
 fn construct(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, object: &mut ActorObject) {
-    let ActorObject::Unbuilt { class_index, library: code } = std::mem::replace(object, ActorObject::Stopped) else {
+    let ActorObject::Unbuilt { class_index, library } = std::mem::replace(object, ActorObject::Stopped) else {
         return;
     };
-    match with_current(cell.addr, || code.construct(class_index)) {
-        Ok(instance) => *object = ActorObject::Package { instance, library: code },
+    match with_current(cell.addr, || library.construct(class_index)) {
+        Ok(instance) => *object = ActorObject::Package { instance, library },
         Err(e) => {
             log::error!("actor {} ({}) failed to start: {e}", cell.addr, cell.class);
-            drop(code);
+            drop(library);
             stop_actor(engine, cell, object);
         }
     }
@@ -112,16 +112,16 @@ fn deliver_host(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, actor: &mut dy
 fn deliver_package(
     engine: &Arc<EngineState>,
     cell: &Arc<ActorCell>,
-    code: &Arc<Library>,
+    library: &Arc<Library>,
     instance: &Instance,
     env: Envelope,
 ) -> bool {
     let Some(version) = cell.version() else { return true };
-    let mut call = PluginCall { engine, cell, version, code, exit: false, last_target: None };
+    let mut call = PluginCall { engine, cell, version, library, exit: false, last_target: None };
     let exit_request = env.payload.is_exit_request();
     let from = env.from;
     let mut receive =
-        |m: &ffi::FfiMessage| with_current(cell.addr, || code.receive(instance, call.as_cx(), cell.addr, m, from));
+        |m: &ffi::FfiMessage| with_current(cell.addr, || library.receive(instance, call.as_cx(), cell.addr, m, from));
     let result = match env.payload.opaque_ffi() {
         Some(m) => Ok(receive(&m)),
         None => SCRATCH.with(|s| {
@@ -162,8 +162,8 @@ pub(crate) fn stop_actor(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, objec
                 log::error!("dropping host actor {} panicked", cell.addr);
             }
         }
-        ActorObject::Package { instance, library: code } => {
-            if let Err(e) = with_current(cell.addr, || code.destroy(instance)) {
+        ActorObject::Package { instance, library } => {
+            if let Err(e) = with_current(cell.addr, || library.destroy(instance)) {
                 log::error!("dropping actor {} ({}) failed: {e}", cell.addr, cell.class);
             }
         }

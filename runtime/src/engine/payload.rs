@@ -76,7 +76,7 @@ impl Envelope {
 pub(crate) struct OpaqueMsg {
     ptr: NonNull<c_void>,
     meta: *mut c_void,
-    code: Arc<Library>,
+    library: Arc<Library>,
 }
 
 // SAFETY: the pointers are a plugin box whose contents are `Send` (the
@@ -85,8 +85,8 @@ unsafe impl Send for OpaqueMsg {}
 
 impl OpaqueMsg {
     /// Takes ownership of a plugin's message.
-    pub(crate) fn new(ptr: NonNull<c_void>, meta: *mut c_void, code: Arc<Library>) -> Self {
-        OpaqueMsg { ptr, meta, code }
+    pub(crate) fn new(ptr: NonNull<c_void>, meta: *mut c_void, library: Arc<Library>) -> Self {
+        OpaqueMsg { ptr, meta, library }
     }
 
     fn lend(&self, m: &mut FfiMessage) {
@@ -96,13 +96,13 @@ impl OpaqueMsg {
 
     /// The package version that made it.
     pub(crate) fn home(&self) -> u32 {
-        self.code.home()
+        self.library.home()
     }
 }
 
 impl Drop for OpaqueMsg {
     fn drop(&mut self) {
-        self.code.drop_opaque(self.ptr, self.meta);
+        self.library.drop_opaque(self.ptr, self.meta);
     }
 }
 

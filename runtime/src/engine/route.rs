@@ -70,7 +70,6 @@ pub(crate) fn route_envelope(engine: &Arc<EngineState>, to: Address, env: Envelo
 
 /// Resolves `to` and hands the envelope on; returns the local cell it went
 /// to (for a sender's cache), if any.
-#[inline]
 fn deliver(engine: &Arc<EngineState>, to: Address, env: Envelope) -> Option<Arc<ActorCell>> {
     if !to.is_local() {
         leave_node(engine, to, env);

@@ -49,7 +49,7 @@ pub(crate) fn create_package_actor(
     if let Some(existing) = global_name.and_then(|n| engine.live_name(n)) {
         return Ok(existing);
     }
-    let code = version.code().ok_or_else(|| CreateActorError::Unloading(version.info.hash.clone()))?;
+    let library = version.library().ok_or_else(|| CreateActorError::Unloading(version.info.hash.clone()))?;
     let addr = register(engine, version.home, global_name, |addr| {
         version.actor_started();
         CellSpec {
@@ -58,7 +58,7 @@ pub(crate) fn create_package_actor(
             class: class.to_string(),
             parent: parent.map(|p| p.addr),
             global_name: global_name.map(str::to_string),
-            object: ActorObject::Unbuilt { class_index, library: code },
+            object: ActorObject::Unbuilt { class_index, library },
         }
     });
     if let Some(p) = parent.filter(|p| p.addr != addr) {

@@ -38,7 +38,7 @@ pub(crate) struct PluginCall<'a> {
     pub(crate) engine: &'a Arc<EngineState>,
     pub(crate) cell: &'a Arc<ActorCell>,
     pub(crate) version: &'a Arc<Version>,
-    pub(crate) code: &'a Arc<Library>,
+    pub(crate) library: &'a Arc<Library>,
     pub(crate) exit: bool,
     /// The cell of the last target this delivery sent to.
     pub(crate) last_target: Option<Arc<ActorCell>>,
@@ -89,7 +89,7 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
                 dead_letter(call.engine, from, to, None, why);
                 return ffi::STATUS_REFUSED;
             }
-            let opaque = OpaqueMsg::new(ptr, msg.opaque_meta, call.code.clone());
+            let opaque = OpaqueMsg::new(ptr, msg.opaque_meta, call.library.clone());
             route_cached(call.engine, &mut call.last_target, from, to, Payload::Opaque(opaque));
         }
         _ => return ffi::STATUS_FAILED,

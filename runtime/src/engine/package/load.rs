@@ -88,12 +88,12 @@ struct Identity {
 }
 
 /// A signed package lists its actor classes; the library must export exactly those.
-fn check_actors(pkg: &Identity, code: &Library, path: &std::path::Path) -> Result<(), LoadError> {
+fn check_actors(pkg: &Identity, library: &Library, path: &std::path::Path) -> Result<(), LoadError> {
     if pkg.actors.is_empty() {
         return Ok(());
     }
     let mut signed = pkg.actors.clone();
-    let mut exported = code.classes().to_vec();
+    let mut exported = library.classes().to_vec();
     signed.sort();
     exported.sort();
     if signed == exported {
@@ -111,8 +111,8 @@ fn open_and_start(
     path: &std::path::Path,
 ) -> Result<Arc<Version>, LoadError> {
     let home = engine.new_home().ok_or(LoadError::HomesExhausted)?;
-    let code = Arc::new(Library::open(path, home)?);
-    check_actors(pkg, &code, path)?;
+    let library = Arc::new(Library::open(path, home)?);
+    check_actors(pkg, &library, path)?;
     let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), engine.config.package_threads, engine)
         .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;
     let info = PackageInfo {
@@ -120,14 +120,14 @@ fn open_and_start(
         group: pkg.group.clone(),
         version: pkg.version.clone(),
         hash: pkg.hash.clone(),
-        classes: code.classes().to_vec(),
+        classes: library.classes().to_vec(),
         library: path.to_path_buf(),
         loaded_at: SystemTime::now(),
     };
-    let init_code = code.clone();
+    let init_code = library.clone();
     let max_level = log::max_level() as u32;
     let init = threads.call(move || init_code.init(&HOST_API, max_level));
-    let version = Arc::new(Version::new(home, info, threads, code));
+    let version = Arc::new(Version::new(home, info, threads, library));
     match init {
         Some(Ok(())) => Ok(version),
         failed => {
@@ -136,8 +136,8 @@ fn open_and_start(
                 _ => "the package thread stopped during init".to_string(),
             };
             version.exec.stop_and_join();
-            if let Some(code) = version.take_library().and_then(|c| Arc::try_unwrap(c).ok()) {
-                let _ = code.close();
+            if let Some(library) = version.take_library().and_then(|c| Arc::try_unwrap(c).ok()) {
+                let _ = library.close();
             }
             Err(LoadError::Init { group: pkg.group.clone(), reason })
         }

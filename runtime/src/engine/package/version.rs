@@ -13,19 +13,19 @@ pub(crate) struct Version {
     pub(crate) home: u32,
     pub(crate) info: PackageInfo,
     pub(crate) exec: Executor,
-    code: Mutex<Option<Arc<Library>>>,
+    library: Mutex<Option<Arc<Library>>>,
     live: Mutex<usize>,
     idle: Condvar,
     unloading: AtomicBool,
 }
 
 impl Version {
-    pub(crate) fn new(home: u32, info: PackageInfo, exec: Executor, code: Arc<Library>) -> Self {
+    pub(crate) fn new(home: u32, info: PackageInfo, exec: Executor, library: Arc<Library>) -> Self {
         Version {
             home,
             info,
             exec,
-            code: Mutex::new(Some(code)),
+            library: Mutex::new(Some(library)),
             live: Mutex::new(0),
             idle: Condvar::new(),
             unloading: AtomicBool::new(false),
@@ -33,21 +33,21 @@ impl Version {
     }
 
     /// The code, unless the version is being unloaded.
-    pub(crate) fn code(&self) -> Option<Arc<Library>> {
+    pub(crate) fn library(&self) -> Option<Arc<Library>> {
         if self.is_unloading() {
             return None;
         }
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.library.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The code even while unloading (for the shutdown hook).
     pub(crate) fn library_for_unload(&self) -> Option<Arc<Library>> {
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.library.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Takes the version's own reference to the code (unload).
     pub(crate) fn take_library(&self) -> Option<Arc<Library>> {
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.library.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     pub(crate) fn class_index(&self, class: &str) -> Option<u32> {
