@@ -1,6 +1,6 @@
 //! Getting a message to its actor, or counting it as a dead letter.
 //!
-//! [`deliver`] is the one place where an address is resolved. A local
+//! [`resolve`] is the one place where an address is resolved. A local
 //! address (node [`Address::HERE`]) finds its cell in the table; any other
 //! goes to [`leave_node`], where a transport to worker processes and other
 //! hosts plugs in. Today there is none, so such a message is a dead letter
@@ -65,25 +65,33 @@ fn cell_at(engine: &EngineState, addr: Address) -> Option<Arc<ActorCell>> {
 
 /// Sends an envelope to `to`.
 pub(crate) fn route_envelope(engine: &Arc<EngineState>, to: Address, env: Envelope) {
-    deliver(engine, to, env);
+    match resolve(engine, to) {
+        Target::Cell(cell) => route_to_cell(engine, &cell, to, env),
+        Target::OtherNode => leave_node(engine, to, env),
+        Target::Missing => dead_envelope(engine, to, env, DeadReason::NoSuchActor),
+    }
 }
 
-/// Resolves `to` and hands the envelope on; returns the local cell it went
-/// to (for a sender's cache), if any.
-fn deliver(engine: &Arc<EngineState>, to: Address, env: Envelope) -> Option<Arc<ActorCell>> {
+/// Where an address leads.
+enum Target {
+    /// A cell of this node.
+    Cell(Arc<ActorCell>),
+    /// Another node: see [`leave_node`].
+    OtherNode,
+    /// No actor of this node has that address.
+    Missing,
+}
+
+/// The one place an address is resolved: a local address finds its cell
+/// (one compare of the node part first), any other leads to another node.
+#[inline(always)]
+fn resolve(engine: &EngineState, to: Address) -> Target {
     if !to.is_local() {
-        leave_node(engine, to, env);
-        return None;
+        return Target::OtherNode;
     }
     match cell_at(engine, to) {
-        Some(cell) => {
-            route_to_cell(engine, &cell, to, env);
-            Some(cell)
-        }
-        None => {
-            dead_envelope(engine, to, env, DeadReason::NoSuchActor);
-            None
-        }
+        Some(cell) => Target::Cell(cell),
+        None => Target::Missing,
     }
 }
 
@@ -111,8 +119,13 @@ pub(crate) fn route_cached(
     if let Some(cell) = cache.as_ref().filter(|c| c.addr == to && !c.is_stopped()) {
         return route_to_cell(engine, cell, to, env);
     }
-    if let Some(cell) = deliver(engine, to, env) {
-        *cache = (!matches!(cell.kind, CellKind::Reply(_))).then_some(cell);
+    match resolve(engine, to) {
+        Target::Cell(cell) => {
+            route_to_cell(engine, &cell, to, env);
+            *cache = (!matches!(cell.kind, CellKind::Reply(_))).then_some(cell);
+        }
+        Target::OtherNode => leave_node(engine, to, env),
+        Target::Missing => dead_envelope(engine, to, env, DeadReason::NoSuchActor),
     }
 }
 

@@ -2,9 +2,9 @@
 //! version's own threads, init on one of them. A failure at any step undoes
 //! the steps before it.
 //!
-//! Locking: the hash is claimed in `EngineState::loading` while `versions` is
-//! held (lock order `versions` then `loading`), so two loads of one package
-//! cannot race; `dlopen`, thread start and `init` then run with no lock
+//! Locking (the order is in `engine::state`): the hash is claimed in
+//! `loading` while `versions` is held, so two loads of one package cannot
+//! race; `dlopen`, thread start and `init` then run with no lock
 //! held, and `versions` is taken again only to add the new version. Creating
 //! actors, unloading and listing never wait on a load.
 
