@@ -70,6 +70,7 @@ mod context;
 mod deliver;
 pub mod descriptor;
 pub mod ffi;
+mod host_table;
 mod log_bridge;
 mod message;
 mod opaque;

@@ -9,7 +9,7 @@ use std::panic::PanicHookInfo;
 
 use crate::deliver::panic_text;
 use crate::ffi::{self, FfiStr};
-use crate::plugin::host;
+use crate::host_table::host;
 
 struct Forwarder;
 

@@ -7,7 +7,6 @@
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 use crate::actor::Actor;
@@ -15,23 +14,12 @@ use crate::address::Address;
 use crate::context::{Context, ContextBackend, CreateError, SourceInfo};
 use crate::deliver::{Delivery, deliver, panic_text};
 use crate::ffi::{self, ErrSink, FfiMessage, FfiSource, FfiStr, HostApi, HostCx};
+use crate::host_table::{self, host};
 use crate::log_bridge;
 use crate::message::Message;
 use crate::opaque;
 use crate::value::Value;
 use crate::wire;
-
-/// The host's function table, set by [`plugin_init`]. It is a static of the
-/// host program, so it outlives this library.
-static HOST: AtomicPtr<HostApi> = AtomicPtr::new(std::ptr::null_mut());
-
-/// The host table, once [`plugin_init`] has run.
-pub(crate) fn host() -> Option<&'static HostApi> {
-    let p = HOST.load(Ordering::Acquire);
-    // SAFETY: HOST is only ever set to a pointer to the host's static HostApi,
-    // which lives for the whole process.
-    unsafe { p.as_ref() }
-}
 
 /// The class table a plugin's macro expansion builds.
 pub type MakeFn = fn(u32) -> Option<Box<dyn Actor>>;
@@ -61,11 +49,13 @@ fn guarded(err: *mut ErrSink, what: &str, f: impl FnOnce() -> u32) -> u32 {
 /// `host` must point to a `HostApi` that lives for the rest of the process.
 pub unsafe extern "C" fn plugin_init(host: *const HostApi, max_level: u32, err: *mut ErrSink) -> u32 {
     // SAFETY: caller guarantees `host` is valid for the process lifetime.
-    let size = unsafe { host.as_ref() }.map_or(0, |h| h.size);
-    if size < std::mem::size_of::<HostApi>() {
+    let Some(table) = (unsafe { host.as_ref() }) else {
+        return ffi::STATUS_FAILED;
+    };
+    if table.size < std::mem::size_of::<HostApi>() {
         return ffi::STATUS_FAILED;
     }
-    HOST.store(host.cast_mut(), Ordering::Release);
+    host_table::set(table);
     guarded(err, "plugin init", || {
         log_bridge::install(max_level);
         std::panic::set_hook(Box::new(log_bridge::panic_hook));

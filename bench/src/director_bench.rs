@@ -8,11 +8,11 @@ use runtime::tls::LibraryInfo;
 
 use crate::director_cli::{Daemon, TLI, binary, director_dir};
 use crate::original_director;
+use crate::progress::progress;
 use crate::report::{Table, Verdict};
 use crate::signer::{Error, Signer};
 use crate::sizes::Sizes;
 use crate::thespian;
-use crate::workloads::progress;
 
 /// L4's figures.
 pub struct ManyVersions {

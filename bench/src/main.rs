@@ -10,6 +10,7 @@ mod original_director;
 mod ours;
 mod peers;
 mod probes;
+mod progress;
 mod report;
 mod signer;
 mod sizes;

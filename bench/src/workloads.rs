@@ -7,16 +7,12 @@ use crate::loading;
 use crate::machine;
 use crate::ours::Ours;
 use crate::peers::{actix_peer, kameo_peer, ractor_peer};
+use crate::progress::progress;
 use crate::report::{Table, Verdict, locked_versions, num};
 use crate::signer::{Error, Signer};
 use crate::sizes::Sizes;
 use crate::stats::percentile;
 use crate::thespian::{self, ThespianRun};
-
-/// Tells the operator what runs now.
-pub fn progress(what: &str) {
-    eprintln!("bench: {what}");
-}
 
 /// Runs `f` `runs` times, collecting each result.
 fn repeat(runs: usize, mut f: impl FnMut() -> Result<f64, Error>) -> Result<Vec<f64>, Error> {

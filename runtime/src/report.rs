@@ -87,7 +87,7 @@ pub struct ResidentState {
     pub code: CodeState,
 }
 
-/// What [`ActorSystem::shutdown`] did.
+/// What [`ActorSystem::shutdown`](crate::ActorSystem::shutdown) did.
 #[derive(Debug, Clone, Default)]
 pub struct ShutdownReport {
     /// One report per package version that was loaded.

@@ -9,7 +9,7 @@
 //!
 //! The engine imports the leaf modules (`native/`, and the crate's public
 //! types in `config`, `error`, `package`, `report`); nothing outside the
-//! facade ([`crate::system`]) imports the engine, and nothing in `native/`
+//! facade (`system.rs`) imports the engine, and nothing in `native/`
 //! or `tls/` does.
 
 pub(crate) mod burst_pool;

@@ -29,7 +29,7 @@ pub(crate) enum Payload {
 pub(crate) struct Native {
     pub(crate) msg: Message,
     /// Completed once the handler has run (or the message is dead), for
-    /// [`ActorSystem::tell_delivered`](crate::ActorSystem::tell_delivered).
+    /// `ActorSystem::tell_delivered`.
     /// Kept here rather than in every [`Envelope`]: only host messages
     /// carry one.
     pub(crate) done: Option<Arc<ReplySlot>>,

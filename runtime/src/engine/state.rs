@@ -4,7 +4,7 @@
 //!
 //! # Ownership
 //! The fields are visible inside `engine/` only; the facade
-//! ([`ActorSystem`](crate::ActorSystem)) goes through the methods here. The
+//! (`ActorSystem` in `system.rs`) goes through the methods here. The
 //! pool threads and the timer hold a `Weak` reference, so dropping the facade
 //! frees the state once shutdown has joined them.
 //!

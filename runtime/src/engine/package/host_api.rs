@@ -117,7 +117,7 @@ unsafe extern "C" fn host_create(
                     out.write(addr);
                     ffi::STATUS_OK
                 }
-                Err(crate::CreateActorError::UnknownClass { .. }) => ffi::STATUS_UNKNOWN_CLASS,
+                Err(crate::error::CreateActorError::UnknownClass { .. }) => ffi::STATUS_UNKNOWN_CLASS,
                 Err(e) => {
                     let text = e.to_string();
                     let n = text.len().min(err_cap);
