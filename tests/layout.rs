@@ -1,7 +1,7 @@
 //! The runtime's layout rules (README "Architecture"), checked on the
 //! source: the leaves never import the engine or the facade, so the library
-//! wrapper and the package format can be read, tested and reused without
-//! the actor engine (issue 12, item 1).
+//! wrapper, the package format and the frame codec can be read, tested and
+//! reused without the actor engine (issue 12, item 1).
 
 use std::path::{Path, PathBuf};
 
@@ -38,10 +38,11 @@ fn engine_imports(file: &Path) -> Vec<String> {
 }
 
 #[test]
-fn native_tls_and_the_public_types_never_import_the_engine_or_the_facade() {
+fn native_tls_remote_and_the_public_types_never_import_the_engine_or_the_facade() {
     let src = workspace_root().join("runtime/src");
     let mut leaves = sources(&src.join("native"));
     leaves.extend(sources(&src.join("tls")));
+    leaves.extend(sources(&src.join("remote")));
     leaves.extend(["config.rs", "error.rs", "package.rs", "report.rs"].map(|f| src.join(f)));
     assert!(leaves.len() > 15, "the leaves were not found under {}", src.display());
     let found: Vec<String> = leaves.iter().flat_map(|f| engine_imports(f)).collect();

@@ -8,24 +8,27 @@ use crate::value::Value;
 /// The address of an actor.
 ///
 /// An address has three parts:
-/// - `node`: the actor system the actor lives in. `0` means "here", the
-///   system that holds the address; another number names a node (a worker
-///   process or another host) in this system's node table. Whatever carries
-///   an address to another node translates this part on the way.
+/// - `node`: the actor system (process) the actor lives in. Node numbers
+///   are handed out by the system that starts the others: it is node
+///   [`Address::MAIN_NODE`] (`0`), and each worker process it starts gets a
+///   number of its own. An address means the same actor in every process
+///   of that family, so it can travel inside messages as text.
 /// - `home`: where in its node the actor runs: `0` for the host's own
 ///   actors, otherwise the number of the loaded package version.
 /// - `id`: the actor's number, unique in its node for the node's life.
 ///
-/// It prints as `actor:HOME.ID` (here) or `actor:HOME.ID@NODE`, and parses
-/// back from either form, so it can travel inside a [`Value`] as a string.
+/// It prints as `actor:HOME.ID` on the main node and `actor:HOME.ID@NODE`
+/// elsewhere, and parses back from either form, so it can travel inside a
+/// [`Value`] as a string.
 ///
 /// ```
 /// use actor_abi::Address;
 ///
 /// let a: Address = "actor:3.17".parse()?;
-/// assert_eq!((a.home(), a.id(), a.node()), (3, 17, 0));
-/// assert!(a.is_local());
+/// assert_eq!((a.home(), a.id(), a.node()), (3, 17, Address::MAIN_NODE));
 /// assert_eq!(a.to_string(), "actor:3.17");
+/// let w: Address = "actor:1.4@2".parse()?;
+/// assert_eq!(w.node(), 2);
 /// # Ok::<(), actor_abi::AddressParseError>(())
 /// ```
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,21 +51,15 @@ impl Address {
     /// Replies to it are dead letters.
     pub const NOBODY: Address = Address { id: 0, home: 0, node: 0 };
 
-    /// The node part that means "this actor system".
-    pub const HERE: u32 = 0;
+    /// The node of the system that starts the others (a daemon, or a host
+    /// program that embeds the runtime).
+    pub const MAIN_NODE: u32 = 0;
 
-    /// Builds the address of an actor of this node. Only the runtime hands
-    /// out real addresses; this exists for the runtime and for tests.
+    /// Builds an address from its parts. Only the runtime hands out real
+    /// addresses; this exists for the runtime and for tests.
     #[doc(hidden)]
-    pub const fn local(home: u32, id: u64) -> Address {
-        Address { id, home, node: Address::HERE }
-    }
-
-    /// The same actor, seen from a system where its node is `node`. For the
-    /// runtime's transports and for tests.
-    #[doc(hidden)]
-    pub const fn on_node(self, node: u32) -> Address {
-        Address { node, ..self }
+    pub const fn from_parts(node: u32, home: u32, id: u64) -> Address {
+        Address { id, home, node }
     }
 
     /// The actor's number, unique in its node.
@@ -75,15 +72,10 @@ impl Address {
         self.home
     }
 
-    /// The node the actor lives in ([`Address::HERE`] for this system).
+    /// The node (process) the actor lives in.
+    #[inline]
     pub fn node(&self) -> u32 {
         self.node
-    }
-
-    /// True if the actor lives in this system.
-    #[inline]
-    pub fn is_local(&self) -> bool {
-        self.node == Address::HERE
     }
 
     /// True for [`Address::NOBODY`].
@@ -97,7 +89,7 @@ impl Address {
         let rest = text.strip_prefix("actor:").ok_or_else(err)?;
         let (local, node) = match rest.split_once('@') {
             Some((local, node)) => (local, number(node).ok_or_else(err)?),
-            None => (rest, Address::HERE),
+            None => (rest, Address::MAIN_NODE),
         };
         let (home, id) = local.split_once('.').ok_or_else(err)?;
         Ok(Address { id: number(id).ok_or_else(err)?, home: number(home).ok_or_else(err)?, node })
@@ -120,7 +112,7 @@ fn number<T: FromStr>(text: &str) -> Option<T> {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "actor:{}.{}", self.home, self.id)?;
-        if !self.is_local() {
+        if self.node != Address::MAIN_NODE {
             write!(f, "@{}", self.node)?;
         }
         Ok(())
@@ -152,14 +144,14 @@ mod tests {
 
     #[test]
     fn display_and_parse_round_trip() {
-        let a = Address::local(3, 17);
+        let a = Address::from_parts(Address::MAIN_NODE, 3, 17);
         assert_eq!(a.to_string(), "actor:3.17");
         assert_eq!(Address::parse("actor:3.17"), Ok(a));
         assert_eq!(Address::from_value(&Value::from(a)), Some(a));
-        let far = a.on_node(9);
+        let far = Address::from_parts(9, 3, 17);
         assert_eq!(far.to_string(), "actor:3.17@9");
         assert_eq!(Address::parse("actor:3.17@9"), Ok(far));
-        assert!(a.is_local() && !far.is_local());
+        assert_eq!((a.node(), far.node()), (0, 9));
         assert_ne!(a, far, "the same numbers on another node are another actor");
     }
 

@@ -234,7 +234,7 @@ impl ContextBackend for PluginBackend {
     fn send_message(&mut self, to: Address, msg: Message) {
         match msg {
             // A value for another library or another node travels as bytes.
-            Message::Value(v) if to.home() != self.me.home() || !to.is_local() => {
+            Message::Value(v) if to.home() != self.me.home() || to.node() != self.me.node() => {
                 self.scratch.clear();
                 wire::encode_into(&v, &mut self.scratch);
                 let mut ffi_msg = FfiMessage::bare(ffi::KIND_VALUE);

@@ -18,11 +18,22 @@ pub struct SystemConfig {
     pub extract_root: Option<PathBuf>,
     /// How long an unload waits for a version's actors to stop.
     pub unload_grace: Duration,
+    /// This system's node number, which every address it hands out carries:
+    /// [`Address::MAIN_NODE`](actor_abi::Address::MAIN_NODE) for a system
+    /// that starts the others, the number it was given for one started by
+    /// another (a worker process).
+    pub node: u32,
 }
 
 impl Default for SystemConfig {
     fn default() -> Self {
-        SystemConfig { host_threads: 2, package_threads: 1, extract_root: None, unload_grace: Duration::from_secs(10) }
+        SystemConfig {
+            host_threads: 2,
+            package_threads: 1,
+            extract_root: None,
+            unload_grace: Duration::from_secs(10),
+            node: actor_abi::Address::MAIN_NODE,
+        }
     }
 }
 
@@ -48,6 +59,12 @@ impl SystemConfig {
     /// Sets [`SystemConfig::unload_grace`].
     pub fn with_unload_grace(mut self, grace: Duration) -> Self {
         self.unload_grace = grace;
+        self
+    }
+
+    /// Sets [`SystemConfig::node`].
+    pub fn with_node(mut self, node: u32) -> Self {
+        self.node = node;
         self
     }
 }

@@ -156,6 +156,9 @@ pub enum AskError {
     /// system has no connection to.
     #[error("no route to {0}: node {node} is not connected", node = .0.node())]
     NoRoute(Address),
+    /// The node (process) of the actor went away while the ask waited.
+    #[error("actor {0} is gone: its node {node} went away before it replied", node = .0.node())]
+    NodeLost(Address),
     /// The actor stopped before it replied.
     #[error("actor {0} stopped before it replied")]
     TargetExited(Address),

@@ -44,6 +44,7 @@ mod engine;
 mod error;
 mod native;
 mod package;
+pub mod remote;
 mod report;
 mod system;
 pub mod tls;

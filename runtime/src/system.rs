@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actor_abi::{Actor, Address, Message, Value};
 
 use crate::config::SystemConfig;
+use crate::engine::nodes;
 use crate::engine::package::{load, unload};
 use crate::engine::payload::{Envelope, Payload};
 use crate::engine::reply::{self, AskFuture, ReplySlot};
@@ -19,6 +20,7 @@ use crate::engine::spawn;
 use crate::engine::state::EngineState;
 use crate::error::{AskError, CreateActorError, LoadError, StartError, UnloadError};
 use crate::package::{PackageInfo, VerifiedPackage};
+use crate::remote::{Outbound, RemoteEnvelope, Violation};
 use crate::report::{ResidentState, ShutdownReport, UnloadReport};
 
 /// A live actor, as [`ActorSystem::actors`] lists it.
@@ -228,6 +230,39 @@ impl ActorSystem {
             created: c.created,
         };
         self.engine.live_actors().into_iter().map(info).collect()
+    }
+
+    /// This system's node number (see [`SystemConfig::node`]).
+    pub fn node(&self) -> u32 {
+        self.engine.node()
+    }
+
+    /// Sends every message for an actor of `node` through `link` from now
+    /// on (replacing the route it had). Only plain data crosses: values,
+    /// exit requests, child exits, wakeups and poison notices about values.
+    pub fn attach_node(&self, node: u32, link: Arc<dyn Outbound>) {
+        nodes::attach(&self.engine, node, link);
+    }
+
+    /// Sends messages for every node without a route of its own through
+    /// `link` (a worker's way back to the system that started it).
+    pub fn attach_default_route(&self, link: Arc<dyn Outbound>) {
+        nodes::attach_default(&self.engine, link);
+    }
+
+    /// Forgets the route to `node` (its process ended) and fails every ask
+    /// waiting on one of its actors at once with [`AskError::NodeLost`];
+    /// returns how many asks failed. Later messages for it are dead letters.
+    pub fn detach_node(&self, node: u32) -> usize {
+        nodes::lost(&self.engine, node)
+    }
+
+    /// Delivers a message that the transport of node `peer` received. A
+    /// [`Violation`] (the peer spoke for another node's actor, or named an
+    /// actor not of this node) delivers nothing; the transport should then
+    /// drop the peer.
+    pub fn deliver_remote(&self, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
+        nodes::deliver_in(&self.engine, peer, env)
     }
 
     /// Where package libraries are written; pass it to

@@ -19,6 +19,7 @@ pub(crate) mod executor;
 pub(crate) mod host_context;
 pub(crate) mod logging;
 pub(crate) mod mailbox;
+pub(crate) mod nodes;
 pub(crate) mod package;
 pub(crate) mod payload;
 pub(crate) mod reply;

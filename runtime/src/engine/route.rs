@@ -1,11 +1,10 @@
 //! Getting a message to its actor, or counting it as a dead letter.
 //!
-//! [`resolve`] is the one place where an address is resolved. A local
-//! address (node [`Address::HERE`]) finds its cell in the table; any other
-//! goes to [`leave_node`], where a transport to worker processes and other
-//! hosts plugs in. Today there is none, so such a message is a dead letter
-//! that says which node it could not reach. The local path pays one compare
-//! of a field of the address it already holds.
+//! [`resolve`] is the one place where an address is resolved. An address
+//! of this node finds its cell in the table; any other goes to
+//! [`leave_node`] and on to the transport attached for its node (see
+//! `nodes`), or becomes a dead letter that names the node it could not
+//! reach. The local path pays one compare of the node part.
 
 use std::sync::Arc;
 
@@ -82,11 +81,11 @@ enum Target {
     Missing,
 }
 
-/// The one place an address is resolved: a local address finds its cell
-/// (one compare of the node part first), any other leads to another node.
+/// The one place an address is resolved: an address of this node finds its
+/// cell (one compare of the node part first), any other leads to another node.
 #[inline(always)]
 fn resolve(engine: &EngineState, to: Address) -> Target {
-    if !to.is_local() {
+    if to.node() != engine.node {
         return Target::OtherNode;
     }
     match cell_at(engine, to) {
@@ -95,11 +94,11 @@ fn resolve(engine: &EngineState, to: Address) -> Target {
     }
 }
 
-/// Where a message for another node goes. No transport is attached yet, so
-/// it is a dead letter, and an ask waiting on it fails at once.
+/// Where a message for another node goes: to the transport of its node; a
+/// dead letter if there is none (an ask waiting on it fails at once).
 #[cold]
 fn leave_node(engine: &Arc<EngineState>, to: Address, env: Envelope) {
-    dead_envelope(engine, to, env, DeadReason::NoRoute(to.node()));
+    crate::engine::nodes::send_out(engine, to, env);
 }
 
 /// Sends `payload` to `to` through `cache`, the cell of the last target of

@@ -24,7 +24,7 @@ fn an_address_on_another_node_is_one_dead_letter_and_an_ask_fails_at_once() {
     let engine = TestEngine::start();
     let (rec, seen) = Recorder::new();
     let here = engine.host(rec);
-    let there = here.on_node(7);
+    let there = Address::from_parts(7, here.home(), here.id());
     engine.tell(there, 1);
     assert_eq!(engine.dead_letters(), 1, "the tell to node 7 is counted");
     assert_eq!(engine.ask(there, "ping"), Err(AskError::NoRoute(there)), "the seam answers, not the table");
@@ -40,7 +40,7 @@ fn the_right_id_under_another_home_names_no_actor() {
     let engine = TestEngine::start();
     let (rec, _seen) = Recorder::new();
     let a = engine.host(rec);
-    let forged = Address::local(a.home() + 5, a.id());
+    let forged = Address::from_parts(a.node(), a.home() + 5, a.id());
     assert_eq!(engine.ask(forged, "ping"), Err(AskError::NoSuchActor(forged)));
 }
 
@@ -52,7 +52,13 @@ fn the_sender_cache_keeps_actors_but_never_a_spent_reply_slot() {
     let mut cache = None;
     route_cached(&engine, &mut cache, Address::NOBODY, a, Payload::native(Message::Value(1.into())));
     assert_eq!(cache.as_ref().map(|c| c.addr), Some(a), "an actor is cached");
-    route_cached(&engine, &mut cache, Address::NOBODY, a.on_node(3), Payload::native(Message::Value(2.into())));
+    route_cached(
+        &engine,
+        &mut cache,
+        Address::NOBODY,
+        Address::from_parts(3, a.home(), a.id()),
+        Payload::native(Message::Value(2.into())),
+    );
     assert_eq!(engine.dead_letters(), 1, "a cached cell never answers for another node's address");
     assert_eq!(next(&seen), Seen::Value(Value::from(1), Address::NOBODY));
 

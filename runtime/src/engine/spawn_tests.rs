@@ -17,7 +17,7 @@ fn host_actors_get_distinct_addresses_at_home_zero_of_this_node() {
     let addrs: Vec<Address> = (0..200).map(|_| engine.host(Recorder::new().0)).collect();
     let ids: HashSet<u64> = addrs.iter().map(Address::id).collect();
     assert_eq!(ids.len(), 200);
-    assert!(addrs.iter().all(|a| a.home() == 0 && a.is_local() && !a.is_nobody()));
+    assert!(addrs.iter().all(|a| a.home() == 0 && a.node() == Address::MAIN_NODE && !a.is_nobody()));
 }
 
 #[test]

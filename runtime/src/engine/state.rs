@@ -22,19 +22,20 @@
 //!    queue while it holds the object). Children and the mailbox queue are
 //!    leaves.
 //!
-//! `resident`, a version's `library` and `live` counters, the timer's and
-//! the reply slots' locks are leaves.
+//! `resident`, `routes`, a version's `library` and `live` counters, the
+//! timer's and the reply slots' locks are leaves.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use actor_abi::Address;
 
 use crate::config::SystemConfig;
 use crate::engine::cell::{ActorCell, CellKind};
 use crate::engine::executor::Executor;
+use crate::engine::nodes::Routes;
 use crate::engine::package::unload::Resident;
 use crate::engine::package::version::Version;
 use crate::engine::table::ActorTable;
@@ -60,6 +61,10 @@ pub(crate) struct EngineState {
     next_id: AtomicU64,
     dead_letters: AtomicU64,
     pub(in crate::engine) stopping: AtomicBool,
+    /// This node's number (every address handed out here carries it).
+    pub(in crate::engine) node: u32,
+    /// Transports to other nodes (a leaf lock, see `nodes`).
+    pub(in crate::engine) routes: RwLock<Routes>,
 }
 
 static SYSTEM_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -76,6 +81,7 @@ impl EngineState {
             }
         };
         staging::prepare_root(&extract_root)?;
+        let node = config.node;
         let engine = Arc::new(EngineState {
             table: ActorTable::new(),
             names: Mutex::new(HashMap::new()),
@@ -91,6 +97,8 @@ impl EngineState {
             next_id: AtomicU64::new(1),
             dead_letters: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
+            node,
+            routes: RwLock::new(Routes::default()),
         });
         let host = Executor::start("thespian-host", engine.config.host_threads, &engine)?;
         let _ = engine.host_exec.set(host);
@@ -101,6 +109,11 @@ impl EngineState {
     pub(crate) fn host_exec(&self) -> &Executor {
         // Set in `start` before any actor exists.
         self.host_exec.get().unwrap_or_else(|| unreachable!("host executor is set at start"))
+    }
+
+    /// This node's number.
+    pub(crate) fn node(&self) -> u32 {
+        self.node
     }
 
     /// Where package libraries are written.
@@ -120,7 +133,7 @@ impl EngineState {
     }
 
     pub(in crate::engine) fn new_address(&self, home: u32) -> Address {
-        Address::local(home, self.next_id.fetch_add(1, Ordering::Relaxed))
+        Address::from_parts(self.node, home, self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
     pub(crate) fn count_dead_letter(&self) {

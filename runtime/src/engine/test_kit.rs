@@ -21,7 +21,12 @@ pub(crate) struct TestEngine(Arc<EngineState>);
 
 impl TestEngine {
     pub(crate) fn start() -> TestEngine {
-        TestEngine(EngineState::start(SystemConfig::default()).expect("an engine starts"))
+        TestEngine::start_node(actor_abi::Address::MAIN_NODE)
+    }
+
+    /// An engine whose addresses are on `node`.
+    pub(crate) fn start_node(node: u32) -> TestEngine {
+        TestEngine(EngineState::start(SystemConfig::default().with_node(node)).expect("an engine starts"))
     }
 
     /// Creates a host actor.

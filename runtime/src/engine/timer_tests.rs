@@ -26,7 +26,7 @@ fn wakeups_fire_in_deadline_order_not_in_the_order_asked() {
 #[test]
 fn an_ask_timeout_fails_its_slot_and_a_slot_already_gone_is_skipped() {
     let engine = TestEngine::start();
-    let target = Address::local(0, 12345);
+    let target = Address::from_parts(0, 0, 12345);
     let gone = Arc::new(ReplySlot::awaiting(target));
     let after = Duration::from_millis(1);
     engine.timer.after(after, TimerAction::AskTimeout { slot: Arc::downgrade(&gone), target, after });

@@ -83,7 +83,7 @@ fn send_from_package(call: &mut PluginCall<'_>, to: Address, msg: &FfiMessage) -
             let Some(ptr) = NonNull::new(msg.opaque) else {
                 return ffi::STATUS_FAILED;
             };
-            if to.home() != call.version.home || !to.is_local() {
+            if to.home() != call.version.home || to.node() != call.cell.addr.node() {
                 // Ownership stays with the library, which drops it.
                 let why = DeadReason::Refused("a typed message can only reach actors of its own package");
                 dead_letter(call.engine, from, to, None, why);

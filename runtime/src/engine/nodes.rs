@@ -1,0 +1,148 @@
+//! Other nodes as the engine sees them: the route to each (an
+//! [`Outbound`] a transport attached), payloads turned into
+//! [`RemoteMessage`]s on the way out, and messages a transport hands in
+//! turned back into payloads and routed here.
+//!
+//! Only plain data crosses: values (as wire bytes, never re-encoded when
+//! they already are), exit requests, child exits, wakeups and poison
+//! notices about values. A typed or package-internal message, or one whose
+//! sender waits for its delivery, stays a dead letter with the reason.
+//! The `routes` lock is a leaf, taken only on the way out of the node.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actor_abi::{Address, Message, wire};
+
+use crate::engine::payload::{Envelope, Payload, PoisonOf};
+use crate::engine::reply::fail_waiting;
+use crate::engine::route::{DeadReason, dead_envelope, dead_letter, route_envelope};
+use crate::engine::state::EngineState;
+use crate::error::AskError;
+use crate::remote::{Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
+
+/// The transports of one engine: one per node, and one for every node
+/// without its own (a worker's way back to the node that started it).
+#[derive(Default)]
+pub(crate) struct Routes {
+    by_node: HashMap<u32, Arc<dyn Outbound>>,
+    default: Option<Arc<dyn Outbound>>,
+}
+
+impl Routes {
+    fn to(&self, node: u32) -> Option<Arc<dyn Outbound>> {
+        self.by_node.get(&node).or(self.default.as_ref()).cloned()
+    }
+}
+
+/// Routes messages for `node` through `link` (replacing any route it had).
+pub(crate) fn attach(engine: &EngineState, node: u32, link: Arc<dyn Outbound>) {
+    engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.insert(node, link);
+}
+
+/// Routes messages for every node without a route of its own through `link`.
+pub(crate) fn attach_default(engine: &EngineState, link: Arc<dyn Outbound>) {
+    engine.routes.write().unwrap_or_else(|p| p.into_inner()).default = Some(link);
+}
+
+/// Forgets the route to `node` and fails every ask waiting on one of its
+/// actors at once; returns how many asks failed.
+pub(crate) fn lost(engine: &EngineState, node: u32) -> usize {
+    engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.remove(&node);
+    let failed = std::cell::Cell::new(0);
+    fail_waiting(
+        engine,
+        |slot| slot.target.node() == node,
+        |slot| {
+            failed.set(failed.get() + 1);
+            AskError::NodeLost(slot.target)
+        },
+    );
+    failed.get()
+}
+
+/// Sends an envelope for an actor of another node through its route.
+pub(crate) fn send_out(engine: &Arc<EngineState>, to: Address, env: Envelope) {
+    if env.done().is_some() {
+        return dead_envelope(engine, to, env, DeadReason::Refused("delivery tracking does not cross nodes"));
+    }
+    let Envelope { from, payload } = env;
+    let msg = match to_remote(payload) {
+        Ok(msg) => msg,
+        Err((payload, why)) => return dead_letter(engine, from, to, Some(payload), DeadReason::Refused(why)),
+    };
+    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(to.node());
+    let gone = match link {
+        Some(link) => link.send(RemoteEnvelope { from, to, msg }).err().map(|_| ()),
+        None => Some(()),
+    };
+    if gone.is_some() {
+        dead_letter(engine, from, to, None, DeadReason::NoRoute(to.node()));
+    }
+}
+
+/// Routes a message a transport received from `peer`, after checking that
+/// the peer speaks for its own actors and names one of this node's.
+pub(crate) fn deliver_in(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
+    check_sender(peer, &env)?;
+    if env.to.node() != engine.node {
+        return Err(Violation::NotHere { peer, to: env.to, here: engine.node });
+    }
+    let RemoteEnvelope { from, to, msg } = env;
+    match from_remote(msg) {
+        Ok(payload) => route_envelope(engine, to, Envelope { from, payload }),
+        Err(why) => dead_letter(engine, from, to, None, DeadReason::Refused(why)),
+    }
+    Ok(())
+}
+
+/// The form of a payload that can cross; `Err` gives it back with the reason.
+fn to_remote(payload: Payload) -> Result<RemoteMessage, (Payload, &'static str)> {
+    const TYPED: &str = "a typed or package-internal message cannot leave its node";
+    match payload {
+        Payload::Encoded(b) => Ok(RemoteMessage::Value(b)),
+        Payload::Native(n) => match n.msg {
+            Message::Value(v) => Ok(RemoteMessage::Value(wire::encode(&v).into_boxed_slice())),
+            Message::ActorExitRequest => Ok(RemoteMessage::ExitRequest),
+            Message::ChildActorExited { child } => Ok(RemoteMessage::ChildExited { child }),
+            Message::WakeupMessage { payload } => Ok(RemoteMessage::Wakeup(wire::encode(&payload).into_boxed_slice())),
+            Message::PoisonMessage { original, target, details } => match *original {
+                Message::Value(v) => {
+                    Ok(RemoteMessage::Poison { original: wire::encode(&v).into_boxed_slice(), target, details })
+                }
+                other => {
+                    Err((Payload::native(Message::PoisonMessage { original: Box::new(other), target, details }), TYPED))
+                }
+            },
+            other => Err((Payload::native(other), TYPED)),
+        },
+        Payload::PoisonOf(p) => match *p {
+            PoisonOf { original: Payload::Encoded(b), target, details } => {
+                Ok(RemoteMessage::Poison { original: b, target, details })
+            }
+            other => Err((Payload::PoisonOf(Box::new(other)), TYPED)),
+        },
+        opaque @ Payload::Opaque(_) => Err((opaque, TYPED)),
+    }
+}
+
+/// The payload of a message that crossed; values stay as bytes until an
+/// actor reads them.
+fn from_remote(msg: RemoteMessage) -> Result<Payload, &'static str> {
+    Ok(match msg {
+        RemoteMessage::Value(b) => Payload::Encoded(b),
+        RemoteMessage::ExitRequest => Payload::native(Message::ActorExitRequest),
+        RemoteMessage::ChildExited { child } => Payload::native(Message::ChildActorExited { child }),
+        RemoteMessage::Wakeup(b) => {
+            let payload = wire::decode(&b).map_err(|_| "a wakeup whose payload is not a value")?;
+            Payload::native(Message::WakeupMessage { payload })
+        }
+        RemoteMessage::Poison { original, target, details } => {
+            Payload::PoisonOf(Box::new(PoisonOf { original: Payload::Encoded(original), target, details }))
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "nodes_tests.rs"]
+mod tests;

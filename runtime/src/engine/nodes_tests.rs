@@ -1,0 +1,143 @@
+//! Unit tests of the way out of a node and back in: two engines in one
+//! process, linked by a transport that really encodes and decodes frames.
+
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, Weak};
+
+use actor_abi::{Actor, Address, Context, Message, Value};
+
+use super::*;
+use crate::engine::payload::Payload;
+use crate::engine::route::route;
+use crate::engine::test_kit::{Recorder, Seen, TestEngine, eventually, next};
+use crate::remote::{PeerGone, frame};
+
+/// Frames for one peer, decoded and delivered on a thread of their own.
+struct FrameLink {
+    node: u32,
+    frames: Mutex<Sender<Vec<u8>>>,
+}
+
+impl Outbound for FrameLink {
+    fn send(&self, env: RemoteEnvelope) -> Result<(), PeerGone> {
+        let mut bytes = Vec::new();
+        frame::encode_batch(std::slice::from_ref(&env), &mut bytes);
+        let frames = self.frames.lock().unwrap_or_else(|p| p.into_inner());
+        frames.send(bytes).map_err(|_| PeerGone(self.node))
+    }
+}
+
+/// A link from `from` (node `from_node`) to `to`: what `from` sends arrives
+/// in `to` as frames from peer `from_node`.
+fn link(from_node: u32, to: &Arc<EngineState>) -> Arc<FrameLink> {
+    let (tx, rx) = channel::<Vec<u8>>();
+    let node = to.node;
+    let to: Weak<EngineState> = Arc::downgrade(to);
+    std::thread::spawn(move || {
+        for bytes in rx {
+            let Some(to) = to.upgrade() else { return };
+            let frame::Frame::Batch(envs) = frame::decode(&bytes[4..]).expect("a frame we encoded decodes");
+            for env in envs {
+                deliver_in(&to, from_node, env).expect("a well-behaved peer");
+            }
+        }
+    });
+    Arc::new(FrameLink { node, frames: Mutex::new(tx) })
+}
+
+/// Node 0 and node 1, each with a route to the other.
+fn pair() -> (TestEngine, TestEngine) {
+    let (main, worker) = (TestEngine::start(), TestEngine::start_node(1));
+    attach(&main, 1, link(0, &worker));
+    attach_default(&worker, link(1, &main));
+    (main, worker)
+}
+
+#[test]
+fn an_ask_crosses_to_another_node_and_its_answer_comes_back() {
+    let (main, worker) = pair();
+    let (rec, seen) = Recorder::new();
+    let far = worker.host(rec);
+    assert_eq!(far.node(), 1, "the worker's addresses carry its node");
+    assert_eq!(main.ask(far, "ping"), Ok(Value::from("pong")));
+    assert!(matches!(next(&seen), Seen::Value(v, from) if v == Value::from("ping") && from.node() == 0));
+    assert_eq!((main.dead_letters(), worker.dead_letters()), (0, 0));
+}
+
+#[test]
+fn system_messages_cross_and_typed_ones_stay_as_dead_letters() {
+    let (main, worker) = pair();
+    let (rec, seen) = Recorder::new();
+    let far = worker.host(rec);
+    let wake = Message::WakeupMessage { payload: Value::from(3) };
+    route(&main, Address::NOBODY, far, Payload::native(wake));
+    assert_eq!(next(&seen), Seen::Wakeup(Value::from(3)));
+    route(&main, Address::NOBODY, far, Payload::native(Message::Typed(Box::new(5u8))));
+    assert_eq!(main.dead_letters(), 1, "a typed message never leaves its node");
+    route(&main, Address::NOBODY, far, Payload::native(Message::ActorExitRequest));
+    assert_eq!(next(&seen), Seen::Exit, "nothing typed arrived before the exit request");
+}
+
+/// Panics on "boom".
+struct Fragile;
+
+impl Actor for Fragile {
+    fn receive(&mut self, _cx: &mut Context<'_>, msg: &Message, _from: Address) {
+        assert_ne!(msg.as_str(), Some("boom"), "fragile went boom");
+    }
+}
+
+#[test]
+fn a_poisoned_ask_across_nodes_is_reported_as_poisoned() {
+    let (main, worker) = pair();
+    let far = worker.host(Fragile);
+    match main.ask(far, "boom") {
+        Err(AskError::Poisoned { target, message, .. }) => assert_eq!((target, message), (far, Value::from("boom"))),
+        other => panic!("expected a poisoned ask, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_peer_may_speak_only_for_its_own_actors_and_only_to_this_node() {
+    let (main, worker) = pair();
+    let (rec, seen) = Recorder::new();
+    let mine = main.host(rec);
+    let forged = RemoteEnvelope {
+        from: Address::from_parts(5, 0, 1),
+        to: mine,
+        msg: RemoteMessage::Value(actor_abi::wire::encode(&Value::from(1)).into_boxed_slice()),
+    };
+    assert!(matches!(deliver_in(&main, 1, forged.clone()), Err(Violation::ForeignSender { peer: 1, .. })));
+    let elsewhere = RemoteEnvelope { from: Address::from_parts(1, 0, 1), to: Address::from_parts(7, 0, 1), ..forged };
+    assert!(matches!(deliver_in(&main, 1, elsewhere), Err(Violation::NotHere { peer: 1, here: 0, .. })));
+    main.tell(mine, "after");
+    assert_eq!(next(&seen), Seen::Value(Value::from("after"), Address::NOBODY), "nothing forged was delivered");
+    drop(worker);
+}
+
+/// Never answers; tells the test it got the question.
+struct Silent(Sender<()>);
+
+impl Actor for Silent {
+    fn receive(&mut self, _cx: &mut Context<'_>, _msg: &Message, _from: Address) {
+        let _ = self.0.send(());
+    }
+}
+
+#[test]
+fn losing_a_node_fails_the_asks_waiting_on_it_at_once() {
+    let (main, worker) = pair();
+    let (got, question) = channel();
+    let far = worker.host(Silent(got));
+    let main = Arc::new(main);
+    let asker = {
+        let main = main.clone();
+        std::thread::spawn(move || main.ask(far, "anyone?"))
+    };
+    question.recv().expect("the question reached the worker");
+    assert_eq!(lost(&main, 1), 1, "one ask was waiting on node 1");
+    assert_eq!(asker.join().expect("asker"), Err(AskError::NodeLost(far)));
+    main.tell(far, "late");
+    eventually("a message for a lost node is a dead letter", || main.dead_letters() == 1);
+    assert_eq!(main.ask(far, "again"), Err(AskError::NoRoute(far)));
+}

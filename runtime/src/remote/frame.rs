@@ -1,0 +1,304 @@
+//! The frames messages travel in between nodes: length-prefixed, versioned,
+//! batched, little-endian.
+//!
+//! ```text
+//! frame    := len:u32 body                  len = bytes of body, 2..=MAX_FRAME
+//! body     := version:u8 kind:u8 ...        version = PROTOCOL_VERSION
+//! kind 1   := count:u32 envelope*count      a batch, 1..=MAX_BATCH envelopes
+//! envelope := from:addr to:addr tag:u8 ...
+//! tag 1    := bytes                         a value (wire bytes)
+//! tag 2    :=                               ActorExitRequest
+//! tag 3    := child:addr                    ChildActorExited
+//! tag 4    := bytes                         WakeupMessage (payload as wire bytes)
+//! tag 5    := target:addr bytes text        PoisonMessage (original value, details)
+//! addr     := id:u64 home:u32 node:u32
+//! bytes    := len:u32 byte*len              text = bytes that are UTF-8
+//! ```
+//!
+//! Decoding trusts nothing: every length is checked against what is left,
+//! counts and sizes are capped, unknown versions, kinds and tags are refused
+//! and nothing may follow the last envelope.
+//!
+//! ```
+//! use actor_abi::Address;
+//! use runtime::remote::{RemoteEnvelope, RemoteMessage, frame};
+//!
+//! let env = RemoteEnvelope {
+//!     from: Address::from_parts(1, 2, 3),
+//!     to: Address::from_parts(0, 0, 9),
+//!     msg: RemoteMessage::ExitRequest,
+//! };
+//! let mut out = Vec::new();
+//! frame::encode_batch(std::slice::from_ref(&env), &mut out);
+//! let frame::Frame::Batch(back) = frame::read_frame(&mut out.as_slice(), &mut Vec::new())?.unwrap();
+//! assert_eq!(back, vec![env]);
+//! # Ok::<(), frame::ReadError>(())
+//! ```
+
+use std::io::Read;
+
+use actor_abi::Address;
+
+use crate::remote::message::{RemoteEnvelope, RemoteMessage};
+
+/// The protocol version this runtime speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+/// The largest frame body accepted (16 MiB).
+pub const MAX_FRAME: usize = 16 << 20;
+/// The most envelopes in one batch.
+pub const MAX_BATCH: u32 = 65_536;
+
+const KIND_BATCH: u8 = 1;
+const TAG_VALUE: u8 = 1;
+const TAG_EXIT: u8 = 2;
+const TAG_CHILD_EXITED: u8 = 3;
+const TAG_WAKEUP: u8 = 4;
+const TAG_POISON: u8 = 5;
+const ADDR_LEN: usize = 16;
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Messages, in the order they were sent.
+    Batch(Vec<RemoteEnvelope>),
+}
+
+/// What is wrong with a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The length prefix is out of bounds.
+    #[error("frame length {len} is outside 2..={max}")]
+    Length {
+        /// The length the prefix gave.
+        len: usize,
+        /// The largest accepted.
+        max: usize,
+    },
+    /// Another protocol version.
+    #[error("protocol version {got}, this side speaks {PROTOCOL_VERSION}")]
+    Version {
+        /// The version the frame names.
+        got: u8,
+    },
+    /// An unknown frame kind.
+    #[error("unknown frame kind {0}")]
+    Kind(u8),
+    /// An unknown message tag.
+    #[error("unknown message tag {0}")]
+    Tag(u8),
+    /// A batch count out of bounds.
+    #[error("batch of {0} messages (1..={MAX_BATCH} allowed)")]
+    Count(u32),
+    /// A field runs past the end of the frame.
+    #[error("the frame ends inside a field at byte {at} (needs {needed} more)")]
+    Truncated {
+        /// Where the field starts.
+        at: usize,
+        /// How many bytes it needs.
+        needed: usize,
+    },
+    /// Text that is not UTF-8.
+    #[error("text at byte {0} is not UTF-8")]
+    NotUtf8(usize),
+    /// Bytes after the last message.
+    #[error("{0} bytes after the last message")]
+    Trailing(usize),
+}
+
+/// Why reading a frame failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The stream failed or ended inside a frame.
+    #[error("reading a frame: {0}")]
+    Io(#[from] std::io::Error),
+    /// The frame broke the format.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+}
+
+/// Appends one batch frame holding `envs` to `out`. The caller keeps a
+/// batch under [`MAX_BATCH`] messages and [`MAX_FRAME`] bytes.
+pub fn encode_batch(envs: &[RemoteEnvelope], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&[PROTOCOL_VERSION, KIND_BATCH]);
+    put_u32(out, u32::try_from(envs.len()).unwrap_or(u32::MAX));
+    for env in envs {
+        put_envelope(out, env);
+    }
+    let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Reads one frame from `r`, using `buf` for its bytes. `Ok(None)` at a
+/// clean end of the stream (between frames).
+pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<Frame>, ReadError> {
+    let mut prefix = [0u8; 4];
+    if !read_exact_or_eof(r, &mut prefix)? {
+        return Ok(None);
+    }
+    let len = body_len(prefix)?;
+    buf.clear();
+    buf.resize(len, 0);
+    r.read_exact(buf)?;
+    Ok(Some(decode(buf)?))
+}
+
+/// The body length a prefix announces, if it is within bounds.
+pub fn body_len(prefix: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_le_bytes(prefix) as usize;
+    if (2..=MAX_FRAME).contains(&len) { Ok(len) } else { Err(FrameError::Length { len, max: MAX_FRAME }) }
+}
+
+/// Decodes a frame body (the bytes after the length prefix).
+pub fn decode(body: &[u8]) -> Result<Frame, FrameError> {
+    let mut c = Cursor { bytes: body, at: 0 };
+    let version = c.u8()?;
+    if version != PROTOCOL_VERSION {
+        return Err(FrameError::Version { got: version });
+    }
+    match c.u8()? {
+        KIND_BATCH => {
+            let count = c.u32()?;
+            if count == 0 || count > MAX_BATCH {
+                return Err(FrameError::Count(count));
+            }
+            // Each envelope takes at least 33 bytes: no allocation beyond what the body can hold.
+            let mut envs = Vec::with_capacity((count as usize).min(body.len() / (2 * ADDR_LEN + 1)));
+            for _ in 0..count {
+                envs.push(c.envelope()?);
+            }
+            match body.len() - c.at {
+                0 => Ok(Frame::Batch(envs)),
+                n => Err(FrameError::Trailing(n)),
+            }
+        }
+        other => Err(FrameError::Kind(other)),
+    }
+}
+
+/// Like `read_exact`, but `false` if the stream ends before the first byte.
+fn read_exact_or_eof(r: &mut impl Read, out: &mut [u8]) -> std::io::Result<bool> {
+    let mut got = 0;
+    while got < out.len() {
+        match r.read(&mut out[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_addr(out: &mut Vec<u8>, a: Address) {
+    out.extend_from_slice(&a.id().to_le_bytes());
+    out.extend_from_slice(&a.home().to_le_bytes());
+    out.extend_from_slice(&a.node().to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, u32::try_from(b.len()).unwrap_or(u32::MAX));
+    out.extend_from_slice(b);
+}
+
+fn put_envelope(out: &mut Vec<u8>, env: &RemoteEnvelope) {
+    put_addr(out, env.from);
+    put_addr(out, env.to);
+    match &env.msg {
+        RemoteMessage::Value(b) => {
+            out.push(TAG_VALUE);
+            put_bytes(out, b);
+        }
+        RemoteMessage::ExitRequest => out.push(TAG_EXIT),
+        RemoteMessage::ChildExited { child } => {
+            out.push(TAG_CHILD_EXITED);
+            put_addr(out, *child);
+        }
+        RemoteMessage::Wakeup(b) => {
+            out.push(TAG_WAKEUP);
+            put_bytes(out, b);
+        }
+        RemoteMessage::Poison { original, target, details } => {
+            out.push(TAG_POISON);
+            put_addr(out, *target);
+            put_bytes(out, original);
+            put_bytes(out, details.as_bytes());
+        }
+    }
+}
+
+/// Reads fields off a frame body, never past its end.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
+        let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len());
+        let end = end.ok_or(FrameError::Truncated { at: self.at, needed: n })?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FrameError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, FrameError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, FrameError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn addr(&mut self) -> Result<Address, FrameError> {
+        let id = u64::from_le_bytes(self.array()?);
+        let home = u32::from_le_bytes(self.array()?);
+        let node = u32::from_le_bytes(self.array()?);
+        Ok(Address::from_parts(node, home, id))
+    }
+
+    fn bytes(&mut self) -> Result<Box<[u8]>, FrameError> {
+        let len = self.u32()? as usize;
+        Ok(self.take(len)?.into())
+    }
+
+    fn text(&mut self) -> Result<String, FrameError> {
+        let at = self.at;
+        let bytes = self.bytes()?;
+        String::from_utf8(bytes.into_vec()).map_err(|_| FrameError::NotUtf8(at))
+    }
+
+    fn envelope(&mut self) -> Result<RemoteEnvelope, FrameError> {
+        let from = self.addr()?;
+        let to = self.addr()?;
+        let msg = match self.u8()? {
+            TAG_VALUE => RemoteMessage::Value(self.bytes()?),
+            TAG_EXIT => RemoteMessage::ExitRequest,
+            TAG_CHILD_EXITED => RemoteMessage::ChildExited { child: self.addr()? },
+            TAG_WAKEUP => RemoteMessage::Wakeup(self.bytes()?),
+            TAG_POISON => {
+                let target = self.addr()?;
+                let original = self.bytes()?;
+                RemoteMessage::Poison { original, target, details: self.text()? }
+            }
+            other => return Err(FrameError::Tag(other)),
+        };
+        Ok(RemoteEnvelope { from, to, msg })
+    }
+}
+
+#[cfg(test)]
+#[path = "frame_tests.rs"]
+mod tests;

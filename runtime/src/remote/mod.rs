@@ -1,0 +1,78 @@
+//! Messages that cross to another node (a worker process, later another
+//! host), the frames they travel in, and the [`Outbound`] seam a transport
+//! implements.
+//!
+//! This folder is a leaf: it knows addresses and values, never the engine.
+//! The engine turns its own payloads into [`RemoteMessage`]s when routing
+//! finds an address of another node, and back when a transport hands one in
+//! ([`ActorSystem::deliver_remote`](crate::ActorSystem::deliver_remote)).
+//!
+//! Everything a peer sends is hostile input: [`frame::decode`] bounds every
+//! length and count and refuses unknown kinds, and a transport checks that a
+//! peer only speaks for addresses of its own node ([`check_sender`]).
+
+pub mod frame;
+mod message;
+
+pub use message::{RemoteEnvelope, RemoteMessage};
+
+use actor_abi::Address;
+
+/// Where messages for other nodes go. A transport implements it and is
+/// attached to an actor system for one node
+/// ([`ActorSystem::attach_node`](crate::ActorSystem::attach_node)) or as
+/// the route for every node without one of its own.
+///
+/// `send` is called on the sending actor's thread: it should queue, not
+/// block on the peer.
+pub trait Outbound: Send + Sync {
+    /// Hands one message to the transport; `Err` if the peer is gone (the
+    /// message then becomes a dead letter, and an ask fails at once).
+    fn send(&self, env: RemoteEnvelope) -> Result<(), PeerGone>;
+}
+
+/// The peer of a transport is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("node {0} is gone")]
+pub struct PeerGone(pub u32);
+
+/// Why a message from a peer was refused; a transport drops a peer that
+/// sends one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// The sender address is not on the peer's node.
+    #[error("node {peer} sent a message as {from}, an address of node {}", .from.node())]
+    ForeignSender {
+        /// The peer's node.
+        peer: u32,
+        /// The sender it claimed.
+        from: Address,
+    },
+    /// The target address is not on this node.
+    #[error("node {peer} sent a message for {to}, which is not on this node ({here})")]
+    NotHere {
+        /// The peer's node.
+        peer: u32,
+        /// The target it named.
+        to: Address,
+        /// This node.
+        here: u32,
+    },
+    /// A frame broke the format.
+    #[error("node {peer} sent a bad frame: {error}")]
+    BadFrame {
+        /// The peer's node.
+        peer: u32,
+        /// What was wrong.
+        error: frame::FrameError,
+    },
+}
+
+/// Checks that `peer` speaks only for its own actors (or for nobody).
+pub fn check_sender(peer: u32, env: &RemoteEnvelope) -> Result<(), Violation> {
+    if env.from.node() == peer || env.from.is_nobody() {
+        Ok(())
+    } else {
+        Err(Violation::ForeignSender { peer, from: env.from })
+    }
+}
