@@ -52,6 +52,7 @@ pub mod tls;
 pub use actor_abi;
 pub use config::SystemConfig;
 pub use engine::logging::{ACTOR_ADDRESS_KEY, current_actor};
+pub use engine::nodes::RouteKind;
 pub use engine::reply::AskFuture;
 pub use error::{AskError, CreateActorError, LoadError, StartError, UnloadError};
 pub use native::maps;

@@ -2,6 +2,7 @@
 //! program embeds. Every method hands over to the engine (`crate::engine`);
 //! this file holds no state and no lock of its own.
 
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actor_abi::{Actor, Address, Message, Value};
 
 use crate::config::SystemConfig;
-use crate::engine::nodes;
+use crate::engine::nodes::{self, RouteKind};
 use crate::engine::package::{load, unload};
 use crate::engine::payload::{Envelope, Payload};
 use crate::engine::reply::{self, AskFuture, ReplySlot};
@@ -20,6 +21,7 @@ use crate::engine::spawn;
 use crate::engine::state::EngineState;
 use crate::error::{AskError, CreateActorError, LoadError, StartError, UnloadError};
 use crate::package::{PackageInfo, VerifiedPackage};
+use crate::remote::stream::Connection;
 use crate::remote::{Outbound, RemoteEnvelope, Violation};
 use crate::report::{ResidentState, ShutdownReport, UnloadReport};
 
@@ -263,6 +265,17 @@ impl ActorSystem {
     /// drop the peer.
     pub fn deliver_remote(&self, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
         nodes::deliver_in(&self.engine, peer, env)
+    }
+
+    /// Connects the node `peer` over `stream` (one end of a Unix
+    /// socketpair, the other end served by the peer's own actor system):
+    /// messages for its actors are batched onto the stream (with
+    /// [`RouteKind::Default`], messages for every node without a route of
+    /// its own), and what it sends is checked and delivered here. When the
+    /// stream ends or the peer breaks the protocol, the route goes and every
+    /// ask waiting on that side fails at once.
+    pub fn connect(&self, peer: u32, stream: UnixStream, kind: RouteKind) -> std::io::Result<Connection> {
+        nodes::connect(&self.engine, peer, stream, kind)
     }
 
     /// Where package libraries are written; pass it to

@@ -10,6 +10,7 @@
 //! The `routes` lock is a leaf, taken only on the way out of the node.
 
 use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use actor_abi::{Address, Message, wire};
@@ -19,6 +20,7 @@ use crate::engine::reply::fail_waiting;
 use crate::engine::route::{DeadReason, dead_envelope, dead_letter, route_envelope};
 use crate::engine::state::EngineState;
 use crate::error::AskError;
+use crate::remote::stream::{self, Connection, Ended};
 use crate::remote::{Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
 
 /// The transports of one engine: one per node, and one for every node
@@ -53,6 +55,74 @@ pub(crate) fn lost(engine: &EngineState, node: u32) -> usize {
     fail_waiting(
         engine,
         |slot| slot.target.node() == node,
+        |slot| {
+            failed.set(failed.get() + 1);
+            AskError::NodeLost(slot.target)
+        },
+    );
+    failed.get()
+}
+
+/// Where a connection's messages are routed from this side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Messages for the peer's node only.
+    Node,
+    /// Messages for every node without a route of its own (a worker's
+    /// connection to the node that started it).
+    Default,
+}
+
+/// Connects `peer` over `stream`: messages for it (or, for a default route,
+/// for every other node) are batched onto the stream, and what it sends is
+/// checked and routed here. When the stream ends or the peer breaks the
+/// protocol, the route goes and every ask waiting on that side fails.
+pub(crate) fn connect(
+    engine: &Arc<EngineState>,
+    peer: u32,
+    stream: UnixStream,
+    kind: RouteKind,
+) -> std::io::Result<Connection> {
+    let (sender, writer) = stream::start_writer(peer, stream.try_clone()?)?;
+    match kind {
+        RouteKind::Node => attach(engine, peer, sender.clone()),
+        RouteKind::Default => attach_default(engine, sender.clone()),
+    }
+    let (input, weak, closer) = (stream.try_clone()?, Arc::downgrade(engine), sender.clone());
+    let reader = std::thread::Builder::new().name(format!("thespian-in-{peer}")).spawn(move || {
+        let ended = stream::read_loop(peer, input, |env| match weak.upgrade() {
+            Some(engine) => deliver_in(&engine, peer, env),
+            None => Ok(()),
+        });
+        closer.close();
+        if let Some(engine) = weak.upgrade() {
+            log_end(&ended);
+            match kind {
+                RouteKind::Node => lost(&engine, peer),
+                RouteKind::Default => lost_default(&engine),
+            };
+        }
+        ended
+    })?;
+    Ok(Connection::new(peer, sender, stream, reader, writer))
+}
+
+fn log_end(ended: &Ended) {
+    match ended {
+        Ended::Closed(_) => log::info!("{ended}"),
+        Ended::Broken { .. } => log::warn!("{ended}"),
+        Ended::Violation(_) => log::error!("dropped: {ended}"),
+    }
+}
+
+/// Forgets the default route and fails every ask waiting on another node.
+pub(crate) fn lost_default(engine: &EngineState) -> usize {
+    engine.routes.write().unwrap_or_else(|p| p.into_inner()).default = None;
+    let here = engine.node;
+    let failed = std::cell::Cell::new(0);
+    fail_waiting(
+        engine,
+        |slot| slot.target.node() != here && !slot.target.is_nobody(),
         |slot| {
             failed.set(failed.get() + 1);
             AskError::NodeLost(slot.target)

@@ -13,6 +13,7 @@
 
 pub mod frame;
 mod message;
+pub mod stream;
 
 pub use message::{RemoteEnvelope, RemoteMessage};
 

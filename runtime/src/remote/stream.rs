@@ -1,0 +1,208 @@
+//! A transport over a byte stream (a Unix socketpair to a worker process):
+//! a sender that batches whatever is queued into one frame per write, and a
+//! read loop that decodes frames and hands each message on.
+//!
+//! Sending never blocks on the peer: [`StreamSender::send`] queues and
+//! wakes the writer thread, which writes every queued message as one frame
+//! (at most [`frame::MAX_BATCH`] messages and about [`BATCH_BYTES`] bytes).
+//! The queue is bounded ([`MAX_QUEUED`] messages): a peer that stops reading
+//! is a peer gone, not a daemon out of memory.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use crate::remote::frame::{self, Frame, ReadError};
+use crate::remote::{Outbound, PeerGone, RemoteEnvelope, Violation};
+
+/// About how many bytes one frame carries before the writer starts another.
+pub const BATCH_BYTES: usize = 1 << 20;
+/// The most messages waiting for one peer; beyond it the peer counts as gone.
+pub const MAX_QUEUED: usize = 1 << 20;
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<RemoteEnvelope>,
+    closed: bool,
+}
+
+/// The sending half of a stream transport (an [`Outbound`]).
+pub struct StreamSender {
+    peer: u32,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+impl StreamSender {
+    /// Stops sending: queued messages are dropped, later sends fail, and the
+    /// writer thread ends.
+    pub fn close(&self) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.closed = true;
+        q.items.clear();
+        self.ready.notify_all();
+    }
+
+    /// Waits for queued messages, or `None` once closed.
+    fn next_batch(&self, into: &mut Vec<RemoteEnvelope>) -> Option<()> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        while q.items.is_empty() && !q.closed {
+            q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+        if q.closed {
+            return None;
+        }
+        let mut bytes = 0;
+        while let Some(env) = q.items.pop_front() {
+            bytes += approx_size(&env);
+            into.push(env);
+            if into.len() == frame::MAX_BATCH as usize || bytes >= BATCH_BYTES {
+                break;
+            }
+        }
+        Some(())
+    }
+}
+
+impl Outbound for StreamSender {
+    fn send(&self, env: RemoteEnvelope) -> Result<(), PeerGone> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.closed || q.items.len() >= MAX_QUEUED {
+            return Err(PeerGone(self.peer));
+        }
+        q.items.push_back(env);
+        if q.items.len() == 1 {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// A rough byte size of an envelope, to cut batches.
+fn approx_size(env: &RemoteEnvelope) -> usize {
+    use crate::remote::RemoteMessage as M;
+    40 + match &env.msg {
+        M::Value(b) | M::Wakeup(b) => b.len(),
+        M::Poison { original, details, .. } => original.len() + details.len(),
+        M::ExitRequest | M::ChildExited { .. } => 16,
+    }
+}
+
+/// Starts the writer thread for `peer` on `out`. The thread ends when the
+/// sender is closed or a write fails (the sender is then closed too).
+pub fn start_writer(
+    peer: u32,
+    mut out: impl Write + Send + 'static,
+) -> std::io::Result<(Arc<StreamSender>, JoinHandle<()>)> {
+    let sender = Arc::new(StreamSender { peer, queue: Mutex::default(), ready: Condvar::new() });
+    let me = sender.clone();
+    let handle = std::thread::Builder::new().name(format!("thespian-out-{peer}")).spawn(move || {
+        let (mut batch, mut bytes) = (Vec::new(), Vec::new());
+        while me.next_batch(&mut batch).is_some() {
+            bytes.clear();
+            frame::encode_batch(&batch, &mut bytes);
+            batch.clear();
+            if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
+                me.close();
+            }
+        }
+    })?;
+    Ok((sender, handle))
+}
+
+/// How a read loop ended.
+#[derive(Debug, thiserror::Error)]
+pub enum Ended {
+    /// The peer closed the stream between frames.
+    #[error("node {0} closed its connection")]
+    Closed(u32),
+    /// The stream failed or ended inside a frame.
+    #[error("node {peer}: {error}")]
+    Broken {
+        /// The peer.
+        peer: u32,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// The peer broke the protocol (it must be dropped).
+    #[error(transparent)]
+    Violation(#[from] Violation),
+}
+
+/// Reads frames from `peer` until the stream ends or the peer breaks the
+/// protocol, handing every message to `deliver`; a delivery refusal ends
+/// the loop too.
+pub fn read_loop(
+    peer: u32,
+    mut input: impl Read,
+    mut deliver: impl FnMut(RemoteEnvelope) -> Result<(), Violation>,
+) -> Ended {
+    let mut buf = Vec::new();
+    loop {
+        match frame::read_frame(&mut input, &mut buf) {
+            Ok(None) => return Ended::Closed(peer),
+            Ok(Some(Frame::Batch(envs))) => {
+                for env in envs {
+                    if let Err(v) = deliver(env) {
+                        return Ended::Violation(v);
+                    }
+                }
+            }
+            Err(ReadError::Io(error)) => return Ended::Broken { peer, error },
+            Err(ReadError::Frame(error)) => return Ended::Violation(Violation::BadFrame { peer, error }),
+        }
+    }
+}
+
+/// A live stream transport to one peer: its writer and reader threads.
+/// Dropping it leaves the threads running; [`Connection::close`] ends them.
+pub struct Connection {
+    peer: u32,
+    sender: Arc<StreamSender>,
+    stream: std::os::unix::net::UnixStream,
+    reader: Option<JoinHandle<Ended>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        peer: u32,
+        sender: Arc<StreamSender>,
+        stream: std::os::unix::net::UnixStream,
+        reader: JoinHandle<Ended>,
+        writer: JoinHandle<()>,
+    ) -> Connection {
+        Connection { peer, sender, stream, reader: Some(reader), writer: Some(writer) }
+    }
+
+    /// The peer's node.
+    pub fn peer(&self) -> u32 {
+        self.peer
+    }
+
+    /// True once the reader has stopped (the peer closed, broke the stream
+    /// or the protocol).
+    pub fn is_finished(&self) -> bool {
+        self.reader.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Shuts the stream down and waits for both threads; returns how the
+    /// reader ended.
+    pub fn close(mut self) -> Option<Ended> {
+        self.sender.close();
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        self.join()
+    }
+
+    /// Waits for the reader to end (the peer goes away), then for the
+    /// writer; returns how the reader ended.
+    pub fn join(&mut self) -> Option<Ended> {
+        let ended = self.reader.take().and_then(|h| h.join().ok());
+        self.sender.close();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        ended
+    }
+}
