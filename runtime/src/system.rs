@@ -274,8 +274,23 @@ impl ActorSystem {
     /// its own), and what it sends is checked and delivered here. When the
     /// stream ends or the peer breaks the protocol, the route goes and every
     /// ask waiting on that side fails at once.
+    /// A control message from the peer is a violation (it is dropped); see
+    /// [`ActorSystem::connect_with_control`].
     pub fn connect(&self, peer: u32, stream: UnixStream, kind: RouteKind) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, stream, kind)
+        nodes::connect(&self.engine, peer, stream, kind, None)
+    }
+
+    /// As [`ActorSystem::connect`], handing the peer's control messages to
+    /// `control` (a worker process and the system that started it talk
+    /// this way).
+    pub fn connect_with_control(
+        &self,
+        peer: u32,
+        stream: UnixStream,
+        kind: RouteKind,
+        control: std::sync::mpsc::Sender<crate::remote::Control>,
+    ) -> std::io::Result<Connection> {
+        nodes::connect(&self.engine, peer, stream, kind, Some(control))
     }
 
     /// Where package libraries are written; pass it to

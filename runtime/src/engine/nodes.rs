@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 
 use actor_abi::{Address, Message, wire};
 
@@ -21,7 +22,7 @@ use crate::engine::route::{DeadReason, dead_envelope, dead_letter, route_envelop
 use crate::engine::state::EngineState;
 use crate::error::AskError;
 use crate::remote::stream::{self, Connection, Ended};
-use crate::remote::{Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
+use crate::remote::{Control, Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
 
 /// The transports of one engine: one per node, and one for every node
 /// without its own (a worker's way back to the node that started it).
@@ -82,6 +83,7 @@ pub(crate) fn connect(
     peer: u32,
     stream: UnixStream,
     kind: RouteKind,
+    control: Option<Sender<Control>>,
 ) -> std::io::Result<Connection> {
     let (sender, writer) = stream::start_writer(peer, stream.try_clone()?)?;
     match kind {
@@ -90,10 +92,15 @@ pub(crate) fn connect(
     }
     let (input, weak, closer) = (stream.try_clone()?, Arc::downgrade(engine), sender.clone());
     let reader = std::thread::Builder::new().name(format!("thespian-in-{peer}")).spawn(move || {
-        let ended = stream::read_loop(peer, input, |env| match weak.upgrade() {
+        let deliver = |env| match weak.upgrade() {
             Some(engine) => deliver_in(&engine, peer, env),
             None => Ok(()),
-        });
+        };
+        let control = |ctrl: Control| match &control {
+            Some(tx) => tx.send(ctrl).or(Ok(())),
+            None => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
+        };
+        let ended = stream::read_loop(peer, input, deliver, control);
         closer.close();
         if let Some(engine) = weak.upgrade() {
             log_end(&ended);

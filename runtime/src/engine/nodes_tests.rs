@@ -36,7 +36,9 @@ fn link(from_node: u32, to: &Arc<EngineState>) -> Arc<FrameLink> {
     std::thread::spawn(move || {
         for bytes in rx {
             let Some(to) = to.upgrade() else { return };
-            let frame::Frame::Batch(envs) = frame::decode(&bytes[4..]).expect("a frame we encoded decodes");
+            let Ok(frame::Frame::Batch(envs)) = frame::decode(&bytes[4..]) else {
+                panic!("a batch we encoded decodes")
+            };
             for env in envs {
                 deliver_in(&to, from_node, env).expect("a well-behaved peer");
             }

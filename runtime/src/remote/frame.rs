@@ -5,6 +5,7 @@
 //! frame    := len:u32 body                  len = bytes of body, 2..=MAX_FRAME
 //! body     := version:u8 kind:u8 ...        version = PROTOCOL_VERSION
 //! kind 1   := count:u32 envelope*count      a batch, 1..=MAX_BATCH envelopes
+//! kind 2   := op:u8 ...                     a control message (see below)
 //! envelope := from:addr to:addr tag:u8 ...
 //! tag 1    := bytes                         a value (wire bytes)
 //! tag 2    :=                               ActorExitRequest
@@ -13,6 +14,11 @@
 //! tag 5    := target:addr bytes text        PoisonMessage (original value, details)
 //! addr     := id:u64 home:u32 node:u32
 //! bytes    := len:u32 byte*len              text = bytes that are UTF-8
+//! texts    := count:u32 text*count          count <= MAX_TEXTS
+//! op 1 Hello   := node:u32 pid:u32          op 2 Load := text*6 texts
+//! op 3 Loaded  := home:u32 texts            op 4 Create := text
+//! op 5 Created := addr                      op 6 Failed := text
+//! op 7 Stop    :=
 //! ```
 //!
 //! Decoding trusts nothing: every length is checked against what is left,
@@ -30,7 +36,7 @@
 //! };
 //! let mut out = Vec::new();
 //! frame::encode_batch(std::slice::from_ref(&env), &mut out);
-//! let frame::Frame::Batch(back) = frame::read_frame(&mut out.as_slice(), &mut Vec::new())?.unwrap();
+//! let Some(frame::Frame::Batch(back)) = frame::read_frame(&mut out.as_slice(), &mut Vec::new())? else { panic!() };
 //! assert_eq!(back, vec![env]);
 //! # Ok::<(), frame::ReadError>(())
 //! ```
@@ -39,6 +45,7 @@ use std::io::Read;
 
 use actor_abi::Address;
 
+use crate::remote::control::Control;
 use crate::remote::message::{RemoteEnvelope, RemoteMessage};
 
 /// The protocol version this runtime speaks.
@@ -47,8 +54,18 @@ pub const PROTOCOL_VERSION: u8 = 1;
 pub const MAX_FRAME: usize = 16 << 20;
 /// The most envelopes in one batch.
 pub const MAX_BATCH: u32 = 65_536;
+/// The most texts in one list of a control message (class names).
+pub const MAX_TEXTS: u32 = 10_000;
 
 const KIND_BATCH: u8 = 1;
+const KIND_CONTROL: u8 = 2;
+const OP_HELLO: u8 = 1;
+const OP_LOAD: u8 = 2;
+const OP_LOADED: u8 = 3;
+const OP_CREATE: u8 = 4;
+const OP_CREATED: u8 = 5;
+const OP_FAILED: u8 = 6;
+const OP_STOP: u8 = 7;
 const TAG_VALUE: u8 = 1;
 const TAG_EXIT: u8 = 2;
 const TAG_CHILD_EXITED: u8 = 3;
@@ -61,6 +78,8 @@ const ADDR_LEN: usize = 16;
 pub enum Frame {
     /// Messages, in the order they were sent.
     Batch(Vec<RemoteEnvelope>),
+    /// A control message.
+    Control(Control),
 }
 
 /// What is wrong with a frame.
@@ -86,9 +105,15 @@ pub enum FrameError {
     /// An unknown message tag.
     #[error("unknown message tag {0}")]
     Tag(u8),
+    /// An unknown control operation.
+    #[error("unknown control operation {0}")]
+    Op(u8),
     /// A batch count out of bounds.
     #[error("batch of {0} messages (1..={MAX_BATCH} allowed)")]
     Count(u32),
+    /// A list of texts longer than allowed.
+    #[error("a list of {0} texts (at most {MAX_TEXTS} allowed)")]
+    Texts(u32),
     /// A field runs past the end of the frame.
     #[error("the frame ends inside a field at byte {at} (needs {needed} more)")]
     Truncated {
@@ -125,6 +150,47 @@ pub fn encode_batch(envs: &[RemoteEnvelope], out: &mut Vec<u8>) {
     put_u32(out, u32::try_from(envs.len()).unwrap_or(u32::MAX));
     for env in envs {
         put_envelope(out, env);
+    }
+    let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Appends one control frame to `out`.
+pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&[PROTOCOL_VERSION, KIND_CONTROL]);
+    match ctrl {
+        Control::Hello { node, pid } => {
+            out.push(OP_HELLO);
+            put_u32(out, *node);
+            put_u32(out, *pid);
+        }
+        Control::Load { dir, library, sha256, group, version, hash, actors } => {
+            out.push(OP_LOAD);
+            for t in [dir, library, sha256, group, version, hash] {
+                put_bytes(out, t.as_bytes());
+            }
+            put_texts(out, actors);
+        }
+        Control::Loaded { home, classes } => {
+            out.push(OP_LOADED);
+            put_u32(out, *home);
+            put_texts(out, classes);
+        }
+        Control::Create { class } => {
+            out.push(OP_CREATE);
+            put_bytes(out, class.as_bytes());
+        }
+        Control::Created { addr } => {
+            out.push(OP_CREATED);
+            put_addr(out, *addr);
+        }
+        Control::Failed { reason } => {
+            out.push(OP_FAILED);
+            put_bytes(out, reason.as_bytes());
+        }
+        Control::Stop => out.push(OP_STOP),
     }
     let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -168,10 +234,11 @@ pub fn decode(body: &[u8]) -> Result<Frame, FrameError> {
             for _ in 0..count {
                 envs.push(c.envelope()?);
             }
-            match body.len() - c.at {
-                0 => Ok(Frame::Batch(envs)),
-                n => Err(FrameError::Trailing(n)),
-            }
+            c.finish(Frame::Batch(envs))
+        }
+        KIND_CONTROL => {
+            let ctrl = c.control()?;
+            c.finish(Frame::Control(ctrl))
         }
         other => Err(FrameError::Kind(other)),
     }
@@ -205,6 +272,13 @@ fn put_addr(out: &mut Vec<u8>, a: Address) {
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_u32(out, u32::try_from(b.len()).unwrap_or(u32::MAX));
     out.extend_from_slice(b);
+}
+
+fn put_texts(out: &mut Vec<u8>, texts: &[String]) {
+    put_u32(out, u32::try_from(texts.len()).unwrap_or(u32::MAX));
+    for t in texts {
+        put_bytes(out, t.as_bytes());
+    }
 }
 
 fn put_envelope(out: &mut Vec<u8>, env: &RemoteEnvelope) {
@@ -278,6 +352,43 @@ impl<'a> Cursor<'a> {
         let at = self.at;
         let bytes = self.bytes()?;
         String::from_utf8(bytes.into_vec()).map_err(|_| FrameError::NotUtf8(at))
+    }
+
+    /// `frame` if nothing follows it.
+    fn finish(&self, frame: Frame) -> Result<Frame, FrameError> {
+        match self.bytes.len() - self.at {
+            0 => Ok(frame),
+            n => Err(FrameError::Trailing(n)),
+        }
+    }
+
+    fn texts(&mut self) -> Result<Vec<String>, FrameError> {
+        let count = self.u32()?;
+        if count > MAX_TEXTS {
+            return Err(FrameError::Texts(count));
+        }
+        (0..count).map(|_| self.text()).collect()
+    }
+
+    fn control(&mut self) -> Result<Control, FrameError> {
+        Ok(match self.u8()? {
+            OP_HELLO => Control::Hello { node: self.u32()?, pid: self.u32()? },
+            OP_LOAD => Control::Load {
+                dir: self.text()?,
+                library: self.text()?,
+                sha256: self.text()?,
+                group: self.text()?,
+                version: self.text()?,
+                hash: self.text()?,
+                actors: self.texts()?,
+            },
+            OP_LOADED => Control::Loaded { home: self.u32()?, classes: self.texts()? },
+            OP_CREATE => Control::Create { class: self.text()? },
+            OP_CREATED => Control::Created { addr: self.addr()? },
+            OP_FAILED => Control::Failed { reason: self.text()? },
+            OP_STOP => Control::Stop,
+            other => return Err(FrameError::Op(other)),
+        })
     }
 
     fn envelope(&mut self) -> Result<RemoteEnvelope, FrameError> {

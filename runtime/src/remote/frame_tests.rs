@@ -5,6 +5,7 @@
 use actor_abi::{Address, Value, wire};
 
 use super::*;
+use crate::remote::Control;
 
 fn addr(node: u32, home: u32, id: u64) -> Address {
     Address::from_parts(node, home, id)
@@ -137,4 +138,54 @@ fn garbage_never_panics() {
         }
         let _ = decode(&body);
     }
+}
+
+fn every_control() -> Vec<Control> {
+    vec![
+        Control::Hello { node: 4, pid: 4242 },
+        Control::Load {
+            dir: "/run/x/stage.1".into(),
+            library: "libfoo.so".into(),
+            sha256: "ab".repeat(32),
+            group: "foo".into(),
+            version: "1.0".into(),
+            hash: "cd".repeat(32),
+            actors: vec!["foo.a".into(), "foo.b".into()],
+        },
+        Control::Loaded { home: 3, classes: vec!["foo.a".into()] },
+        Control::Create { class: "foo.a".into() },
+        Control::Created { addr: addr(4, 1, 99) },
+        Control::Failed { reason: "no such class".into() },
+        Control::Stop,
+    ]
+}
+
+#[test]
+fn every_control_message_round_trips_between_batches() {
+    let mut stream = Vec::new();
+    for ctrl in every_control() {
+        encode_control(&ctrl, &mut stream);
+        encode_batch(&every_kind()[..1], &mut stream);
+    }
+    let (mut r, mut buf) = (stream.as_slice(), Vec::new());
+    for ctrl in every_control() {
+        assert_eq!(read_frame(&mut r, &mut buf).unwrap(), Some(Frame::Control(ctrl)));
+        assert_eq!(read_frame(&mut r, &mut buf).unwrap(), Some(Frame::Batch(every_kind()[..1].to_vec())));
+    }
+    assert_eq!(read_frame(&mut r, &mut buf).unwrap(), None);
+}
+
+#[test]
+fn unknown_control_operations_and_long_lists_are_refused() {
+    let mut out = Vec::new();
+    encode_control(&Control::Stop, &mut out);
+    let mut body = out.split_off(4);
+    body[2] = 99;
+    assert_eq!(decode(&body), Err(FrameError::Op(99)));
+    let mut out = Vec::new();
+    encode_control(&Control::Loaded { home: 1, classes: vec![] }, &mut out);
+    let mut body = out.split_off(4);
+    let at = body.len() - 4;
+    body[at..].copy_from_slice(&(MAX_TEXTS + 1).to_le_bytes());
+    assert_eq!(decode(&body), Err(FrameError::Texts(MAX_TEXTS + 1)));
 }

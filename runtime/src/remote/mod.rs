@@ -11,10 +11,12 @@
 //! length and count and refuses unknown kinds, and a transport checks that a
 //! peer only speaks for addresses of its own node ([`check_sender`]).
 
+mod control;
 pub mod frame;
 mod message;
 pub mod stream;
 
+pub use control::Control;
 pub use message::{RemoteEnvelope, RemoteMessage};
 
 use actor_abi::Address;
@@ -58,6 +60,14 @@ pub enum Violation {
         to: Address,
         /// This node.
         here: u32,
+    },
+    /// A control message the receiving side does not take from this peer.
+    #[error("node {peer} sent a control message this side does not take: {what}")]
+    UnexpectedControl {
+        /// The peer's node.
+        peer: u32,
+        /// Which message.
+        what: String,
     },
     /// A frame broke the format.
     #[error("node {peer} sent a bad frame: {error}")]

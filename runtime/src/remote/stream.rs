@@ -14,16 +14,22 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::remote::frame::{self, Frame, ReadError};
-use crate::remote::{Outbound, PeerGone, RemoteEnvelope, Violation};
+use crate::remote::{Control, Outbound, PeerGone, RemoteEnvelope, Violation};
 
 /// About how many bytes one frame carries before the writer starts another.
 pub const BATCH_BYTES: usize = 1 << 20;
 /// The most messages waiting for one peer; beyond it the peer counts as gone.
 pub const MAX_QUEUED: usize = 1 << 20;
 
+/// What waits to be written, in order.
+enum Item {
+    Message(RemoteEnvelope),
+    Control(Control),
+}
+
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<RemoteEnvelope>,
+    items: VecDeque<Item>,
     closed: bool,
 }
 
@@ -44,8 +50,27 @@ impl StreamSender {
         self.ready.notify_all();
     }
 
-    /// Waits for queued messages, or `None` once closed.
-    fn next_batch(&self, into: &mut Vec<RemoteEnvelope>) -> Option<()> {
+    /// Queues a control message (after every message queued before it).
+    pub fn send_control(&self, ctrl: Control) -> Result<(), PeerGone> {
+        self.push(Item::Control(ctrl))
+    }
+
+    fn push(&self, item: Item) -> Result<(), PeerGone> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.closed || q.items.len() >= MAX_QUEUED {
+            return Err(PeerGone(self.peer));
+        }
+        q.items.push_back(item);
+        if q.items.len() == 1 {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits until something is queued and encodes it into `out`: the
+    /// messages at the head of the queue as one batch frame, or one control
+    /// frame. `None` once closed.
+    fn next_frames(&self, batch: &mut Vec<RemoteEnvelope>, out: &mut Vec<u8>) -> Option<()> {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         while q.items.is_empty() && !q.closed {
             q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
@@ -53,29 +78,32 @@ impl StreamSender {
         if q.closed {
             return None;
         }
+        if let Some(Item::Control(_)) = q.items.front() {
+            if let Some(Item::Control(ctrl)) = q.items.pop_front() {
+                drop(q);
+                frame::encode_control(&ctrl, out);
+            }
+            return Some(());
+        }
         let mut bytes = 0;
-        while let Some(env) = q.items.pop_front() {
+        while let Some(Item::Message(_)) = q.items.front() {
+            let Some(Item::Message(env)) = q.items.pop_front() else { break };
             bytes += approx_size(&env);
-            into.push(env);
-            if into.len() == frame::MAX_BATCH as usize || bytes >= BATCH_BYTES {
+            batch.push(env);
+            if batch.len() == frame::MAX_BATCH as usize || bytes >= BATCH_BYTES {
                 break;
             }
         }
+        drop(q);
+        frame::encode_batch(batch, out);
+        batch.clear();
         Some(())
     }
 }
 
 impl Outbound for StreamSender {
     fn send(&self, env: RemoteEnvelope) -> Result<(), PeerGone> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.closed || q.items.len() >= MAX_QUEUED {
-            return Err(PeerGone(self.peer));
-        }
-        q.items.push_back(env);
-        if q.items.len() == 1 {
-            self.ready.notify_one();
-        }
-        Ok(())
+        self.push(Item::Message(env))
     }
 }
 
@@ -99,10 +127,11 @@ pub fn start_writer(
     let me = sender.clone();
     let handle = std::thread::Builder::new().name(format!("thespian-out-{peer}")).spawn(move || {
         let (mut batch, mut bytes) = (Vec::new(), Vec::new());
-        while me.next_batch(&mut batch).is_some() {
+        loop {
             bytes.clear();
-            frame::encode_batch(&batch, &mut bytes);
-            batch.clear();
+            if me.next_frames(&mut batch, &mut bytes).is_none() {
+                break;
+            }
             if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
                 me.close();
             }
@@ -131,12 +160,13 @@ pub enum Ended {
 }
 
 /// Reads frames from `peer` until the stream ends or the peer breaks the
-/// protocol, handing every message to `deliver`; a delivery refusal ends
-/// the loop too.
+/// protocol, handing every message to `deliver` and every control message
+/// to `control`; a refusal by either ends the loop too.
 pub fn read_loop(
     peer: u32,
     mut input: impl Read,
     mut deliver: impl FnMut(RemoteEnvelope) -> Result<(), Violation>,
+    mut control: impl FnMut(Control) -> Result<(), Violation>,
 ) -> Ended {
     let mut buf = Vec::new();
     loop {
@@ -147,6 +177,11 @@ pub fn read_loop(
                     if let Err(v) = deliver(env) {
                         return Ended::Violation(v);
                     }
+                }
+            }
+            Ok(Some(Frame::Control(ctrl))) => {
+                if let Err(v) = control(ctrl) {
+                    return Ended::Violation(v);
                 }
             }
             Err(ReadError::Io(error)) => return Ended::Broken { peer, error },
@@ -179,6 +214,11 @@ impl Connection {
     /// The peer's node.
     pub fn peer(&self) -> u32 {
         self.peer
+    }
+
+    /// Sends a control message to the peer (after the messages before it).
+    pub fn send_control(&self, ctrl: Control) -> Result<(), PeerGone> {
+        self.sender.send_control(ctrl)
     }
 
     /// True once the reader has stopped (the peer closed, broke the stream

@@ -1,0 +1,59 @@
+//! Requests and answers between a node and a worker process it started,
+//! carried as control frames beside the message batches.
+
+use actor_abi::Address;
+
+/// One control message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Worker -> starter, first frame: who it is.
+    Hello {
+        /// The node number it was given.
+        node: u32,
+        /// Its process id.
+        pid: u32,
+    },
+    /// Starter -> worker: load the staged library `library` in the staging
+    /// directory `dir` (already verified by the starter), after checking
+    /// that its SHA-256 is `sha256`.
+    Load {
+        /// The staging directory.
+        dir: String,
+        /// The library's file name in it.
+        library: String,
+        /// The library file's SHA-256 (lowercase hex) from the signed manifest.
+        sha256: String,
+        /// The package's group.
+        group: String,
+        /// Its version text.
+        version: String,
+        /// Its package hash.
+        hash: String,
+        /// The actor classes its signed manifest lists.
+        actors: Vec<String>,
+    },
+    /// Worker -> starter: the version is loaded.
+    Loaded {
+        /// Its home in the worker.
+        home: u32,
+        /// The classes it exports.
+        classes: Vec<String>,
+    },
+    /// Starter -> worker: create an actor of `class` of the loaded version.
+    Create {
+        /// The class.
+        class: String,
+    },
+    /// Worker -> starter: the actor created.
+    Created {
+        /// Its address.
+        addr: Address,
+    },
+    /// Worker -> starter: the last request failed, and why.
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// Starter -> worker: unload, shut down and exit.
+    Stop,
+}
