@@ -294,6 +294,9 @@ fn default_sigpipe() {
 }
 
 fn main() -> ExitCode {
+    // Started by a daemon as the worker process of an isolated version
+    // (marked by its environment, not by arguments): serve, then exit.
+    runtime::worker::run_if_worker();
     let cli = Cli::parse();
     if !matches!(cli.command, Some(Cmd::Start { foreground: true })) {
         default_sigpipe();

@@ -79,6 +79,15 @@ pub enum LoadError {
         /// The host's fingerprint.
         host: u64,
     },
+    /// The worker process for the version could not be started, or it
+    /// failed or answered wrongly while loading.
+    #[error("worker for package {group}: {reason}")]
+    Worker {
+        /// The group.
+        group: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The package's init entry point failed.
     #[error("package {group} failed to initialise: {reason}")]
     Init {
@@ -141,6 +150,14 @@ pub enum CreateActorError {
     /// The parent actor given does not exist.
     #[error("no live parent actor {0}")]
     NoSuchParent(Address),
+    /// The version's worker process refused or did not answer.
+    #[error("worker of package {hash}: {reason}")]
+    Worker {
+        /// The package hash.
+        hash: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The system is shutting down.
     #[error("the actor system is shutting down")]
     ShuttingDown,

@@ -48,6 +48,7 @@ pub mod remote;
 mod report;
 mod system;
 pub mod tls;
+pub mod worker;
 
 pub use actor_abi;
 pub use config::SystemConfig;

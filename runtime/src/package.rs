@@ -41,6 +41,8 @@ pub(crate) enum LibraryFiles {
         staging: Staging,
         /// The library's file name in it.
         library: String,
+        /// The library file's SHA-256 from the signed manifest.
+        sha256: String,
     },
 }
 
@@ -48,7 +50,7 @@ impl fmt::Debug for LibraryFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LibraryFiles::Bytes { name, bytes } => write!(f, "{name} ({} bytes in memory)", bytes.len()),
-            LibraryFiles::Staged { staging, library } => write!(f, "{}", staging.path_of(library).display()),
+            LibraryFiles::Staged { staging, library, .. } => write!(f, "{}", staging.path_of(library).display()),
         }
     }
 }
@@ -57,12 +59,18 @@ impl LibraryFiles {
     /// The staging directory and the library's file name in it, writing
     /// in-memory bytes into a fresh staging directory under `root` first.
     pub(crate) fn stage(self, root: &std::path::Path) -> Result<(Staging, String), LoadError> {
+        self.stage_with_hash(root).map(|(staging, library, _)| (staging, library))
+    }
+
+    /// As [`LibraryFiles::stage`], with the library's SHA-256 (from the
+    /// signed manifest, or of the in-memory bytes).
+    pub(crate) fn stage_with_hash(self, root: &std::path::Path) -> Result<(Staging, String, String), LoadError> {
         match self {
-            LibraryFiles::Staged { staging, library } => Ok((staging, library)),
+            LibraryFiles::Staged { staging, library, sha256 } => Ok((staging, library, sha256)),
             LibraryFiles::Bytes { name, bytes } => {
                 let staging = Staging::new(root)?;
                 let library = staging.write(&name, &bytes)?;
-                Ok((staging, library))
+                Ok((staging, library, sha256_hex(&bytes)))
             }
         }
     }

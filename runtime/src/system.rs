@@ -293,6 +293,11 @@ impl ActorSystem {
         nodes::connect(&self.engine, peer, stream, kind, Some(control))
     }
 
+    /// A node number for a process this system starts.
+    pub(crate) fn new_node(&self) -> u32 {
+        self.engine.new_node()
+    }
+
     /// Where package libraries are written; pass it to
     /// [`SourceAuthority::stage_file`](crate::tls::SourceAuthority::stage_file).
     pub fn extract_root(&self) -> &Path {

@@ -65,6 +65,8 @@ pub(crate) struct EngineState {
     pub(in crate::engine) node: u32,
     /// Transports to other nodes (a leaf lock, see `nodes`).
     pub(in crate::engine) routes: RwLock<Routes>,
+    /// The next node number this system hands to a process it starts.
+    next_node: AtomicU32,
 }
 
 static SYSTEM_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -99,6 +101,7 @@ impl EngineState {
             stopping: AtomicBool::new(false),
             node,
             routes: RwLock::new(Routes::default()),
+            next_node: AtomicU32::new(1),
         });
         let host = Executor::start("thespian-host", engine.config.host_threads, &engine)?;
         let _ = engine.host_exec.set(host);
@@ -114,6 +117,17 @@ impl EngineState {
     /// This node's number.
     pub(crate) fn node(&self) -> u32 {
         self.node
+    }
+
+    /// A node number for a process this system starts: never this node's,
+    /// never one handed out before.
+    pub(crate) fn new_node(&self) -> u32 {
+        loop {
+            let n = self.next_node.fetch_add(1, Ordering::Relaxed);
+            if n != self.node && n != Address::MAIN_NODE {
+                return n;
+            }
+        }
     }
 
     /// Where package libraries are written.

@@ -7,4 +7,5 @@
 
 pub(crate) mod library;
 pub mod maps;
+pub(crate) mod os;
 pub(crate) mod staging;

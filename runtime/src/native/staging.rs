@@ -75,6 +75,26 @@ impl Staging {
         self.dir.join(file_name)
     }
 
+    /// Gives the directory up to another process (a worker that loads from
+    /// it and removes it at unload): dropping this no longer removes it.
+    pub(crate) fn hand_over(mut self) -> PathBuf {
+        self.committed = true;
+        self.dir.clone()
+    }
+
+    /// Takes charge of a staging directory another process of this user
+    /// handed over; refused unless it is a real directory of ours that no
+    /// one else can enter.
+    pub(crate) fn adopt(dir: PathBuf) -> Result<Staging, LoadError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(&dir).map_err(io_err(&dir))?;
+        if !meta.is_dir() || meta.uid() != crate::native::os::euid() || meta.mode() & 0o077 != 0 {
+            let why = std::io::Error::other("not a private directory of this user");
+            return Err(io_err(&dir)(why));
+        }
+        Ok(Staging { dir, committed: false })
+    }
+
     /// Moves the staged files to `root/NAME`, or `root/NAME.N` with the
     /// first free N when that exists. An existing directory is never
     /// replaced: it may hold the code of a version that is still resident,

@@ -36,6 +36,8 @@ pub enum Control {
     Loaded {
         /// Its home in the worker.
         home: u32,
+        /// The library file it was loaded from.
+        library: String,
         /// The classes it exports.
         classes: Vec<String>,
     },

@@ -16,7 +16,7 @@
 //! bytes    := len:u32 byte*len              text = bytes that are UTF-8
 //! texts    := count:u32 text*count          count <= MAX_TEXTS
 //! op 1 Hello   := node:u32 pid:u32          op 2 Load := text*6 texts
-//! op 3 Loaded  := home:u32 texts            op 4 Create := text
+//! op 3 Loaded  := home:u32 text texts       op 4 Create := text
 //! op 5 Created := addr                      op 6 Failed := text
 //! op 7 Stop    :=
 //! ```
@@ -173,9 +173,10 @@ pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
             }
             put_texts(out, actors);
         }
-        Control::Loaded { home, classes } => {
+        Control::Loaded { home, library, classes } => {
             out.push(OP_LOADED);
             put_u32(out, *home);
+            put_bytes(out, library.as_bytes());
             put_texts(out, classes);
         }
         Control::Create { class } => {
@@ -382,7 +383,7 @@ impl<'a> Cursor<'a> {
                 hash: self.text()?,
                 actors: self.texts()?,
             },
-            OP_LOADED => Control::Loaded { home: self.u32()?, classes: self.texts()? },
+            OP_LOADED => Control::Loaded { home: self.u32()?, library: self.text()?, classes: self.texts()? },
             OP_CREATE => Control::Create { class: self.text()? },
             OP_CREATED => Control::Created { addr: self.addr()? },
             OP_FAILED => Control::Failed { reason: self.text()? },

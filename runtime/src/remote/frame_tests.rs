@@ -152,7 +152,7 @@ fn every_control() -> Vec<Control> {
             hash: "cd".repeat(32),
             actors: vec!["foo.a".into(), "foo.b".into()],
         },
-        Control::Loaded { home: 3, classes: vec!["foo.a".into()] },
+        Control::Loaded { home: 3, library: "/run/x/abc/libfoo.so".into(), classes: vec!["foo.a".into()] },
         Control::Create { class: "foo.a".into() },
         Control::Created { addr: addr(4, 1, 99) },
         Control::Failed { reason: "no such class".into() },
@@ -183,7 +183,7 @@ fn unknown_control_operations_and_long_lists_are_refused() {
     body[2] = 99;
     assert_eq!(decode(&body), Err(FrameError::Op(99)));
     let mut out = Vec::new();
-    encode_control(&Control::Loaded { home: 1, classes: vec![] }, &mut out);
+    encode_control(&Control::Loaded { home: 1, library: String::new(), classes: vec![] }, &mut out);
     let mut body = out.split_off(4);
     let at = body.len() - 4;
     body[at..].copy_from_slice(&(MAX_TEXTS + 1).to_le_bytes());

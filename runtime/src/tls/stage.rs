@@ -34,7 +34,7 @@ impl SourceAuthority {
             group: verified.manifest.group.clone(),
             version: verified.manifest.version_text().to_string(),
             hash: verified.hash.clone(),
-            files: LibraryFiles::Staged { staging: sink.staging, library },
+            files: LibraryFiles::Staged { staging: sink.staging, library: library.0, sha256: library.1 },
             actors: verified.manifest.actors.clone(),
         };
         Ok((verified, package))
@@ -45,8 +45,8 @@ impl SourceAuthority {
 /// the entry's last path component.
 struct StagingSink {
     staging: Staging,
-    /// The library's file name, once written.
-    library: Option<String>,
+    /// The library's file name and its manifest SHA-256, once written.
+    library: Option<(String, String)>,
 }
 
 /// The file an entry is staged as (before sanitising): its last path component.
@@ -60,7 +60,7 @@ impl LibrarySink for StagingSink {
     fn writer(&mut self, entry: &EntryInfo) -> Result<Box<dyn Write>, LoadError> {
         let (file_name, file) = self.staging.create(base_name(entry))?;
         if entry.kind == EntryKind::Library {
-            self.library = Some(file_name);
+            self.library = Some((file_name, entry.sha256.clone()));
         }
         Ok(Box::new(file))
     }

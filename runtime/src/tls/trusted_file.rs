@@ -64,8 +64,7 @@ pub enum ReadError {
 
 /// This process's effective user id.
 pub fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    crate::native::os::euid()
 }
 
 /// Checks the owner and mode of `path` (described by `meta`, which should

@@ -1,0 +1,23 @@
+//! Package versions in worker processes of their own, so that a crash in a
+//! package (abort, segfault, stack overflow, `exit`) takes only its worker.
+//!
+//! The starting system ([`IsolatedVersion::start`]) takes a package
+//! verified and staged as for an in-process load, then starts
+//! the worker program with one end of a socketpair at descriptor 3. The
+//! worker (a program that calls [`run_if_worker`] first in `main`) runs an
+//! actor system of its own as the node it was given, says hello, re-checks
+//! the library's SHA-256, never the signatures, and loads it. Messages and
+//! control requests share the socket (see `remote::frame`); everything the
+//! worker sends is checked like any peer's.
+
+mod serve;
+mod start;
+
+pub use serve::run_if_worker;
+pub use start::{IsolatedVersion, WorkerExit, WorkerProgram};
+
+/// The environment variables a worker is started with.
+pub(crate) const NODE_ENV: &str = "THESPIAN_WORKER_NODE";
+pub(crate) const ROOT_ENV: &str = "THESPIAN_WORKER_ROOT";
+/// The descriptor the worker's end of the socketpair is at.
+pub(crate) const WORKER_FD: i32 = 3;

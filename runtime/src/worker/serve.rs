@@ -1,0 +1,122 @@
+//! Inside a worker process: one actor system as the node it was given, one
+//! loaded version, and the control requests of the system that started it.
+
+use std::path::PathBuf;
+use std::sync::mpsc::channel;
+
+use actor_abi::Address;
+
+use crate::native::staging::Staging;
+use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
+use crate::remote::Control;
+use crate::remote::stream::Connection;
+use crate::worker::{NODE_ENV, ROOT_ENV, WORKER_FD};
+use crate::{ActorSystem, RouteKind, SystemConfig};
+
+/// If this process was started as a worker, serves as one and exits;
+/// otherwise returns at once. Call it first in `main` of the program given
+/// to [`WorkerProgram`](crate::worker::WorkerProgram).
+///
+/// ```no_run
+/// // First thing in `main`:
+/// runtime::worker::run_if_worker();
+/// // ... the program's own work ...
+/// ```
+pub fn run_if_worker() {
+    let Some(node) = std::env::var_os(NODE_ENV) else { return };
+    let code = match serve(&node.to_string_lossy()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("thespian worker {}: {e}", std::process::id());
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn serve(node: &str) -> Result<(), String> {
+    let node: u32 = node.parse().map_err(|_| format!("{NODE_ENV}={node:?} is not a node number"))?;
+    let root = std::env::var_os(ROOT_ENV).map(PathBuf::from).ok_or(format!("{ROOT_ENV} is not set"))?;
+    let stream = crate::native::os::inherited_stream(WORKER_FD).map_err(|e| format!("descriptor {WORKER_FD}: {e}"))?;
+    let config = SystemConfig::default().with_node(node).with_extract_root(root);
+    let system = ActorSystem::start(config).map_err(|e| e.to_string())?;
+    let (tx, requests) = channel();
+    let conn = system
+        .connect_with_control(Address::MAIN_NODE, stream, RouteKind::Default, tx)
+        .map_err(|e| format!("connecting: {e}"))?;
+    let hello = Control::Hello { node, pid: std::process::id() };
+    conn.send_control(hello).map_err(|e| e.to_string())?;
+    let mut loaded: Option<String> = None;
+    // The loop ends on Stop, or when the starter goes away (the reader ends
+    // and drops the sending half of `requests`).
+    for request in requests {
+        let answer = match request {
+            Control::Load { dir, library, sha256, group, version, hash, actors } => {
+                let pkg = Handed { dir, library, sha256, group, version, hash, actors };
+                load(&system, pkg, &mut loaded)
+            }
+            Control::Create { class } => create(&system, loaded.as_deref(), &class),
+            Control::Stop => break,
+            other => Control::Failed { reason: format!("a worker does not take {other:?}") },
+        };
+        answer_or_stop(&conn, answer)?;
+    }
+    system.shutdown();
+    conn.close();
+    Ok(())
+}
+
+fn answer_or_stop(conn: &Connection, answer: Control) -> Result<(), String> {
+    conn.send_control(answer).map_err(|e| format!("answering: {e}"))
+}
+
+/// A staged package as the starter handed it over.
+struct Handed {
+    dir: String,
+    library: String,
+    sha256: String,
+    group: String,
+    version: String,
+    hash: String,
+    actors: Vec<String>,
+}
+
+fn load(system: &ActorSystem, pkg: Handed, loaded: &mut Option<String>) -> Control {
+    if loaded.is_some() {
+        return Control::Failed { reason: "this worker has a version loaded already".into() };
+    }
+    let staging = match Staging::adopt(PathBuf::from(&pkg.dir)) {
+        Ok(s) => s,
+        Err(e) => return Control::Failed { reason: e.to_string() },
+    };
+    let file = staging.path_of(&pkg.library);
+    match std::fs::read(&file).map(|b| sha256_hex(&b)) {
+        Ok(h) if h == pkg.sha256 => {}
+        Ok(h) => {
+            let reason = format!("{} has SHA-256 {h}, the signed manifest says {}", file.display(), pkg.sha256);
+            return Control::Failed { reason };
+        }
+        Err(e) => return Control::Failed { reason: format!("{}: {e}", file.display()) },
+    }
+    let files = LibraryFiles::Staged { staging, library: pkg.library, sha256: pkg.sha256 };
+    let verified =
+        VerifiedPackage { group: pkg.group, version: pkg.version, hash: pkg.hash, files, actors: pkg.actors };
+    match system.load(verified) {
+        Ok(info) => {
+            *loaded = Some(info.hash.clone());
+            let library = info.library.to_string_lossy().into_owned();
+            Control::Loaded { home: info.home, library, classes: info.classes }
+        }
+        Err(e) => Control::Failed { reason: e.to_string() },
+    }
+}
+
+fn create(system: &ActorSystem, loaded: Option<&str>, class: &str) -> Control {
+    let Some(hash) = loaded else {
+        return Control::Failed { reason: "no version is loaded in this worker".into() };
+    };
+    match system.create_actor(hash, class) {
+        Ok(addr) => Control::Created { addr },
+        Err(e) => Control::Failed { reason: e.to_string() },
+    }
+}

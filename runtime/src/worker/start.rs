@@ -1,0 +1,261 @@
+//! The starting side: a worker process per isolated version, its hello and
+//! load handshake, actor creation in it, and stopping it.
+//!
+//! One request is outstanding at a time (the `answers` lock is held from
+//! request to answer), so answers need no ids. A worker that does not
+//! answer within the timeout, or answers out of turn, is killed: a late
+//! answer must never be taken for the next request's.
+
+use std::ffi::OsString;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant, SystemTime};
+
+use actor_abi::Address;
+
+use crate::error::{CreateActorError, LoadError};
+use crate::package::{PackageInfo, VerifiedPackage};
+use crate::remote::Control;
+use crate::remote::stream::Connection;
+use crate::worker::{NODE_ENV, ROOT_ENV, WORKER_FD};
+use crate::{ActorSystem, RouteKind};
+
+/// The program a worker runs: one that calls
+/// [`run_if_worker`](crate::worker::run_if_worker) first in `main` (the
+/// `thespian-director` binary does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerProgram {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+}
+
+/// How a worker process ended when it was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerExit {
+    /// It exited by itself after the stop request.
+    Exited(ExitStatus),
+    /// It did not exit within the grace period and was killed.
+    Killed {
+        /// The grace period it had.
+        after: Duration,
+    },
+}
+
+impl std::fmt::Display for WorkerExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerExit::Exited(_) => f.write_str("worker exited"),
+            WorkerExit::Killed { after } => write!(f, "worker killed after {}s", after.as_secs_f64()),
+        }
+    }
+}
+
+/// A package version loaded in a worker process of its own. Dropping it
+/// kills the worker (no process is ever left behind).
+pub struct IsolatedVersion {
+    info: PackageInfo,
+    node: u32,
+    child: Mutex<Child>,
+    conn: Option<Connection>,
+    answers: Mutex<Receiver<Control>>,
+    timeout: Duration,
+}
+
+/// Starts a worker for `pkg` and loads it there (see [`IsolatedVersion::start`]).
+fn start(
+    system: &ActorSystem,
+    pkg: VerifiedPackage,
+    program: &WorkerProgram,
+    timeout: Duration,
+) -> Result<IsolatedVersion, LoadError> {
+    let VerifiedPackage { group, version, hash, files, actors } = pkg;
+    let fail = |reason: String| LoadError::Worker { group: group.clone(), reason };
+    let (staging, library, sha256) = files.stage_with_hash(system.extract_root())?;
+    let node = system.new_node();
+    let (child, stream) = spawn(program, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
+    let (tx, answers) = channel();
+    let conn = system.connect_with_control(node, stream, RouteKind::Node, tx).map_err(|e| fail(e.to_string()))?;
+    let mut worker = IsolatedVersion {
+        info: PackageInfo {
+            home: 0,
+            group: group.clone(),
+            version: version.clone(),
+            hash: hash.clone(),
+            classes: Vec::new(),
+            library: PathBuf::new(),
+            loaded_at: SystemTime::now(),
+        },
+        node,
+        child: Mutex::new(child),
+        conn: Some(conn),
+        answers: Mutex::new(answers),
+        timeout,
+    };
+    let pid = worker.pid();
+    match worker.wait_answer() {
+        Ok(Control::Hello { node: n, pid: p }) if n == node && p == pid => {}
+        Ok(other) => return Err(fail(format!("expected hello from node {node} pid {pid}, got {other:?}"))),
+        Err(why) => return Err(fail(why)),
+    }
+    let dir = staging.hand_over();
+    let load = Control::Load {
+        dir: dir.to_string_lossy().into_owned(),
+        library,
+        sha256,
+        group: group.clone(),
+        version,
+        hash,
+        actors,
+    };
+    match worker.request(load) {
+        Ok(Control::Loaded { home, library, classes }) => {
+            worker.info.home = home;
+            worker.info.library = PathBuf::from(library);
+            worker.info.classes = classes;
+            Ok(worker)
+        }
+        Ok(Control::Failed { reason }) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(fail(reason))
+        }
+        Ok(other) => Err(fail(format!("answered a load with {other:?}"))),
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(fail(why))
+        }
+    }
+}
+
+/// Starts `program` as the worker for `node`, its end of a socketpair at
+/// descriptor 3, in a session of its own, stdin from /dev/null.
+fn spawn(program: &WorkerProgram, node: u32, root: &Path) -> std::io::Result<(Child, UnixStream)> {
+    let (ours, theirs) = UnixStream::pair()?;
+    let mut cmd = Command::new(&program.program);
+    cmd.args(&program.args).env(NODE_ENV, node.to_string()).env(ROOT_ENV, root).stdin(Stdio::null());
+    crate::native::os::pass_stream(&mut cmd, &theirs, WORKER_FD);
+    let child = cmd.spawn()?;
+    drop(theirs);
+    Ok((child, ours))
+}
+
+impl IsolatedVersion {
+    /// Loads a verified package in a worker process of its own, started
+    /// from `program`, connected to `system` as a new node: a crash in the
+    /// package's code ends only that process. `timeout` bounds every answer
+    /// the worker owes (its hello, the load, each actor creation).
+    pub fn start(
+        system: &ActorSystem,
+        pkg: VerifiedPackage,
+        program: &WorkerProgram,
+        timeout: Duration,
+    ) -> Result<IsolatedVersion, LoadError> {
+        start(system, pkg, program, timeout)
+    }
+
+    /// The loaded version, as the worker reported it (`home` is its home
+    /// in the worker; its actors' addresses carry [`IsolatedVersion::node`]).
+    pub fn info(&self) -> &PackageInfo {
+        &self.info
+    }
+
+    /// The worker's node number.
+    pub fn node(&self) -> u32 {
+        self.node
+    }
+
+    /// The worker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|p| p.into_inner()).id()
+    }
+
+    /// The worker's exit status, if it has ended (it is then reaped).
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.child.lock().unwrap_or_else(|p| p.into_inner()).try_wait().ok().flatten()
+    }
+
+    /// Creates an actor of `class` in the worker.
+    pub fn create_actor(&self, class: &str) -> Result<Address, CreateActorError> {
+        let fail = |reason: String| CreateActorError::Worker { hash: self.info.hash.clone(), reason };
+        match self.request(Control::Create { class: class.to_string() }).map_err(fail)? {
+            Control::Created { addr } if addr.node() == self.node => Ok(addr),
+            Control::Failed { reason } => Err(fail(reason)),
+            other => {
+                self.kill();
+                Err(fail(format!("answered a create with {other:?}; the worker was killed")))
+            }
+        }
+    }
+
+    /// Asks the worker to unload and exit; kills it if it has not exited
+    /// within `grace`. Either way it is reaped and its connection closed.
+    pub fn stop(mut self, grace: Duration) -> WorkerExit {
+        if let Some(conn) = &self.conn {
+            let _ = conn.send_control(Control::Stop);
+        }
+        let deadline = Instant::now() + grace;
+        let exit = loop {
+            if let Some(status) = self.exit_status() {
+                break WorkerExit::Exited(status);
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                break WorkerExit::Killed { after: grace };
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        if let Some(conn) = self.conn.take() {
+            conn.close();
+        }
+        exit
+    }
+
+    /// Sends `request` and waits for its answer; on a timeout the worker
+    /// is killed (its answer could otherwise be taken for a later request's).
+    fn request(&self, request: Control) -> Result<Control, String> {
+        let answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self.conn.as_ref().ok_or("the worker is stopped")?;
+        conn.send_control(request).map_err(|e| e.to_string())?;
+        self.recv(&answers)
+    }
+
+    fn wait_answer(&self) -> Result<Control, String> {
+        let answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        self.recv(&answers)
+    }
+
+    fn recv(&self, answers: &Receiver<Control>) -> Result<Control, String> {
+        match answers.recv_timeout(self.timeout) {
+            Ok(answer) => Ok(answer),
+            Err(RecvTimeoutError::Timeout) => {
+                self.kill();
+                Err(format!("no answer within {:?}; the worker was killed", self.timeout))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(match self.exit_status() {
+                Some(status) => format!("the worker ended ({status})"),
+                None => "the worker closed its connection".to_string(),
+            }),
+        }
+    }
+
+    fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for IsolatedVersion {
+    fn drop(&mut self) {
+        if self.exit_status().is_none() {
+            self.kill();
+        }
+        if let Some(conn) = self.conn.take() {
+            conn.close();
+        }
+    }
+}
