@@ -7,20 +7,21 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use actor_abi::value;
 use common::{BIN, Env};
 use runtime::tls::SourceAuthority;
-use runtime::worker::{IsolatedVersion, WorkerExit, WorkerProgram};
+use runtime::worker::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
 use runtime::{ActorSystem, AskError, CreateActorError, SystemConfig};
 use test_support::plugins;
 
 const T: Duration = Duration::from_secs(30);
 
 fn program() -> WorkerProgram {
-    WorkerProgram { program: BIN.into(), args: Vec::new() }
+    WorkerProgram { program: BIN.into(), ..WorkerProgram::default() }
 }
 
 fn system(root: &Path) -> ActorSystem {
@@ -30,9 +31,26 @@ fn system(root: &Path) -> ActorSystem {
 /// Signs `group` 1 from a prebuilt example library and loads it in a worker.
 fn isolated(env: &Env, system: &ActorSystem, group: &str, lib: &Path) -> IsolatedVersion {
     env.gensrc_with(group, lib, &["version:1"]).ok();
+    start(env, system, group, &program())
+}
+
+/// Loads the signed `group` 1 in a new worker started from `program`.
+fn start(env: &Env, system: &ActorSystem, group: &str, program: &WorkerProgram) -> IsolatedVersion {
     let file = env.dir().join(format!("{group}-1.tls"));
     let (_, pkg) = SourceAuthority::new(env.dir()).stage_file(&file, system.extract_root()).expect("verified");
-    IsolatedVersion::start(system, pkg, &program(), T).expect("loaded in a worker")
+    IsolatedVersion::start(system, pkg, program, T).expect("loaded in a worker")
+}
+
+/// Waits for the worker to end and reap it.
+fn exit_of(worker: &IsolatedVersion) -> std::process::ExitStatus {
+    let deadline = Instant::now() + T;
+    loop {
+        if let Some(status) = worker.exit_status() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the worker did not end");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn process_gone(pid: u32) -> bool {
@@ -75,15 +93,61 @@ fn a_worker_that_aborts_fails_the_waiting_ask_at_once_and_the_starter_keeps_serv
     let long = Duration::from_secs(600);
     assert_eq!(system.ask(&actor, "abort", long), Err(AskError::NodeLost(actor)), "not a timeout");
     assert!(started.elapsed() < long);
-    let status = loop {
-        if let Some(status) = bad.exit_status() {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    use std::os::unix::process::ExitStatusExt;
+    let status = exit_of(&bad);
     assert_eq!(status.signal(), Some(libc::SIGABRT), "{status}");
     let pong = system.ask(&foo, value!({"ping": 1}), T).expect("the other worker still answers");
     assert_eq!(pong.get("pong").and_then(|v| v.as_i64()), Some(1));
     assert!(matches!(good.stop(T), WorkerExit::Exited(_)));
+}
+
+/// How a crash must show in the worker's exit status.
+fn died_as(msg: &str, status: std::process::ExitStatus) -> bool {
+    match msg {
+        "exit" => status.code() == Some(3),
+        "segv" => status.signal() == Some(libc::SIGSEGV),
+        // Rust reports a stack overflow and aborts; a guard page hit
+        // outside its handler is a plain SIGSEGV.
+        "stack" => matches!(status.signal(), Some(libc::SIGABRT | libc::SIGSEGV)),
+        // A refused allocation makes Rust abort.
+        _ => status.signal() == Some(libc::SIGABRT),
+    }
+}
+
+#[test]
+fn each_way_a_package_can_kill_its_process_ends_only_its_worker() {
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let good = isolated(&env, &system, "foo", &plugins().foo);
+    let foo = good.create_actor("foo.fooactor").expect("created");
+    env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
+    let limited =
+        WorkerProgram { limits: WorkerLimits { memory_mib: Some(768), ..WorkerLimits::default() }, ..program() };
+    for msg in ["abort", "segv", "stack", "exit", "oom"] {
+        let bad = start(&env, &system, "misbehave", &limited);
+        let actor = bad.create_actor("misbehave.Actor").expect("created");
+        assert_eq!(system.ask(&actor, "ping", T), Ok("pong".into()));
+        let long = Duration::from_secs(600);
+        assert_eq!(system.ask(&actor, msg, long), Err(AskError::NodeLost(actor)), "{msg}: an error, not a timeout");
+        let status = exit_of(&bad);
+        assert!(died_as(msg, status), "{msg}: the worker ended with {status}");
+        let pong = system.ask(&foo, value!({"ping": 7}), T).expect("the other worker still answers");
+        assert_eq!(pong.get("pong").and_then(|v| v.as_i64()), Some(7), "{msg}");
+    }
+    assert!(matches!(good.stop(T), WorkerExit::Exited(_)));
+}
+
+#[test]
+fn a_handler_that_spins_times_out_and_its_worker_is_killed_after_the_grace_period() {
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let spinner = isolated(&env, &system, "misbehave", &plugins().misbehave);
+    let pid = spinner.pid();
+    let actor = spinner.create_actor("misbehave.Actor").expect("created");
+    let r = system.ask(&actor, "spin", Duration::from_secs(1));
+    assert!(matches!(r, Err(AskError::Timeout { .. })), "{r:?}");
+    let grace = Duration::from_millis(500);
+    assert_eq!(spinner.stop(grace), WorkerExit::Killed { after: grace });
+    assert!(process_gone(pid), "killed and reaped");
 }

@@ -10,6 +10,12 @@
 //! - `{"sleep_ms": n}`: blocks its thread for `n` milliseconds, then replies `"slept"`;
 //! - `"ping"`: `"pong"`;
 //! - `"abort"`: aborts the process (a package that crashes its host);
+//! - `"segv"`: writes through a null pointer (SIGSEGV);
+//! - `"stack"`: recurses without end (stack overflow);
+//! - `"exit"`: calls `std::process::exit(3)`;
+//! - `"spin"`: loops forever and never answers;
+//! - `"oom"`: allocates 64 MiB blocks until an allocation is refused (only
+//!   ever sent to a worker with a memory limit);
 //! - `{"typed_poison": text}`: creates a child and sends it a typed `Bomb`
 //!   holding `text`, which the child panics on; when the `PoisonMessage`
 //!   comes back with the `Bomb` as its original, answers `"poisoned by TEXT"`;
@@ -172,6 +178,18 @@ impl Actor for Misbehave {
             Some("ping") => "pong".into(),
             // Takes the whole process down, as a crashing package does.
             Some("abort") => std::process::abort(),
+            Some("segv") => segv(),
+            Some("stack") => recurse(0).into(),
+            Some("exit") => std::process::exit(3),
+            Some("spin") => loop {
+                std::hint::spin_loop();
+            },
+            Some("oom") => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![1u8; 64 << 20]));
+                }
+            }
             Some("reply_twice") => {
                 cx.send(&from, "first");
                 "second".into()
@@ -186,4 +204,20 @@ impl Actor for Misbehave {
 export_actors! {
     "misbehave.Actor" => Misbehave;
     shutdown = stop_worker
+}
+
+/// Writes through a null pointer: a package with a memory bug.
+fn segv() -> ! {
+    let p: *mut u8 = std::hint::black_box(std::ptr::null_mut());
+    // SAFETY: none; this is the bug the test package exists to have. The
+    // write is volatile so it happens, and the process dies of SIGSEGV.
+    unsafe { p.write_volatile(1) };
+    unreachable!("a write through null returned")
+}
+
+/// Recurses until the stack runs out.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1).wrapping_add(frame[0])
 }

@@ -11,16 +11,54 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type Resource = libc::c_int;
+
+/// Resource limits for a child process (`setrlimit`, soft = hard).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Limits(Vec<(Resource, u64)>);
+
+impl Limits {
+    /// Address space, in MiB.
+    pub(crate) fn memory_mib(mut self, mib: u64) -> Self {
+        self.0.push((libc::RLIMIT_AS, mib.saturating_mul(1 << 20)));
+        self
+    }
+
+    /// CPU time, in seconds.
+    pub(crate) fn cpu_seconds(mut self, secs: u64) -> Self {
+        self.0.push((libc::RLIMIT_CPU, secs));
+        self
+    }
+
+    /// Open file descriptors.
+    pub(crate) fn open_files(mut self, n: u64) -> Self {
+        self.0.push((libc::RLIMIT_NOFILE, n));
+        self
+    }
+}
+
 /// Makes `cmd`'s child find `stream` at descriptor `target` (with
-/// close-on-exec cleared) and start a session of its own (no controlling
-/// terminal). `stream` must stay open until the child is spawned.
-pub(crate) fn pass_stream(cmd: &mut Command, stream: &UnixStream, target: RawFd) {
+/// close-on-exec cleared), start a session of its own (no controlling
+/// terminal) and run under `limits`. `stream` must stay open until the
+/// child is spawned.
+pub(crate) fn prepare_child(cmd: &mut Command, stream: &UnixStream, target: RawFd, limits: &Limits) {
     let fd = stream.as_raw_fd();
+    let limits = limits.0.clone();
     // SAFETY: the closure runs in the child between fork and exec and only
-    // calls async-signal-safe functions (dup2, fcntl, setsid) on descriptors
-    // the parent owns and keeps open until spawn returns.
+    // calls async-signal-safe functions (dup2, fcntl, setsid, setrlimit) on
+    // descriptors the parent owns and keeps open until spawn returns, and on
+    // `limits`, which was allocated before the fork.
     unsafe {
         cmd.pre_exec(move || {
+            for (resource, value) in &limits {
+                let lim = libc::rlimit { rlim_cur: *value as libc::rlim_t, rlim_max: *value as libc::rlim_t };
+                if libc::setrlimit(*resource, &lim) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             if fd == target {
                 let flags = libc::fcntl(fd, libc::F_GETFD);
                 if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {

@@ -14,7 +14,7 @@ mod serve;
 mod start;
 
 pub use serve::run_if_worker;
-pub use start::{IsolatedVersion, WorkerExit, WorkerProgram};
+pub use start::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
 
 /// The environment variables a worker is started with.
 pub(crate) const NODE_ENV: &str = "THESPIAN_WORKER_NODE";
