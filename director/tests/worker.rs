@@ -151,3 +151,38 @@ fn a_handler_that_spins_times_out_and_its_worker_is_killed_after_the_grace_perio
     assert_eq!(spinner.stop(grace), WorkerExit::Killed { after: grace });
     assert!(process_gone(pid), "killed and reaped");
 }
+
+/// Tells the test about every child that exits.
+struct Parent(std::sync::mpsc::Sender<actor_abi::Address>);
+
+impl actor_abi::Actor for Parent {
+    fn receive(&mut self, _cx: &mut actor_abi::Context<'_>, msg: &actor_abi::Message, _from: actor_abi::Address) {
+        if let actor_abi::Message::ChildActorExited { child } = msg {
+            let _ = self.0.send(*child);
+        }
+    }
+}
+
+#[test]
+fn global_names_and_parents_reach_across_to_worker_actors() {
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let worker = isolated(&env, &system, "foo", &plugins().foo);
+    let (exits, exited) = std::sync::mpsc::channel();
+    let parent = system.create_host_actor(Parent(exits));
+    let options = runtime::CreateOptions { global_name: Some("InWorker".into()), parent: Some(parent) };
+    let foo = worker.create_actor_with("foo.fooactor", options).expect("created with a parent across");
+    assert!(system.assign_global_name("MainFoo", &foo), "a worker actor can carry a name of the starter");
+    assert_eq!(system.lookup_name("MainFoo"), Some(foo));
+    let pong = system.ask(&system.lookup_name("MainFoo").unwrap(), value!({"ping": 2}), T).unwrap();
+    assert_eq!(pong.get("pong").and_then(|v| v.as_i64()), Some(2));
+
+    system.tell_message(&foo, actor_abi::Message::ActorExitRequest);
+    assert_eq!(exited.recv_timeout(T), Ok(foo), "the parent on the starter heard its child exit");
+
+    let again = worker.create_actor("foo.fooactor").expect("created");
+    assert!(system.assign_global_name("MainFoo", &again));
+    assert!(matches!(worker.stop(T), WorkerExit::Exited(_)));
+    assert_eq!(system.lookup_name("MainFoo"), None, "the name went with the worker");
+}

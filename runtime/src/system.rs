@@ -116,7 +116,9 @@ impl ActorSystem {
     }
 
     /// Creates an actor of `class` in `package` with options: a global name,
-    /// and a parent actor that gets `ChildActorExited` when it stops.
+    /// and a parent actor that gets `ChildActorExited` when it stops. A
+    /// parent of this node must be alive; one of another node (the node
+    /// that started this one) is taken on trust and only gets told.
     pub fn create_actor_with(
         &self,
         package: &str,
@@ -125,15 +127,24 @@ impl ActorSystem {
     ) -> Result<Address, CreateActorError> {
         let version =
             self.engine.find_version(package).map_err(|_| CreateActorError::NoSuchPackage(package.to_string()))?;
-        let parent = match options.parent {
-            Some(p) => Some(self.engine.live_cell(p).ok_or(CreateActorError::NoSuchParent(p))?),
-            None => None,
+        let local_parent = match options.parent {
+            Some(p) if p.node() == self.engine.node() => {
+                Some(self.engine.live_cell(p).ok_or(CreateActorError::NoSuchParent(p))?)
+            }
+            _ => None,
         };
-        spawn::create_package_actor(&self.engine, &version, class, options.global_name.as_deref(), parent.as_ref())
+        let parent = match (&local_parent, options.parent) {
+            (Some(cell), _) => spawn::Parent::Here(cell),
+            (None, Some(remote)) => spawn::Parent::Elsewhere(remote),
+            (None, None) => spawn::Parent::None,
+        };
+        spawn::create_package_actor(&self.engine, &version, class, options.global_name.as_deref(), parent)
     }
 
     /// Points the global name `name` at the live actor `addr` (moving it from
-    /// whichever actor had it). False if `addr` is not a live actor.
+    /// whichever actor had it). False if `addr` is not a live actor. An
+    /// actor of another node counts as live while its node has a route; its
+    /// name goes when the node does.
     pub fn assign_global_name(&self, name: &str, addr: &Address) -> bool {
         self.engine.assign_name(name, *addr)
     }

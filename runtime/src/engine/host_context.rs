@@ -46,10 +46,12 @@ impl ContextBackend for HostContext<'_> {
         let Some(version) = self.engine.newest_exporting(class) else {
             return Err(CreateError::UnknownClass { class: class.to_string() });
         };
-        spawn::create_package_actor(self.engine, &version, class, global_name, Some(self.cell)).map_err(|e| match e {
-            CreateActorError::UnknownClass { .. } => CreateError::UnknownClass { class: class.to_string() },
-            other => CreateError::Refused { class: class.to_string(), reason: other.to_string() },
-        })
+        spawn::create_package_actor(self.engine, &version, class, global_name, spawn::Parent::Here(self.cell)).map_err(
+            |e| match e {
+                CreateActorError::UnknownClass { .. } => CreateError::UnknownClass { class: class.to_string() },
+                other => CreateError::Refused { class: class.to_string(), reason: other.to_string() },
+            },
+        )
     }
 
     fn wakeup_after(&mut self, delay: Duration, payload: Value) {

@@ -7,7 +7,7 @@
 //! they already are), exit requests, child exits, wakeups and poison
 //! notices about values. A typed or package-internal message, or one whose
 //! sender waits for its delivery, stays a dead letter with the reason.
-//! The `routes` lock is a leaf, taken only on the way out of the node.
+//! The `routes` lock is taken alone, or under `names` (see `state`).
 
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
@@ -33,7 +33,8 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    fn to(&self, node: u32) -> Option<Arc<dyn Outbound>> {
+    /// The transport for `node`, if any.
+    pub(in crate::engine) fn to(&self, node: u32) -> Option<Arc<dyn Outbound>> {
         self.by_node.get(&node).or(self.default.as_ref()).cloned()
     }
 }
@@ -50,8 +51,10 @@ pub(crate) fn attach_default(engine: &EngineState, link: Arc<dyn Outbound>) {
 
 /// Forgets the route to `node` and fails every ask waiting on one of its
 /// actors at once; returns how many asks failed.
+/// Its actors' global names are dropped too.
 pub(crate) fn lost(engine: &EngineState, node: u32) -> usize {
     engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.remove(&node);
+    engine.forget_names_on(node);
     let failed = std::cell::Cell::new(0);
     fail_waiting(
         engine,

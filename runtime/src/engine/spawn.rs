@@ -28,6 +28,19 @@ pub(crate) fn create_host_actor(
     })
 }
 
+/// Who gets `ChildActorExited` when a new actor stops.
+#[derive(Clone, Copy)]
+pub(crate) enum Parent<'a> {
+    /// Nobody.
+    None,
+    /// An actor of this node (it also lists the child, and stops it when
+    /// it stops itself).
+    Here(&'a Arc<ActorCell>),
+    /// An actor of another node (the node that started this one), which
+    /// only gets told.
+    Elsewhere(Address),
+}
+
 /// Creates an actor of `class` in `version`; it is constructed on the
 /// version's own thread. `parent` gets `ChildActorExited` when it stops.
 pub(crate) fn create_package_actor(
@@ -35,7 +48,7 @@ pub(crate) fn create_package_actor(
     version: &Arc<Version>,
     class: &str,
     global_name: Option<&str>,
-    parent: Option<&Arc<ActorCell>>,
+    parent: Parent<'_>,
 ) -> Result<Address, CreateActorError> {
     if engine.stopping.load(Ordering::Acquire) {
         return Err(CreateActorError::ShuttingDown);
@@ -56,12 +69,18 @@ pub(crate) fn create_package_actor(
             addr,
             kind: CellKind::Package(version.clone()),
             class: class.to_string(),
-            parent: parent.map(|p| p.addr),
+            parent: match parent {
+                Parent::None => None,
+                Parent::Here(p) => Some(p.addr),
+                Parent::Elsewhere(a) => Some(a),
+            },
             global_name: global_name.map(str::to_string),
             object: ActorObject::Unbuilt { class_index, library },
         }
     });
-    if let Some(p) = parent.filter(|p| p.addr != addr) {
+    if let Parent::Here(p) = parent
+        && p.addr != addr
+    {
         p.add_child(addr);
     }
     Ok(addr)

@@ -16,14 +16,16 @@
 //!    [`load`](crate::engine::package::load)); no other lock is taken under
 //!    `versions`, and no lock at all is held across `dlopen`, thread start
 //!    or a package's `init`.
-//! 2. `names`, then a table shard (a creator under a global name inserts the
-//!    cell while it holds `names`, so one name gets one actor).
+//! 2. `names`, then a table shard or `routes` (a creator under a global name
+//!    inserts the cell while it holds `names`, so one name gets one actor;
+//!    a name of another node's actor is live while that node has a route).
 //! 3. A cell's `object`, then its mailbox queue (a handler's run drains the
 //!    queue while it holds the object). Children and the mailbox queue are
 //!    leaves.
 //!
-//! `resident`, `routes`, a version's `library` and `live` counters, the
-//! timer's and the reply slots' locks are leaves.
+//! `resident`, a version's `library` and `live` counters, the timer's and
+//! the reply slots' locks are leaves; so is `routes`, except that it may be
+//! taken under `names`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -188,16 +190,32 @@ impl EngineState {
         self.live_name_in(&names, name)
     }
 
-    /// As [`EngineState::live_name`], with the names lock already held.
+    /// As [`EngineState::live_name`], with the names lock already held. A
+    /// name of an actor of another node counts as live while that node has
+    /// a route (its liveness is that node's to know).
     pub(in crate::engine) fn live_name_in(&self, names: &HashMap<String, Address>, name: &str) -> Option<Address> {
         let addr = *names.get(name)?;
+        if addr.node() != self.node {
+            return self.has_route(addr.node()).then_some(addr);
+        }
         self.table.get(addr.id()).filter(|c| !c.is_stopped()).map(|c| c.addr)
     }
 
-    /// Points `name` at the live actor `addr`; false if it is not one.
+    /// True if messages for `node` have somewhere to go.
+    fn has_route(&self, node: u32) -> bool {
+        self.routes.read().unwrap_or_else(|p| p.into_inner()).to(node).is_some()
+    }
+
+    /// Drops every name of an actor of `node` (it went away).
+    pub(in crate::engine) fn forget_names_on(&self, node: u32) {
+        self.names.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, a| a.node() != node);
+    }
+
+    /// Points `name` at the live actor `addr` (of this node, or of a node
+    /// with a route); false if it is not one.
     pub(crate) fn assign_name(&self, name: &str, addr: Address) -> bool {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        let live = self.live_cell(addr).is_some();
+        let live = if addr.node() == self.node { self.live_cell(addr).is_some() } else { self.has_route(addr.node()) };
         if live {
             names.insert(name.to_string(), addr);
         }

@@ -45,6 +45,10 @@ pub enum Control {
     Create {
         /// The class.
         class: String,
+        /// A global name in the worker, if any.
+        global_name: Option<String>,
+        /// The parent to tell when the actor stops ([`Address::NOBODY`]: none).
+        parent: Address,
     },
     /// Worker -> starter: the actor created.
     Created {

@@ -16,7 +16,7 @@
 //! bytes    := len:u32 byte*len              text = bytes that are UTF-8
 //! texts    := count:u32 text*count          count <= MAX_TEXTS
 //! op 1 Hello   := node:u32 pid:u32          op 2 Load := text*6 texts
-//! op 3 Loaded  := home:u32 text texts       op 4 Create := text
+//! op 3 Loaded  := home:u32 text texts       op 4 Create := text texts(0..=1) addr
 //! op 5 Created := addr                      op 6 Failed := text
 //! op 7 Stop    :=
 //! ```
@@ -114,6 +114,9 @@ pub enum FrameError {
     /// A list of texts longer than allowed.
     #[error("a list of {0} texts (at most {MAX_TEXTS} allowed)")]
     Texts(u32),
+    /// An optional field with more than one value.
+    #[error("an optional field holds {0} values")]
+    Optional(usize),
     /// A field runs past the end of the frame.
     #[error("the frame ends inside a field at byte {at} (needs {needed} more)")]
     Truncated {
@@ -179,9 +182,11 @@ pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
             put_bytes(out, library.as_bytes());
             put_texts(out, classes);
         }
-        Control::Create { class } => {
+        Control::Create { class, global_name, parent } => {
             out.push(OP_CREATE);
             put_bytes(out, class.as_bytes());
+            put_texts(out, global_name.as_slice());
+            put_addr(out, *parent);
         }
         Control::Created { addr } => {
             out.push(OP_CREATED);
@@ -384,7 +389,14 @@ impl<'a> Cursor<'a> {
                 actors: self.texts()?,
             },
             OP_LOADED => Control::Loaded { home: self.u32()?, library: self.text()?, classes: self.texts()? },
-            OP_CREATE => Control::Create { class: self.text()? },
+            OP_CREATE => {
+                let class = self.text()?;
+                let mut names = self.texts()?;
+                if names.len() > 1 {
+                    return Err(FrameError::Optional(names.len()));
+                }
+                Control::Create { class, global_name: names.pop(), parent: self.addr()? }
+            }
             OP_CREATED => Control::Created { addr: self.addr()? },
             OP_FAILED => Control::Failed { reason: self.text()? },
             OP_STOP => Control::Stop,

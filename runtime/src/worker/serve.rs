@@ -11,7 +11,7 @@ use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
 use crate::remote::Control;
 use crate::remote::stream::Connection;
 use crate::worker::{NODE_ENV, ROOT_ENV, WORKER_FD};
-use crate::{ActorSystem, RouteKind, SystemConfig};
+use crate::{ActorSystem, CreateOptions, RouteKind, SystemConfig};
 
 /// If this process was started as a worker, serves as one and exits;
 /// otherwise returns at once. Call it first in `main` of the program given
@@ -55,7 +55,10 @@ fn serve(node: &str) -> Result<(), String> {
                 let pkg = Handed { dir, library, sha256, group, version, hash, actors };
                 load(&system, pkg, &mut loaded)
             }
-            Control::Create { class } => create(&system, loaded.as_deref(), &class),
+            Control::Create { class, global_name, parent } => {
+                let parent = (!parent.is_nobody()).then_some(parent);
+                create(&system, loaded.as_deref(), &class, CreateOptions { global_name, parent })
+            }
             Control::Stop => break,
             other => Control::Failed { reason: format!("a worker does not take {other:?}") },
         };
@@ -111,11 +114,11 @@ fn load(system: &ActorSystem, pkg: Handed, loaded: &mut Option<String>) -> Contr
     }
 }
 
-fn create(system: &ActorSystem, loaded: Option<&str>, class: &str) -> Control {
+fn create(system: &ActorSystem, loaded: Option<&str>, class: &str, options: CreateOptions) -> Control {
     let Some(hash) = loaded else {
         return Control::Failed { reason: "no version is loaded in this worker".into() };
     };
-    match system.create_actor(hash, class) {
+    match system.create_actor_with(hash, class, options) {
         Ok(addr) => Control::Created { addr },
         Err(e) => Control::Failed { reason: e.to_string() },
     }

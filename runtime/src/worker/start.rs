@@ -21,7 +21,7 @@ use crate::package::{PackageInfo, VerifiedPackage};
 use crate::remote::Control;
 use crate::remote::stream::Connection;
 use crate::worker::{NODE_ENV, ROOT_ENV, WORKER_FD};
-use crate::{ActorSystem, RouteKind};
+use crate::{ActorSystem, CreateOptions, RouteKind};
 
 /// The program a worker runs: one that calls
 /// [`run_if_worker`](crate::worker::run_if_worker) first in `main` (the
@@ -212,8 +212,20 @@ impl IsolatedVersion {
 
     /// Creates an actor of `class` in the worker.
     pub fn create_actor(&self, class: &str) -> Result<Address, CreateActorError> {
+        self.create_actor_with(class, CreateOptions::default())
+    }
+
+    /// Creates an actor of `class` in the worker, with a global name (in
+    /// the worker's system) and a parent (typically an actor of the starting
+    /// system, which gets `ChildActorExited` across the socket).
+    pub fn create_actor_with(&self, class: &str, options: CreateOptions) -> Result<Address, CreateActorError> {
         let fail = |reason: String| CreateActorError::Worker { hash: self.info.hash.clone(), reason };
-        match self.request(Control::Create { class: class.to_string() }).map_err(fail)? {
+        let request = Control::Create {
+            class: class.to_string(),
+            global_name: options.global_name,
+            parent: options.parent.unwrap_or(Address::NOBODY),
+        };
+        match self.request(request).map_err(fail)? {
             Control::Created { addr } if addr.node() == self.node => Ok(addr),
             Control::Failed { reason } => Err(fail(reason)),
             other => {

@@ -112,7 +112,13 @@ unsafe extern "C" fn host_create(
         with_call(cx, ffi::STATUS_FAILED, |call| {
             let class = class.to_string_lossy();
             let global = (!global.is_none()).then(|| global.to_string_lossy());
-            match spawn::create_package_actor(call.engine, call.version, &class, global.as_deref(), Some(call.cell)) {
+            match spawn::create_package_actor(
+                call.engine,
+                call.version,
+                &class,
+                global.as_deref(),
+                spawn::Parent::Here(call.cell),
+            ) {
                 Ok(addr) => {
                     out.write(addr);
                     ffi::STATUS_OK
