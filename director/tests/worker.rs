@@ -72,6 +72,8 @@ fn a_version_in_a_worker_answers_asks_and_stops_leaving_nothing_behind() {
     let pong = system.ask(&foo, value!({"ping": 5}), T).expect("an answer across the socket");
     assert_eq!(pong.get("pong").and_then(|v| v.as_i64()), Some(5), "{pong}");
     assert!(matches!(worker.create_actor("foo.nosuch"), Err(CreateActorError::Worker { .. })));
+    let hello = actor_abi::Message::Value(value!({"ping": 9}));
+    assert_eq!(system.tell_delivered(&foo, hello, T), Ok(()), "OnLoad-style delivery waits work across");
 
     assert!(matches!(worker.stop(T), WorkerExit::Exited(status) if status.success()));
     assert!(process_gone(pid), "the worker is reaped, not a zombie");

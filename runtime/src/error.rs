@@ -173,6 +173,14 @@ pub enum AskError {
     /// system has no connection to.
     #[error("no route to {0}: node {node} is not connected", node = .0.node())]
     NoRoute(Address),
+    /// The actor's node reported that the message could not be delivered.
+    #[error("{target}'s node could not deliver it: {reason}")]
+    Remote {
+        /// The actor.
+        target: Address,
+        /// What that node said.
+        reason: String,
+    },
     /// The node (process) of the actor went away while the ask waited.
     #[error("actor {0} is gone: its node {node} went away before it replied", node = .0.node())]
     NodeLost(Address),

@@ -13,7 +13,7 @@ use actor_abi::{Actor, Address, Message, Value};
 use crate::config::SystemConfig;
 use crate::engine::nodes::{self, RouteKind};
 use crate::engine::package::{load, unload};
-use crate::engine::payload::{Envelope, Payload};
+use crate::engine::payload::{Done, Envelope, Payload};
 use crate::engine::reply::{self, AskFuture, ReplySlot};
 use crate::engine::route::{route, route_envelope};
 use crate::engine::shutdown;
@@ -158,7 +158,7 @@ impl ActorSystem {
     /// for a reply). Fails at once if the target does not exist or stops first.
     pub fn tell_delivered(&self, to: &Address, msg: Message, timeout: Duration) -> Result<(), AskError> {
         let done = Arc::new(ReplySlot::default());
-        let env = Envelope { from: Address::NOBODY, payload: Payload::native_tracked(msg, done.clone()) };
+        let env = Envelope { from: Address::NOBODY, payload: Payload::native_tracked(msg, Done::Here(done.clone())) };
         route_envelope(&self.engine, *to, env);
         match done.wait_until(Instant::now() + timeout) {
             Some(r) => r.map(|_| ()),

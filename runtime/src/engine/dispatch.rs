@@ -46,14 +46,14 @@ pub(crate) fn dispatch_batch(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
             ActorObject::Package { instance, library } => deliver_package(engine, cell, library, instance, env),
             ActorObject::Unbuilt { .. } | ActorObject::Stopped => {
                 if let Some(d) = done {
-                    d.complete(Err(DeadReason::Stopped.ask_error(cell.addr)));
+                    d.complete(engine, Err(DeadReason::Stopped.ask_error(cell.addr)));
                 }
                 dead_envelope(engine, cell.addr, env, DeadReason::Stopped);
                 continue;
             }
         };
         if let Some(d) = done {
-            d.complete(Ok(actor_abi::Value::Null));
+            d.complete(engine, Ok(()));
         }
         if stop {
             stop_actor(engine, cell, &mut object);

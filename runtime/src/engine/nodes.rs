@@ -5,8 +5,11 @@
 //!
 //! Only plain data crosses: values (as wire bytes, never re-encoded when
 //! they already are), exit requests, child exits, wakeups and poison
-//! notices about values. A typed or package-internal message, or one whose
-//! sender waits for its delivery, stays a dead letter with the reason.
+//! notices about values. A typed or package-internal message stays a dead
+//! letter with the reason. A message whose sender waits for its delivery
+//! (`tell_delivered`) travels tracked under a ticket; the other node sends
+//! `Delivered` back once the handler ran, and a node that goes away fails
+//! its tickets at once.
 //! The `routes` lock is taken alone, or under `names` (see `state`).
 
 use std::collections::HashMap;
@@ -14,11 +17,11 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
-use actor_abi::{Address, Message, wire};
+use actor_abi::{Address, Message, Value, wire};
 
-use crate::engine::payload::{Envelope, Payload, PoisonOf};
-use crate::engine::reply::fail_waiting;
-use crate::engine::route::{DeadReason, dead_envelope, dead_letter, route_envelope};
+use crate::engine::payload::{Done, Envelope, Payload, PoisonOf};
+use crate::engine::reply::{ReplySlot, fail_waiting};
+use crate::engine::route::{DeadReason, dead_letter, route_envelope};
 use crate::engine::state::EngineState;
 use crate::error::AskError;
 use crate::remote::stream::{self, Connection, Ended};
@@ -39,6 +42,28 @@ impl Routes {
     }
 }
 
+/// Tracked messages sent to other nodes whose handler has not reported yet.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    next: u64,
+    waiting: HashMap<u64, Waiting>,
+}
+
+/// One tracked message in flight.
+struct Waiting {
+    node: u32,
+    target: Address,
+    slot: Arc<ReplySlot>,
+}
+
+impl Deliveries {
+    fn register(&mut self, target: Address, slot: Arc<ReplySlot>) -> u64 {
+        self.next += 1;
+        self.waiting.insert(self.next, Waiting { node: target.node(), target, slot });
+        self.next
+    }
+}
+
 /// Routes messages for `node` through `link` (replacing any route it had).
 pub(crate) fn attach(engine: &EngineState, node: u32, link: Arc<dyn Outbound>) {
     engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.insert(node, link);
@@ -55,6 +80,7 @@ pub(crate) fn attach_default(engine: &EngineState, link: Arc<dyn Outbound>) {
 pub(crate) fn lost(engine: &EngineState, node: u32) -> usize {
     engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.remove(&node);
     engine.forget_names_on(node);
+    fail_deliveries(engine, |w| w.node == node);
     let failed = std::cell::Cell::new(0);
     fail_waiting(
         engine,
@@ -129,6 +155,7 @@ fn log_end(ended: &Ended) {
 pub(crate) fn lost_default(engine: &EngineState) -> usize {
     engine.routes.write().unwrap_or_else(|p| p.into_inner()).default = None;
     let here = engine.node;
+    fail_deliveries(engine, |w| w.node != here);
     let failed = std::cell::Cell::new(0);
     fail_waiting(
         engine,
@@ -141,23 +168,85 @@ pub(crate) fn lost_default(engine: &EngineState) -> usize {
     failed.get()
 }
 
-/// Sends an envelope for an actor of another node through its route.
-pub(crate) fn send_out(engine: &Arc<EngineState>, to: Address, env: Envelope) {
-    if env.done().is_some() {
-        return dead_envelope(engine, to, env, DeadReason::Refused("delivery tracking does not cross nodes"));
+/// Fails every tracked delivery `which` picks: its node went away.
+fn fail_deliveries(engine: &EngineState, which: impl Fn(&Waiting) -> bool) {
+    let gone: Vec<Waiting> = {
+        let mut d = engine.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        let tickets: Vec<u64> = d.waiting.iter().filter(|(_, w)| which(w)).map(|(t, _)| *t).collect();
+        tickets.into_iter().filter_map(|t| d.waiting.remove(&t)).collect()
+    };
+    for w in gone {
+        w.slot.complete(Err(AskError::NodeLost(w.target)));
     }
-    let Envelope { from, payload } = env;
+}
+
+/// Sends an envelope for an actor of another node through its route. A
+/// message whose sender waits for its delivery travels tracked.
+pub(crate) fn send_out(engine: &Arc<EngineState>, to: Address, env: Envelope) {
+    let Envelope { from, mut payload } = env;
+    let waiter = match payload.take_done() {
+        None => None,
+        Some(Done::Here(slot)) => Some(slot),
+        Some(relayed @ Done::Elsewhere { .. }) => {
+            let why = DeadReason::Refused("a tracked delivery is not relayed to a third node");
+            relayed.complete(engine, Err(why.ask_error(to)));
+            return dead_letter(engine, from, to, Some(payload), why);
+        }
+    };
     let msg = match to_remote(payload) {
         Ok(msg) => msg,
-        Err((payload, why)) => return dead_letter(engine, from, to, Some(payload), DeadReason::Refused(why)),
+        Err((payload, why)) => {
+            if let Some(slot) = waiter {
+                slot.complete(Err(DeadReason::Refused(why).ask_error(to)));
+            }
+            return dead_letter(engine, from, to, Some(payload), DeadReason::Refused(why));
+        }
+    };
+    let (msg, ticket) = match &waiter {
+        Some(slot) => {
+            let ticket = engine.deliveries.lock().unwrap_or_else(|p| p.into_inner()).register(to, slot.clone());
+            (RemoteMessage::Tracked { ticket, msg: Box::new(msg) }, Some(ticket))
+        }
+        None => (msg, None),
     };
     let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(to.node());
-    let gone = match link {
-        Some(link) => link.send(RemoteEnvelope { from, to, msg }).err().map(|_| ()),
-        None => Some(()),
-    };
-    if gone.is_some() {
+    let sent = link.is_some_and(|link| link.send(RemoteEnvelope { from, to, msg }).is_ok());
+    if !sent {
+        if let Some(t) = ticket {
+            let w = engine.deliveries.lock().unwrap_or_else(|p| p.into_inner()).waiting.remove(&t);
+            w.into_iter().for_each(|w| w.slot.complete(Err(AskError::NoRoute(to))));
+        }
         dead_letter(engine, from, to, None, DeadReason::NoRoute(to.node()));
+    }
+}
+
+/// Tells `peer` that the handler of its tracked message `ticket` ran
+/// (`error: None`) or why the message died.
+pub(crate) fn delivered(engine: &EngineState, peer: u32, ticket: u64, error: Option<String>) {
+    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(peer);
+    if let Some(link) = link {
+        let to = Address::from_parts(peer, 0, 0);
+        // A peer that is gone has failed its waiter already.
+        let _ =
+            link.send(RemoteEnvelope { from: Address::NOBODY, to, msg: RemoteMessage::Delivered { ticket, error } });
+    }
+}
+
+/// Completes the waiter of `ticket`, if `peer` is the node it was sent to.
+fn settle(engine: &EngineState, peer: u32, ticket: u64, error: Option<String>) {
+    let waiting = {
+        let mut d = engine.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        match d.waiting.get(&ticket) {
+            Some(w) if w.node == peer => d.waiting.remove(&ticket),
+            _ => None,
+        }
+    };
+    if let Some(w) = waiting {
+        let result = match error {
+            None => Ok(Value::Null),
+            Some(reason) => Err(AskError::Remote { target: w.target, reason }),
+        };
+        w.slot.complete(result);
     }
 }
 
@@ -169,10 +258,31 @@ pub(crate) fn deliver_in(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelo
         return Err(Violation::NotHere { peer, to: env.to, here: engine.node });
     }
     let RemoteEnvelope { from, to, msg } = env;
-    match from_remote(msg) {
-        Ok(payload) => route_envelope(engine, to, Envelope { from, payload }),
-        Err(why) => dead_letter(engine, from, to, None, DeadReason::Refused(why)),
-    }
+    let payload = match msg {
+        RemoteMessage::Delivered { ticket, error } => {
+            settle(engine, peer, ticket, error);
+            return Ok(());
+        }
+        RemoteMessage::Tracked { ticket, msg } => {
+            let done = Done::Elsewhere { ticket, peer };
+            match from_remote(*msg).and_then(|p| p.into_host_message().map_err(|_| "an undecodable value")) {
+                Ok(msg) => Payload::native_tracked(msg, done),
+                Err(why) => {
+                    done.complete(engine, Err(DeadReason::Refused(why).ask_error(to)));
+                    dead_letter(engine, from, to, None, DeadReason::Refused(why));
+                    return Ok(());
+                }
+            }
+        }
+        plain => match from_remote(plain) {
+            Ok(payload) => payload,
+            Err(why) => {
+                dead_letter(engine, from, to, None, DeadReason::Refused(why));
+                return Ok(());
+            }
+        },
+    };
+    route_envelope(engine, to, Envelope { from, payload });
     Ok(())
 }
 
@@ -219,6 +329,9 @@ fn from_remote(msg: RemoteMessage) -> Result<Payload, &'static str> {
         }
         RemoteMessage::Poison { original, target, details } => {
             Payload::PoisonOf(Box::new(PoisonOf { original: Payload::Encoded(original), target, details }))
+        }
+        RemoteMessage::Tracked { .. } | RemoteMessage::Delivered { .. } => {
+            return Err("a tracked message or delivery report inside another");
         }
     })
 }

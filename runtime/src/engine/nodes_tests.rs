@@ -143,3 +143,57 @@ fn losing_a_node_fails_the_asks_waiting_on_it_at_once() {
     eventually("a message for a lost node is a dead letter", || main.dead_letters() == 1);
     assert_eq!(main.ask(far, "again"), Err(AskError::NoRoute(far)));
 }
+
+/// Sends `msg` to `to` tracked, as `ActorSystem::tell_delivered` does, and
+/// waits for the outcome.
+fn tell_delivered(engine: &Arc<EngineState>, to: Address, msg: Message) -> Result<Value, AskError> {
+    let slot = Arc::new(crate::engine::reply::ReplySlot::default());
+    let payload = Payload::native_tracked(msg, Done::Here(slot.clone()));
+    crate::engine::route::route_envelope(engine, to, Envelope { from: Address::NOBODY, payload });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    slot.wait_until(deadline).expect("an outcome within 30 s")
+}
+
+#[test]
+fn a_tracked_tell_completes_after_the_handler_on_the_other_node_ran() {
+    let (main, worker) = pair();
+    let (rec, seen) = Recorder::new();
+    let far = worker.host(rec);
+    assert_eq!(tell_delivered(&main, far, Message::Value(Value::from("hi"))), Ok(Value::Null));
+    assert!(matches!(seen.try_recv(), Ok(Seen::Value(v, _)) if v == Value::from("hi")), "handled before the report");
+    let missing = Address::from_parts(1, 0, 9999);
+    match tell_delivered(&main, missing, Message::Value(Value::from(1))) {
+        Err(AskError::Remote { target, reason }) => {
+            assert_eq!(target, missing);
+            assert!(reason.contains("no actor"), "{reason}");
+        }
+        other => panic!("expected the worker's refusal, got {other:?}"),
+    }
+}
+
+/// Blocks in its handler until the gate opens.
+struct Gate(Mutex<std::sync::mpsc::Receiver<()>>, Sender<()>);
+
+impl Actor for Gate {
+    fn receive(&mut self, _cx: &mut Context<'_>, _msg: &Message, _from: Address) {
+        let _ = self.1.send(());
+        let _ = self.0.lock().unwrap().recv();
+    }
+}
+
+#[test]
+fn a_tracked_tell_fails_at_once_when_its_node_goes_away() {
+    let (main, worker) = pair();
+    let (open, gate) = channel();
+    let (entered, inside) = channel();
+    let far = worker.host(Gate(Mutex::new(gate), entered));
+    let main = Arc::new(main);
+    let waiter = {
+        let main = main.clone();
+        std::thread::spawn(move || tell_delivered(&main, far, Message::Value(Value::from("hold"))))
+    };
+    inside.recv().expect("the handler runs");
+    lost(&main, 1);
+    assert_eq!(waiter.join().unwrap(), Err(AskError::NodeLost(far)));
+    drop(open);
+}

@@ -8,6 +8,8 @@ use actor_abi::ffi::{self, FfiMessage, FfiStr};
 use actor_abi::{Address, Message, Value, wire};
 
 use crate::engine::reply::ReplySlot;
+use crate::engine::state::EngineState;
+use crate::error::AskError;
 use crate::native::library::Library;
 
 /// A message as the runtime carries it.
@@ -32,7 +34,32 @@ pub(crate) struct Native {
     /// `ActorSystem::tell_delivered`.
     /// Kept here rather than in every [`Envelope`]: only host messages
     /// carry one.
-    pub(crate) done: Option<Arc<ReplySlot>>,
+    pub(crate) done: Option<Done>,
+}
+
+/// Who waits until a message's handler has run.
+pub(crate) enum Done {
+    /// A waiter of this node (`ActorSystem::tell_delivered`).
+    Here(Arc<ReplySlot>),
+    /// A waiter of another node, told by a `Delivered` message.
+    Elsewhere {
+        /// The other node's number for this delivery.
+        ticket: u64,
+        /// The other node.
+        peer: u32,
+    },
+}
+
+impl Done {
+    /// Tells the waiter the handler ran (`Ok`) or why the message died.
+    pub(crate) fn complete(&self, engine: &Arc<EngineState>, result: Result<(), AskError>) {
+        match self {
+            Done::Here(slot) => slot.complete(result.map(|()| Value::Null)),
+            Done::Elsewhere { ticket, peer } => {
+                crate::engine::nodes::delivered(engine, *peer, *ticket, result.err().map(|e| e.to_string()));
+            }
+        }
+    }
 }
 
 /// A plugin-originated message that poisoned its target.
@@ -53,15 +80,12 @@ pub(crate) struct Envelope {
 
 impl Envelope {
     /// Takes the delivery waiter, if the message has one.
-    pub(crate) fn take_done(&mut self) -> Option<Arc<ReplySlot>> {
-        match &mut self.payload {
-            Payload::Native(n) => n.done.take(),
-            _ => None,
-        }
+    pub(crate) fn take_done(&mut self) -> Option<Done> {
+        self.payload.take_done()
     }
 
     /// The delivery waiter, if the message has one.
-    pub(crate) fn done(&self) -> Option<&Arc<ReplySlot>> {
+    pub(crate) fn done(&self) -> Option<&Done> {
         match &self.payload {
             Payload::Native(n) => n.done.as_ref(),
             _ => None,
@@ -113,8 +137,16 @@ impl Payload {
     }
 
     /// A host-made message whose handling completes `done`.
-    pub(crate) fn native_tracked(msg: Message, done: Arc<ReplySlot>) -> Payload {
+    pub(crate) fn native_tracked(msg: Message, done: Done) -> Payload {
         Payload::Native(Box::new(Native { msg, done: Some(done) }))
+    }
+
+    /// Takes the delivery waiter, if the message has one.
+    pub(crate) fn take_done(&mut self) -> Option<Done> {
+        match self {
+            Payload::Native(n) => n.done.take(),
+            _ => None,
+        }
     }
 
     /// True for [`Message::ActorExitRequest`].

@@ -134,7 +134,7 @@ fn route_to_cell(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, to: Address, 
     }
     match &cell.kind {
         CellKind::Reply(slot) => {
-            env.done().iter().for_each(|d| d.complete(Ok(Value::Null)));
+            env.done().iter().for_each(|d| d.complete(engine, Ok(())));
             complete_reply(engine, cell, slot, env.payload);
         }
         _ => enqueue(engine, cell, env),
@@ -144,7 +144,7 @@ fn route_to_cell(engine: &Arc<EngineState>, cell: &Arc<ActorCell>, to: Address, 
 /// A dead envelope: its delivery waiter learns at once, then it is a dead letter.
 pub(crate) fn dead_envelope(engine: &Arc<EngineState>, to: Address, env: Envelope, why: DeadReason) {
     if let Some(done) = env.done() {
-        done.complete(Err(why.ask_error(to)));
+        done.complete(engine, Err(why.ask_error(to)));
     }
     dead_letter(engine, env.from, to, Some(env.payload), why);
 }

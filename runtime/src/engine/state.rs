@@ -23,8 +23,8 @@
 //!    queue while it holds the object). Children and the mailbox queue are
 //!    leaves.
 //!
-//! `resident`, a version's `library` and `live` counters, the timer's and
-//! the reply slots' locks are leaves; so is `routes`, except that it may be
+//! `resident`, `deliveries`, a version's `library` and `live` counters,
+//! the timer's and the reply slots' locks are leaves; so is `routes`, except that it may be
 //! taken under `names`.
 
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ use actor_abi::Address;
 use crate::config::SystemConfig;
 use crate::engine::cell::{ActorCell, CellKind};
 use crate::engine::executor::Executor;
-use crate::engine::nodes::Routes;
+use crate::engine::nodes::{Deliveries, Routes};
 use crate::engine::package::unload::Resident;
 use crate::engine::package::version::Version;
 use crate::engine::table::ActorTable;
@@ -69,6 +69,8 @@ pub(crate) struct EngineState {
     pub(in crate::engine) routes: RwLock<Routes>,
     /// The next node number this system hands to a process it starts.
     next_node: AtomicU32,
+    /// Tracked messages to other nodes in flight (a leaf lock, see `nodes`).
+    pub(in crate::engine) deliveries: Mutex<Deliveries>,
 }
 
 static SYSTEM_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -104,6 +106,7 @@ impl EngineState {
             node,
             routes: RwLock::new(Routes::default()),
             next_node: AtomicU32::new(1),
+            deliveries: Mutex::new(Deliveries::default()),
         });
         let host = Executor::start("thespian-host", engine.config.host_threads, &engine)?;
         let _ = engine.host_exec.set(host);

@@ -12,6 +12,8 @@
 //! tag 3    := child:addr                    ChildActorExited
 //! tag 4    := bytes                         WakeupMessage (payload as wire bytes)
 //! tag 5    := target:addr bytes text        PoisonMessage (original value, details)
+//! tag 6    := ticket:u64 tag ...            a tracked message (tags 1-5 only)
+//! tag 7    := ticket:u64 ok:u8 [text]       Delivered (the text when ok = 0)
 //! addr     := id:u64 home:u32 node:u32
 //! bytes    := len:u32 byte*len              text = bytes that are UTF-8
 //! texts    := count:u32 text*count          count <= MAX_TEXTS
@@ -71,6 +73,8 @@ const TAG_EXIT: u8 = 2;
 const TAG_CHILD_EXITED: u8 = 3;
 const TAG_WAKEUP: u8 = 4;
 const TAG_POISON: u8 = 5;
+const TAG_TRACKED: u8 = 6;
+const TAG_DELIVERED: u8 = 7;
 const ADDR_LEN: usize = 16;
 
 /// One decoded frame.
@@ -290,7 +294,11 @@ fn put_texts(out: &mut Vec<u8>, texts: &[String]) {
 fn put_envelope(out: &mut Vec<u8>, env: &RemoteEnvelope) {
     put_addr(out, env.from);
     put_addr(out, env.to);
-    match &env.msg {
+    put_message(out, &env.msg);
+}
+
+fn put_message(out: &mut Vec<u8>, msg: &RemoteMessage) {
+    match msg {
         RemoteMessage::Value(b) => {
             out.push(TAG_VALUE);
             put_bytes(out, b);
@@ -309,6 +317,22 @@ fn put_envelope(out: &mut Vec<u8>, env: &RemoteEnvelope) {
             put_addr(out, *target);
             put_bytes(out, original);
             put_bytes(out, details.as_bytes());
+        }
+        RemoteMessage::Tracked { ticket, msg } => {
+            out.push(TAG_TRACKED);
+            out.extend_from_slice(&ticket.to_le_bytes());
+            put_message(out, msg);
+        }
+        RemoteMessage::Delivered { ticket, error } => {
+            out.push(TAG_DELIVERED);
+            out.extend_from_slice(&ticket.to_le_bytes());
+            match error {
+                None => out.push(1),
+                Some(e) => {
+                    out.push(0);
+                    put_bytes(out, e.as_bytes());
+                }
+            }
         }
     }
 }
@@ -408,6 +432,28 @@ impl<'a> Cursor<'a> {
         let from = self.addr()?;
         let to = self.addr()?;
         let msg = match self.u8()? {
+            TAG_TRACKED => {
+                let ticket = u64::from_le_bytes(self.array()?);
+                let tag = self.u8()?;
+                RemoteMessage::Tracked { ticket, msg: Box::new(self.plain(tag)?) }
+            }
+            TAG_DELIVERED => {
+                let ticket = u64::from_le_bytes(self.array()?);
+                let error = match self.u8()? {
+                    1 => None,
+                    0 => Some(self.text()?),
+                    other => return Err(FrameError::Tag(other)),
+                };
+                RemoteMessage::Delivered { ticket, error }
+            }
+            tag => self.plain(tag)?,
+        };
+        Ok(RemoteEnvelope { from, to, msg })
+    }
+
+    /// A message with tag `tag`, one of the plain kinds (1-5).
+    fn plain(&mut self, tag: u8) -> Result<RemoteMessage, FrameError> {
+        Ok(match tag {
             TAG_VALUE => RemoteMessage::Value(self.bytes()?),
             TAG_EXIT => RemoteMessage::ExitRequest,
             TAG_CHILD_EXITED => RemoteMessage::ChildExited { child: self.addr()? },
@@ -418,8 +464,7 @@ impl<'a> Cursor<'a> {
                 RemoteMessage::Poison { original, target, details: self.text()? }
             }
             other => return Err(FrameError::Tag(other)),
-        };
-        Ok(RemoteEnvelope { from, to, msg })
+        })
     }
 }
 

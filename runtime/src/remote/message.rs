@@ -26,6 +26,23 @@ pub enum RemoteMessage {
         /// The panic text.
         details: String,
     },
+    /// A message whose sender waits until its handler has run: the
+    /// receiving node answers with [`RemoteMessage::Delivered`] and the
+    /// same ticket. It never nests.
+    Tracked {
+        /// The sender's number for this delivery.
+        ticket: u64,
+        /// The message.
+        msg: Box<RemoteMessage>,
+    },
+    /// The handler of a tracked message has run (`error: None`), or the
+    /// message could not be delivered (the reason).
+    Delivered {
+        /// The ticket of the tracked message.
+        ticket: u64,
+        /// Why it was not delivered, if it was not.
+        error: Option<String>,
+    },
 }
 
 /// A message with its sender and target.

@@ -109,10 +109,16 @@ impl Outbound for StreamSender {
 
 /// A rough byte size of an envelope, to cut batches.
 fn approx_size(env: &RemoteEnvelope) -> usize {
+    40 + body_size(&env.msg)
+}
+
+fn body_size(msg: &crate::remote::RemoteMessage) -> usize {
     use crate::remote::RemoteMessage as M;
-    40 + match &env.msg {
+    match msg {
         M::Value(b) | M::Wakeup(b) => b.len(),
         M::Poison { original, details, .. } => original.len() + details.len(),
+        M::Tracked { msg, .. } => 8 + body_size(msg),
+        M::Delivered { error, .. } => 9 + error.as_ref().map_or(0, String::len),
         M::ExitRequest | M::ChildExited { .. } => 16,
     }
 }
