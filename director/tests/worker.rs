@@ -188,3 +188,48 @@ fn global_names_and_parents_reach_across_to_worker_actors() {
     assert!(matches!(worker.stop(T), WorkerExit::Exited(_)));
     assert_eq!(system.lookup_name("MainFoo"), None, "the name went with the worker");
 }
+
+/// Every record this test process logs: (level, target, message, actorAddress).
+static RECORDS: std::sync::Mutex<Vec<(log::Level, String, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let actor =
+            record.key_values().get(runtime::ACTOR_ADDRESS_KEY.into()).map(|v| v.to_string()).unwrap_or_default();
+        let entry = (record.level(), record.target().to_string(), record.args().to_string(), actor);
+        RECORDS.lock().unwrap().push(entry);
+    }
+
+    fn flush(&self) {}
+}
+
+#[test]
+fn a_worker_packages_log_lines_reach_the_starters_logger_with_the_actor() {
+    let _ = log::set_boxed_logger(Box::new(Capture));
+    log::set_max_level(log::LevelFilter::Info);
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let worker = isolated(&env, &system, "misbehave", &plugins().misbehave);
+    let actor = worker.create_actor("misbehave.Actor").expect("created");
+    system.tell_delivered(&actor, actor_abi::Message::Value("log".into()), T).expect("handled");
+    // Log records travel on the same stream after the handler's report,
+    // so wait for this actor's line.
+    let deadline = Instant::now() + T;
+    let line = loop {
+        let found = RECORDS.lock().unwrap().iter().find(|r| r.3 == actor.to_string()).cloned();
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no log line from {actor}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!((line.0, line.1.as_str(), line.2.as_str()), (log::Level::Info, "misbehave", "misbehave says hello"));
+    assert!(line.3.ends_with(&format!("@{}", worker.node())), "{}", line.3);
+}

@@ -28,10 +28,15 @@ pub const ACTOR_ADDRESS_KEY: &str = "actorAddress";
 /// Passes one line from a package to the host's logger, with the running
 /// actor's address as the `actorAddress` key-value.
 pub(crate) fn package_log(level: log::Level, target: &str, message: &str) {
+    log_for(current_actor(), level, target, message);
+}
+
+/// Passes one line to the host's logger with `addr` as the `actorAddress`
+/// key-value (empty for nobody): a package's line, or a worker's.
+pub(crate) fn log_for(addr: Address, level: log::Level, target: &str, message: &str) {
     if level > log::max_level() {
         return;
     }
-    let addr = current_actor();
     let addr_text = if addr.is_nobody() { String::new() } else { addr.to_string() };
     let kvs = [(ACTOR_ADDRESS_KEY, addr_text.as_str())];
     log::logger().log(

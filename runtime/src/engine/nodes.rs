@@ -125,9 +125,10 @@ pub(crate) fn connect(
             Some(engine) => deliver_in(&engine, peer, env),
             None => Ok(()),
         };
-        let control = |ctrl: Control| match &control {
-            Some(tx) => tx.send(ctrl).or(Ok(())),
-            None => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
+        let control = |ctrl: Control| match (ctrl, &control) {
+            (Control::Log { level, target, message, actor }, _) => relog(peer, level, &target, &message, actor),
+            (ctrl, Some(tx)) => tx.send(ctrl).or(Ok(())),
+            (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
         };
         let ended = stream::read_loop(peer, input, deliver, control);
         closer.close();
@@ -141,6 +142,23 @@ pub(crate) fn connect(
         ended
     })?;
     Ok(Connection::new(peer, sender, stream, reader, writer))
+}
+
+/// Logs a record a peer forwarded, as this node's own, with the actor that
+/// logged it; the actor must be one of the peer's.
+fn relog(peer: u32, level: u8, target: &str, message: &str, actor: Address) -> Result<(), Violation> {
+    if !actor.is_nobody() && actor.node() != peer {
+        return Err(Violation::ForeignSender { peer, from: actor });
+    }
+    let level = match level {
+        1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        _ => log::Level::Trace,
+    };
+    crate::engine::logging::log_for(actor, level, target, message);
+    Ok(())
 }
 
 fn log_end(ended: &Ended) {

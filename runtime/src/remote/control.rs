@@ -62,4 +62,16 @@ pub enum Control {
     },
     /// Starter -> worker: unload, shut down and exit.
     Stop,
+    /// Worker -> starter: one `log` record of the worker (a package's line
+    /// carries the actor that logged it), for the starter's logger.
+    Log {
+        /// The level, 1 (error) to 5 (trace).
+        level: u8,
+        /// The record's target.
+        target: String,
+        /// The message.
+        message: String,
+        /// The actor whose handler logged it ([`Address::NOBODY`] outside one).
+        actor: Address,
+    },
 }

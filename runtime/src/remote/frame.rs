@@ -20,7 +20,7 @@
 //! op 1 Hello   := node:u32 pid:u32          op 2 Load := text*6 texts
 //! op 3 Loaded  := home:u32 text texts       op 4 Create := text texts(0..=1) addr
 //! op 5 Created := addr                      op 6 Failed := text
-//! op 7 Stop    :=
+//! op 7 Stop    :=                           op 8 Log := level:u8 text text addr
 //! ```
 //!
 //! Decoding trusts nothing: every length is checked against what is left,
@@ -68,6 +68,7 @@ const OP_CREATE: u8 = 4;
 const OP_CREATED: u8 = 5;
 const OP_FAILED: u8 = 6;
 const OP_STOP: u8 = 7;
+const OP_LOG: u8 = 8;
 const TAG_VALUE: u8 = 1;
 const TAG_EXIT: u8 = 2;
 const TAG_CHILD_EXITED: u8 = 3;
@@ -118,6 +119,9 @@ pub enum FrameError {
     /// A list of texts longer than allowed.
     #[error("a list of {0} texts (at most {MAX_TEXTS} allowed)")]
     Texts(u32),
+    /// A log level outside 1..=5.
+    #[error("log level {0} (1..=5 allowed)")]
+    Level(u8),
     /// An optional field with more than one value.
     #[error("an optional field holds {0} values")]
     Optional(usize),
@@ -201,6 +205,13 @@ pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
             put_bytes(out, reason.as_bytes());
         }
         Control::Stop => out.push(OP_STOP),
+        Control::Log { level, target, message, actor } => {
+            out.push(OP_LOG);
+            out.push(*level);
+            put_bytes(out, target.as_bytes());
+            put_bytes(out, message.as_bytes());
+            put_addr(out, *actor);
+        }
     }
     let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -424,6 +435,13 @@ impl<'a> Cursor<'a> {
             OP_CREATED => Control::Created { addr: self.addr()? },
             OP_FAILED => Control::Failed { reason: self.text()? },
             OP_STOP => Control::Stop,
+            OP_LOG => {
+                let level = self.u8()?;
+                if !(1..=5).contains(&level) {
+                    return Err(FrameError::Level(level));
+                }
+                Control::Log { level, target: self.text()?, message: self.text()?, actor: self.addr()? }
+            }
             other => return Err(FrameError::Op(other)),
         })
     }

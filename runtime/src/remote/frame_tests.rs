@@ -158,6 +158,7 @@ fn every_control() -> Vec<Control> {
         Control::Created { addr: addr(4, 1, 99) },
         Control::Failed { reason: "no such class".into() },
         Control::Stop,
+        Control::Log { level: 3, target: "foo".into(), message: "hello".into(), actor: addr(4, 1, 2) },
     ]
 }
 

@@ -227,6 +227,12 @@ impl Connection {
         self.sender.send_control(ctrl)
     }
 
+    /// The sending half, for whatever else must write to the peer (a
+    /// worker's log forwarder).
+    pub fn sender(&self) -> Arc<StreamSender> {
+        self.sender.clone()
+    }
+
     /// True once the reader has stopped (the peer closed, broke the stream
     /// or the protocol).
     pub fn is_finished(&self) -> bool {

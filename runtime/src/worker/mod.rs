@@ -19,5 +19,6 @@ pub use start::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
 /// The environment variables a worker is started with.
 pub(crate) const NODE_ENV: &str = "THESPIAN_WORKER_NODE";
 pub(crate) const ROOT_ENV: &str = "THESPIAN_WORKER_ROOT";
+pub(crate) const LOG_LEVEL_ENV: &str = "THESPIAN_WORKER_LOG_LEVEL";
 /// The descriptor the worker's end of the socketpair is at.
 pub(crate) const WORKER_FD: i32 = 3;

@@ -10,7 +10,7 @@ use crate::native::staging::Staging;
 use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
 use crate::remote::Control;
 use crate::remote::stream::Connection;
-use crate::worker::{NODE_ENV, ROOT_ENV, WORKER_FD};
+use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions, RouteKind, SystemConfig};
 
 /// If this process was started as a worker, serves as one and exits;
@@ -46,6 +46,7 @@ fn serve(node: &str) -> Result<(), String> {
         .map_err(|e| format!("connecting: {e}"))?;
     let hello = Control::Hello { node, pid: std::process::id() };
     conn.send_control(hello).map_err(|e| e.to_string())?;
+    forward_logs(&conn);
     let mut loaded: Option<String> = None;
     // The loop ends on Stop, or when the starter goes away (the reader ends
     // and drops the sending half of `requests`).
@@ -67,6 +68,39 @@ fn serve(node: &str) -> Result<(), String> {
     system.shutdown();
     conn.close();
     Ok(())
+}
+
+/// Sends every `log` record of this process to the starter, which logs it
+/// as its own with the actor that logged it. The level is the starter's
+/// (passed in the environment), so nothing is sent that it would drop.
+fn forward_logs(conn: &Connection) {
+    let level = std::env::var(LOG_LEVEL_ENV).ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
+    if log::set_boxed_logger(Box::new(Forwarder(conn.sender()))).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+/// A logger that hands records to the starter as control messages.
+struct Forwarder(std::sync::Arc<crate::remote::stream::StreamSender>);
+
+impl log::Log for Forwarder {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let _ = self.0.send_control(Control::Log {
+            level: record.level() as u8,
+            target: record.target().to_string(),
+            message: record.args().to_string(),
+            actor: crate::current_actor(),
+        });
+    }
+
+    fn flush(&self) {}
 }
 
 fn answer_or_stop(conn: &Connection, answer: Control) -> Result<(), String> {

@@ -20,7 +20,7 @@ use crate::error::{CreateActorError, LoadError};
 use crate::package::{PackageInfo, VerifiedPackage};
 use crate::remote::Control;
 use crate::remote::stream::Connection;
-use crate::worker::{NODE_ENV, ROOT_ENV, WORKER_FD};
+use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions, RouteKind};
 
 /// The program a worker runs: one that calls
@@ -168,7 +168,11 @@ fn start(
 fn spawn(program: &WorkerProgram, node: u32, root: &Path) -> std::io::Result<(Child, UnixStream)> {
     let (ours, theirs) = UnixStream::pair()?;
     let mut cmd = Command::new(&program.program);
-    cmd.args(&program.args).env(NODE_ENV, node.to_string()).env(ROOT_ENV, root).stdin(Stdio::null());
+    cmd.args(&program.args)
+        .env(NODE_ENV, node.to_string())
+        .env(ROOT_ENV, root)
+        .env(LOG_LEVEL_ENV, log::max_level().to_string())
+        .stdin(Stdio::null());
     crate::native::os::prepare_child(&mut cmd, &theirs, WORKER_FD, &program.limits.os_limits());
     let child = cmd.spawn()?;
     drop(theirs);
