@@ -91,12 +91,17 @@ fn a_worker_that_aborts_fails_the_waiting_ask_at_once_and_the_starter_keeps_serv
     let good = isolated(&env, &system, "foo", &plugins().foo);
     let actor = bad.create_actor("misbehave.Actor").expect("created");
     let foo = good.create_actor("foo.fooactor").expect("created");
+    let (told, exit_told) = std::sync::mpsc::channel();
+    bad.on_exit(move |status| {
+        let _ = told.send(status);
+    });
     let started = Instant::now();
     let long = Duration::from_secs(600);
     assert_eq!(system.ask(&actor, "abort", long), Err(AskError::NodeLost(actor)), "not a timeout");
     assert!(started.elapsed() < long);
-    let status = exit_of(&bad);
+    let status = exit_told.recv_timeout(T).expect("the exit callback ran");
     assert_eq!(status.signal(), Some(libc::SIGABRT), "{status}");
+    assert_eq!(bad.exit_status(), Some(status));
     let pong = system.ask(&foo, value!({"ping": 1}), T).expect("the other worker still answers");
     assert_eq!(pong.get("pong").and_then(|v| v.as_i64()), Some(1));
     assert!(matches!(good.stop(T), WorkerExit::Exited(_)));

@@ -91,3 +91,34 @@ pub(crate) fn inherited_stream(fd: RawFd) -> std::io::Result<UnixStream> {
     // for it alone; this is the only place that takes ownership of it.
     Ok(unsafe { UnixStream::from_raw_fd(fd) })
 }
+
+/// A handle on one child process that stays right after the child is
+/// reaped: signals sent through it can never reach a process that reused
+/// the pid.
+#[derive(Debug)]
+pub(crate) struct PidFd(std::os::fd::OwnedFd);
+
+impl PidFd {
+    /// Opens a handle on the child `pid` (Linux 5.3 and later).
+    pub(crate) fn open(pid: u32) -> std::io::Result<PidFd> {
+        let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new
+        // descriptor or -1; no memory is passed.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = RawFd::try_from(fd).map_err(std::io::Error::other)?;
+        // SAFETY: `fd` is a descriptor the kernel just opened for us alone.
+        Ok(PidFd(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Sends SIGKILL; a process that has already ended is left alone.
+    pub(crate) fn kill(&self) {
+        // SAFETY: the descriptor is open for the life of `self`; no siginfo
+        // is passed (null), flags are 0.
+        let _ = unsafe {
+            libc::syscall(libc::SYS_pidfd_send_signal, self.0.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0)
+        };
+    }
+}

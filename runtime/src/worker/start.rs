@@ -5,18 +5,26 @@
 //! request to answer), so answers need no ids. A worker that does not
 //! answer within the timeout, or answers out of turn, is killed: a late
 //! answer must never be taken for the next request's.
+//!
+//! A reaper thread owns the child process: it waits for it, records the
+//! status, shuts the socket down (so the node is dropped even if something
+//! else still holds the worker's end) and runs the exit callbacks. Kills go
+//! through a pidfd, so they can never hit a process that reused the pid.
 
 use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use actor_abi::Address;
 
 use crate::error::{CreateActorError, LoadError};
+use crate::native::os::PidFd;
 use crate::package::{PackageInfo, VerifiedPackage};
 use crate::remote::Control;
 use crate::remote::stream::Connection;
@@ -92,10 +100,72 @@ impl std::fmt::Display for WorkerExit {
 pub struct IsolatedVersion {
     info: PackageInfo,
     node: u32,
-    child: Mutex<Child>,
+    pid: u32,
+    pidfd: PidFd,
+    exit: Arc<ExitWatch>,
+    reaper: Option<JoinHandle<()>>,
     conn: Option<Connection>,
     answers: Mutex<Receiver<Control>>,
     timeout: Duration,
+}
+
+/// What runs when a worker ends.
+type ExitCallback = Box<dyn FnOnce(ExitStatus) + Send>;
+
+/// A worker's exit, as the reaper records it.
+#[derive(Default)]
+struct ExitWatch {
+    state: Mutex<ExitState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ExitState {
+    status: Option<ExitStatus>,
+    callbacks: Vec<ExitCallback>,
+}
+
+impl ExitWatch {
+    fn status(&self) -> Option<ExitStatus> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).status
+    }
+
+    fn wait(&self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while s.status.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            s = self.changed.wait_timeout(s, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        s.status
+    }
+
+    fn record(&self, status: ExitStatus) {
+        let callbacks = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.status = Some(status);
+            self.changed.notify_all();
+            std::mem::take(&mut s.callbacks)
+        };
+        callbacks.into_iter().for_each(|f| f(status));
+    }
+}
+
+/// Waits for `child` on a thread of its own (see the module doc).
+fn start_reaper(mut child: Child, stream: UnixStream, exit: Arc<ExitWatch>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("thespian-reap-{}", child.id())).spawn(move || {
+        let status = match child.wait() {
+            Ok(status) => status,
+            // wait only fails if the child was reaped elsewhere, which
+            // nothing here does; report it as a kill.
+            Err(_) => ExitStatus::from_raw(libc::SIGKILL),
+        };
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        exit.record(status);
+    })
 }
 
 /// Starts a worker for `pkg` and loads it there (see [`IsolatedVersion::start`]).
@@ -110,6 +180,14 @@ fn start(
     let (staging, library, sha256) = files.stage_with_hash(system.extract_root())?;
     let node = system.new_node();
     let (child, stream) = spawn(program, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
+    let pid = child.id();
+    let pidfd = PidFd::open(pid);
+    let exit = Arc::new(ExitWatch::default());
+    let reaper = stream.try_clone().and_then(|s| start_reaper(child, s, exit.clone()));
+    let (pidfd, reaper) = match (pidfd, reaper) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), _) | (_, Err(e)) => return Err(fail(format!("watching worker {pid}: {e}"))),
+    };
     let (tx, answers) = channel();
     let conn = system.connect_with_control(node, stream, RouteKind::Node, tx).map_err(|e| fail(e.to_string()))?;
     let mut worker = IsolatedVersion {
@@ -123,12 +201,14 @@ fn start(
             loaded_at: SystemTime::now(),
         },
         node,
-        child: Mutex::new(child),
+        pid,
+        pidfd,
+        exit,
+        reaper: Some(reaper),
         conn: Some(conn),
         answers: Mutex::new(answers),
         timeout,
     };
-    let pid = worker.pid();
     match worker.wait_answer() {
         Ok(Control::Hello { node: n, pid: p }) if n == node && p == pid => {}
         Ok(other) => return Err(fail(format!("expected hello from node {node} pid {pid}, got {other:?}"))),
@@ -206,12 +286,31 @@ impl IsolatedVersion {
 
     /// The worker's process id.
     pub fn pid(&self) -> u32 {
-        self.child.lock().unwrap_or_else(|p| p.into_inner()).id()
+        self.pid
     }
 
-    /// The worker's exit status, if it has ended (it is then reaped).
+    /// The worker's exit status, if it has ended (it is reaped by then).
     pub fn exit_status(&self) -> Option<ExitStatus> {
-        self.child.lock().unwrap_or_else(|p| p.into_inner()).try_wait().ok().flatten()
+        self.exit.status()
+    }
+
+    /// Waits up to `limit` for the worker to end; its status if it did.
+    pub fn wait_exit(&self, limit: Duration) -> Option<ExitStatus> {
+        self.exit.wait(limit)
+    }
+
+    /// Runs `f` with the exit status once the worker ends, on the thread
+    /// that noticed (at once, on this thread, if it has ended already).
+    /// The asks waiting on its actors have failed by then.
+    pub fn on_exit(&self, f: impl FnOnce(ExitStatus) + Send + 'static) {
+        let mut s = self.exit.state.lock().unwrap_or_else(|p| p.into_inner());
+        match s.status {
+            Some(status) => {
+                drop(s);
+                f(status);
+            }
+            None => s.callbacks.push(Box::new(f)),
+        }
     }
 
     /// Creates an actor of `class` in the worker.
@@ -245,20 +344,14 @@ impl IsolatedVersion {
         if let Some(conn) = &self.conn {
             let _ = conn.send_control(Control::Stop);
         }
-        let deadline = Instant::now() + grace;
-        let exit = loop {
-            if let Some(status) = self.exit_status() {
-                break WorkerExit::Exited(status);
-            }
-            if Instant::now() >= deadline {
+        let exit = match self.exit.wait(grace) {
+            Some(status) => WorkerExit::Exited(status),
+            None => {
                 self.kill();
-                break WorkerExit::Killed { after: grace };
+                WorkerExit::Killed { after: grace }
             }
-            std::thread::sleep(Duration::from_millis(2));
         };
-        if let Some(conn) = self.conn.take() {
-            conn.close();
-        }
+        self.finish();
         exit
     }
 
@@ -283,17 +376,28 @@ impl IsolatedVersion {
                 self.kill();
                 Err(format!("no answer within {:?}; the worker was killed", self.timeout))
             }
-            Err(RecvTimeoutError::Disconnected) => Err(match self.exit_status() {
+            Err(RecvTimeoutError::Disconnected) => Err(match self.exit.wait(Duration::from_millis(100)) {
                 Some(status) => format!("the worker ended ({status})"),
                 None => "the worker closed its connection".to_string(),
             }),
         }
     }
 
+    /// Kills the worker and waits until it is reaped.
     fn kill(&self) {
-        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = child.kill();
-        let _ = child.wait();
+        self.pidfd.kill();
+        // SIGKILL cannot be caught; the reaper records the exit at once.
+        let _ = self.exit.wait(Duration::from_secs(30));
+    }
+
+    /// Closes the connection and joins the reaper (the worker has ended).
+    fn finish(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.close();
+        }
+        if let Some(reaper) = self.reaper.take() {
+            let _ = reaper.join();
+        }
     }
 }
 
@@ -302,8 +406,6 @@ impl Drop for IsolatedVersion {
         if self.exit_status().is_none() {
             self.kill();
         }
-        if let Some(conn) = self.conn.take() {
-            conn.close();
-        }
+        self.finish();
     }
 }
