@@ -4,6 +4,7 @@
 
 mod director_bench;
 mod director_cli;
+mod isolated;
 mod loading;
 mod machine;
 mod original_director;
@@ -47,7 +48,9 @@ enum Cmd {
     /// the rate, for profiling the runtime.
     #[command(hide = true)]
     Ours {
-        /// w1, w2, w3, w5, or l1 (then `n` is the library size in MiB).
+        /// w1, w2, w3, w5, or l1 (then `n` is the library size in MiB);
+        /// iso-w1, iso-w3 or iso-start (then `n` is how many workers) across
+        /// a worker process.
         workload: String,
         /// Messages or round trips.
         n: u64,

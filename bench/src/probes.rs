@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::director_bench;
+use crate::isolated::Isolated;
 use crate::loading;
 use crate::ours::Ours;
 use crate::peers::{actix_peer, kameo_peer, ractor_peer};
@@ -25,11 +26,16 @@ fn l1(mib: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB),
-/// `runs` times in one system; prints each rate (and W3's percentiles).
+/// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB; or
+/// across a worker process: `iso-w1`, `iso-w3`, `iso-start`), `runs` times
+/// in one system; prints each rate (and W3's percentiles).
 pub fn ours(workload: &str, n: u64, runs: u32) -> Result<(), Error> {
     if workload == "l1" {
         return l1(n);
+    }
+    if let Some(w) = workload.strip_prefix("iso-") {
+        let iso = Isolated::new()?;
+        return (0..runs).try_for_each(|_| isolated_once(&iso, w, n));
     }
     let o = Ours::new()?;
     (0..runs).try_for_each(|_| ours_once(&o, workload, n))
@@ -48,6 +54,30 @@ fn ours_once(o: &Ours, workload: &str, n: u64) -> Result<(), Error> {
         other => return Err(format!("unknown workload {other}").into()),
     };
     println!("{workload}: {} per second", num(rate(n, d)));
+    Ok(())
+}
+
+fn isolated_once(iso: &Isolated, workload: &str, n: u64) -> Result<(), Error> {
+    match workload {
+        "w1" => println!("iso-w1: {} per second", num(rate(n, iso.w1(n)?))),
+        "w3" => {
+            let us = sorted_us(iso.w3(n)?);
+            println!("iso-w3: p50 {:.2} µs, p99 {:.2} µs", percentile(&us, 50.0), percentile(&us, 99.0));
+        }
+        "start" => {
+            let ms: Vec<f64> = (0..n.max(1))
+                .map(|_| iso.start_to_first_ask().map(|d| d.as_secs_f64() * 1e3))
+                .collect::<Result<_, _>>()?;
+            let mut sorted = ms.clone();
+            sorted.sort_by(f64::total_cmp);
+            println!(
+                "iso-start: median {:.2} ms to the first answered ask ({} workers)",
+                percentile(&sorted, 50.0),
+                ms.len()
+            );
+        }
+        other => return Err(format!("unknown workload iso-{other}").into()),
+    }
     Ok(())
 }
 
