@@ -99,11 +99,13 @@ fn register(
         return addr;
     }
     let cell = ActorCell::new(spec(engine.new_address(home)));
+    // Into the table before the names lock goes: a creator that finds the
+    // name next must also find the actor live, or it would make a second.
+    engine.table.insert(cell.clone());
     if let Some(n) = global_name {
         names.insert(n.to_string(), cell.addr);
     }
     drop(names);
-    engine.table.insert(cell.clone());
     if cell.mailbox.claim() {
         submit(engine, &cell);
     }
