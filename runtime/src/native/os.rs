@@ -122,3 +122,24 @@ impl PidFd {
         };
     }
 }
+
+/// Sends what the socket takes of `bytes` now, without waiting: how many
+/// bytes went (0 if its buffer is full). Never raises SIGPIPE.
+pub(crate) fn send_nonblocking(stream: &UnixStream, bytes: &[u8]) -> std::io::Result<usize> {
+    loop {
+        // SAFETY: `bytes` is a live slice of `bytes.len()` bytes; the
+        // descriptor is open for the life of `stream`.
+        let n = unsafe {
+            libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        };
+        if n >= 0 {
+            return Ok(n.unsigned_abs());
+        }
+        let e = std::io::Error::last_os_error();
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock => return Ok(0),
+            std::io::ErrorKind::Interrupted => {}
+            _ => return Err(e),
+        }
+    }
+}
