@@ -12,34 +12,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use actor_abi::value;
-use common::{BIN, Env};
-use runtime::tls::SourceAuthority;
+use common::{Env, isolated, start, system, worker_program as program};
 use runtime::worker::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
-use runtime::{ActorSystem, AskError, CreateActorError, SystemConfig};
+use runtime::{AskError, CreateActorError};
 use test_support::plugins;
 
 const T: Duration = Duration::from_secs(30);
-
-fn program() -> WorkerProgram {
-    WorkerProgram { program: BIN.into(), ..WorkerProgram::default() }
-}
-
-fn system(root: &Path) -> ActorSystem {
-    ActorSystem::start(SystemConfig::default().with_extract_root(root)).expect("a system starts")
-}
-
-/// Signs `group` 1 from a prebuilt example library and loads it in a worker.
-fn isolated(env: &Env, system: &ActorSystem, group: &str, lib: &Path) -> IsolatedVersion {
-    env.gensrc_with(group, lib, &["version:1"]).ok();
-    start(env, system, group, &program())
-}
-
-/// Loads the signed `group` 1 in a new worker started from `program`.
-fn start(env: &Env, system: &ActorSystem, group: &str, program: &WorkerProgram) -> IsolatedVersion {
-    let file = env.dir().join(format!("{group}-1.tls"));
-    let (_, pkg) = SourceAuthority::new(env.dir()).stage_file(&file, system.extract_root()).expect("verified");
-    IsolatedVersion::start(system, pkg, program, T).expect("loaded in a worker")
-}
 
 /// Waits for the worker to end and reap it.
 fn exit_of(worker: &IsolatedVersion) -> std::process::ExitStatus {

@@ -230,3 +230,33 @@ pub fn foreign_foo(dir: &Path) -> (PathBuf, &'static str) {
     std::fs::write(&path, &bytes).unwrap();
     (path, triple)
 }
+
+/// The worker program of the tests: the real binary.
+pub fn worker_program() -> runtime::worker::WorkerProgram {
+    runtime::worker::WorkerProgram { program: BIN.into(), ..Default::default() }
+}
+
+/// An actor system whose libraries go under `root`.
+pub fn system(root: &Path) -> runtime::ActorSystem {
+    runtime::ActorSystem::start(runtime::SystemConfig::default().with_extract_root(root)).expect("a system starts")
+}
+
+/// Signs `group` 1 from a prebuilt example library and loads it in a worker.
+pub fn isolated(env: &Env, system: &runtime::ActorSystem, group: &str, lib: &Path) -> runtime::worker::IsolatedVersion {
+    env.gensrc_with(group, lib, &["version:1"]).ok();
+    start(env, system, group, &worker_program())
+}
+
+/// Loads the signed `group` 1 in a new worker started from `program`.
+pub fn start(
+    env: &Env,
+    system: &runtime::ActorSystem,
+    group: &str,
+    program: &runtime::worker::WorkerProgram,
+) -> runtime::worker::IsolatedVersion {
+    let file = env.dir().join(format!("{group}-1.tls"));
+    let authority = runtime::tls::SourceAuthority::new(env.dir());
+    let (_, pkg) = authority.stage_file(&file, system.extract_root()).expect("verified");
+    let t = std::time::Duration::from_secs(30);
+    runtime::worker::IsolatedVersion::start(system, pkg, program, t).expect("loaded in a worker")
+}
