@@ -120,6 +120,8 @@ pub(crate) fn connect(
         RouteKind::Default => attach_default(engine, sender.clone()),
     }
     let (input, weak, closer) = (stream.try_clone()?, Arc::downgrade(engine), sender.clone());
+    let violation = Arc::new(std::sync::Mutex::new(None));
+    let record_violation = violation.clone();
     let reader = std::thread::Builder::new().name(format!("thespian-in-{peer}")).spawn(move || {
         let deliver = |env| match weak.upgrade() {
             Some(engine) => deliver_in(&engine, peer, env),
@@ -131,6 +133,9 @@ pub(crate) fn connect(
             (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
         };
         let ended = stream::read_loop(peer, input, deliver, control);
+        if let Ended::Violation(v) = &ended {
+            *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+        }
         closer.close();
         if let Some(engine) = weak.upgrade() {
             log_end(&ended);
@@ -141,7 +146,7 @@ pub(crate) fn connect(
         }
         ended
     })?;
-    Ok(Connection::new(peer, sender, stream, reader, writer))
+    Ok(Connection::new(peer, sender, stream, reader, writer, violation))
 }
 
 /// Logs a record a peer forwarded, as this node's own, with the actor that

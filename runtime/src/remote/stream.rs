@@ -273,6 +273,7 @@ pub struct Connection {
     stream: std::os::unix::net::UnixStream,
     reader: Option<JoinHandle<Ended>>,
     writer: Option<JoinHandle<()>>,
+    violation: Arc<Mutex<Option<Violation>>>,
 }
 
 impl Connection {
@@ -282,8 +283,15 @@ impl Connection {
         stream: std::os::unix::net::UnixStream,
         reader: JoinHandle<Ended>,
         writer: JoinHandle<()>,
+        violation: Arc<Mutex<Option<Violation>>>,
     ) -> Connection {
-        Connection { peer, sender, stream, reader: Some(reader), writer: Some(writer) }
+        Connection { peer, sender, stream, reader: Some(reader), writer: Some(writer), violation }
+    }
+
+    /// The protocol violation the peer was dropped for, if that is how the
+    /// reader ended ([`Connection::join`] gives every ending).
+    pub fn violation(&self) -> Option<Violation> {
+        self.violation.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The peer's node.

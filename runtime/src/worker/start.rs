@@ -376,10 +376,14 @@ impl IsolatedVersion {
                 self.kill();
                 Err(format!("no answer within {:?}; the worker was killed", self.timeout))
             }
-            Err(RecvTimeoutError::Disconnected) => Err(match self.exit.wait(Duration::from_millis(100)) {
-                Some(status) => format!("the worker ended ({status})"),
-                None => "the worker closed its connection".to_string(),
-            }),
+            Err(RecvTimeoutError::Disconnected) => {
+                let violation = self.conn.as_ref().and_then(Connection::violation);
+                Err(match (violation, self.exit.wait(Duration::from_millis(100))) {
+                    (Some(v), _) => format!("dropped: {v}"),
+                    (None, Some(status)) => format!("the worker ended ({status})"),
+                    (None, None) => "the worker closed its connection".to_string(),
+                })
+            }
         }
     }
 

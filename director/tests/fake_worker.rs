@@ -1,0 +1,118 @@
+//! Fake worker processes that speak the worker protocol badly (issue 13,
+//! item 3): every frame from a worker is hostile input. A worker that
+//! writes garbage instead of its hello, or says hello as another node, is
+//! refused and reaped; one that, once loaded, sends a message as an actor
+//! of another node is dropped, and its pending request fails. The starting
+//! system keeps serving throughout.
+
+mod common;
+
+use std::time::Duration;
+
+use actor_abi::{Actor, Address, Context, Message, Value};
+use common::{Env, system};
+use runtime::LoadError;
+use runtime::tls::SourceAuthority;
+use runtime::worker::{IsolatedVersion, WorkerProgram};
+use test_support::plugins;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A fake worker in Python: `script` runs with `s`, the socket at fd 3,
+/// `node` (its node number), `frame(kind, body)` and `ctl(op, body)`
+/// helpers in scope.
+fn fake(script: &str) -> WorkerProgram {
+    let prelude = r#"
+import os, socket, struct, sys, time
+s = socket.socket(fileno=3)
+node = int(os.environ["THESPIAN_WORKER_NODE"])
+def frame(kind, body):
+    b = bytes([1, kind]) + body
+    s.sendall(struct.pack("<I", len(b)) + b)
+def ctl(op, body=b""):
+    frame(2, bytes([op]) + body)
+def addr(node, home, id):
+    return struct.pack("<QII", id, home, node)
+"#;
+    WorkerProgram {
+        program: "python3".into(),
+        args: vec!["-c".into(), format!("{prelude}\n{script}").into()],
+        ..WorkerProgram::default()
+    }
+}
+
+struct Echo;
+
+impl Actor for Echo {
+    fn receive(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) {
+        if let Some(v) = msg.value() {
+            cx.send(&from, v.clone());
+        }
+    }
+}
+
+fn try_start(env: &Env, system: &runtime::ActorSystem, program: &WorkerProgram) -> Result<IsolatedVersion, LoadError> {
+    let file = env.dir().join("foo-1.tls");
+    let (_, pkg) = SourceAuthority::new(env.dir()).stage_file(&file, system.extract_root()).expect("verified");
+    IsolatedVersion::start(system, pkg, program, Duration::from_secs(5))
+}
+
+fn entries(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect()
+}
+
+#[test]
+fn a_worker_that_writes_garbage_or_lies_about_its_node_is_refused_and_reaped() {
+    let env = Env::new();
+    env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let echo = system.create_host_actor(Echo);
+    let cases = [
+        ("garbage", "s.sendall(b'\\x06\\0\\0\\0\\x09\\x01' + b'\\0' * 4); time.sleep(30)", "protocol version 9"),
+        ("huge frame", "s.sendall(struct.pack('<I', 0xffffffff)); time.sleep(30)", "frame length 4294967295"),
+        ("another node's hello", "ctl(1, struct.pack('<II', node + 1, os.getpid())); time.sleep(30)", "expected hello"),
+        ("silence", "time.sleep(30)", "no answer within"),
+    ];
+    for (what, script, why) in cases {
+        match try_start(&env, &system, &fake(script)) {
+            Err(LoadError::Worker { reason, .. }) => assert!(reason.contains(why), "{what}: {reason}"),
+            Err(other) => panic!("{what}: refused for the wrong reason: {other}"),
+            Ok(_) => panic!("{what}: the fake worker was accepted"),
+        }
+        assert_eq!(system.ask(&echo, what, T), Ok(Value::from(what)), "{what}: the starter keeps serving");
+        assert!(entries(root.path()).is_empty(), "{what}: nothing staged is left: {:?}", entries(root.path()));
+    }
+}
+
+#[test]
+fn a_loaded_worker_that_forges_a_sender_is_dropped_and_its_request_fails() {
+    let env = Env::new();
+    env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let echo = system.create_host_actor(Echo);
+    // Says hello, answers the load, then sends a value "from" an actor of
+    // the starter's node (0) to the echo, and waits.
+    let script = r#"
+ctl(1, struct.pack("<II", node, os.getpid()))
+def text(t):
+    b = t.encode()
+    return struct.pack("<I", len(b)) + b
+ctl(3, struct.pack("<I", 1) + text("/nowhere") + struct.pack("<I", 0))
+ECHO = [int(x) for x in sys.argv[1:4]]
+time.sleep(0.2)
+frame(1, struct.pack("<I", 1) + addr(0, 0, 999) + addr(ECHO[0], ECHO[1], ECHO[2]) + bytes([1]) + struct.pack("<I", 1) + bytes([0]))
+time.sleep(30)
+"#;
+    let mut program = fake(script);
+    program.args.extend([echo.node(), echo.home()].map(|n| n.to_string().into()));
+    program.args.push(echo.id().to_string().into());
+    let worker = try_start(&env, &system, &program).expect("the fake says hello and answers the load");
+    let dropped = worker.wait_exit(Duration::from_millis(1));
+    assert!(dropped.is_none(), "the fake is still running when its forgery arrives");
+    let r = worker.create_actor("foo.fooactor");
+    assert!(matches!(r, Err(runtime::CreateActorError::Worker { .. })), "{r:?}");
+    assert_eq!(system.ask(&echo, "still here", T), Ok(Value::from("still here")));
+    assert_eq!(system.dead_letters(), 0, "the forged value was never delivered (its answer would be a dead letter)");
+}
