@@ -10,11 +10,15 @@
 //! control requests share the socket (see `remote::frame`); everything the
 //! worker sends is checked like any peer's.
 
+mod exit;
+mod program;
 mod serve;
 mod start;
 
+pub use exit::WorkerExit;
+pub use program::{WorkerLimits, WorkerProgram};
 pub use serve::run_if_worker;
-pub use start::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
+pub use start::IsolatedVersion;
 
 /// The environment variables a worker is started with.
 pub(crate) const NODE_ENV: &str = "THESPIAN_WORKER_NODE";

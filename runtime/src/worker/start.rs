@@ -6,20 +6,16 @@
 //! answer within the timeout, or answers out of turn, is killed: a late
 //! answer must never be taken for the next request's.
 //!
-//! A reaper thread owns the child process: it waits for it, records the
-//! status, shuts the socket down (so the node is dropped even if something
-//! else still holds the worker's end) and runs the exit callbacks. Kills go
+//! A reaper thread owns the child process (see `exit.rs`). Kills go
 //! through a pidfd, so they can never hit a process that reused the pid.
 
-use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use actor_abi::Address;
 
@@ -28,72 +24,10 @@ use crate::native::os::PidFd;
 use crate::package::{PackageInfo, VerifiedPackage};
 use crate::remote::Control;
 use crate::remote::stream::Connection;
+use crate::worker::exit::{ExitWatch, WorkerExit, start_reaper};
+use crate::worker::program::WorkerProgram;
 use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions, RouteKind};
-
-/// The program a worker runs: one that calls
-/// [`run_if_worker`](crate::worker::run_if_worker) first in `main` (the
-/// `thespian-director` binary does), and the limits it runs under.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct WorkerProgram {
-    /// The executable.
-    pub program: PathBuf,
-    /// Its arguments.
-    pub args: Vec<OsString>,
-    /// Resource limits applied to the worker process.
-    pub limits: WorkerLimits,
-}
-
-/// Resource limits of a worker process (`setrlimit`, soft = hard); `None`
-/// leaves the daemon's own limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WorkerLimits {
-    /// Address space, in MiB (`RLIMIT_AS`): an allocation beyond it fails,
-    /// and a Rust package aborts.
-    pub memory_mib: Option<u64>,
-    /// CPU time in seconds (`RLIMIT_CPU`): the kernel ends the worker with
-    /// SIGXCPU, then SIGKILL.
-    pub cpu_seconds: Option<u64>,
-    /// Open file descriptors (`RLIMIT_NOFILE`).
-    pub open_files: Option<u64>,
-}
-
-impl WorkerLimits {
-    fn os_limits(&self) -> crate::native::os::Limits {
-        let mut l = crate::native::os::Limits::default();
-        if let Some(m) = self.memory_mib {
-            l = l.memory_mib(m);
-        }
-        if let Some(c) = self.cpu_seconds {
-            l = l.cpu_seconds(c);
-        }
-        if let Some(n) = self.open_files {
-            l = l.open_files(n);
-        }
-        l
-    }
-}
-
-/// How a worker process ended when it was stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerExit {
-    /// It exited by itself after the stop request.
-    Exited(ExitStatus),
-    /// It did not exit within the grace period and was killed.
-    Killed {
-        /// The grace period it had.
-        after: Duration,
-    },
-}
-
-impl std::fmt::Display for WorkerExit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WorkerExit::Exited(_) => f.write_str("worker exited"),
-            WorkerExit::Killed { after } => write!(f, "worker killed after {}s", after.as_secs_f64()),
-        }
-    }
-}
 
 /// A package version loaded in a worker process of its own. Dropping it
 /// kills the worker (no process is ever left behind).
@@ -107,65 +41,6 @@ pub struct IsolatedVersion {
     conn: Option<Connection>,
     answers: Mutex<Receiver<Control>>,
     timeout: Duration,
-}
-
-/// What runs when a worker ends.
-type ExitCallback = Box<dyn FnOnce(ExitStatus) + Send>;
-
-/// A worker's exit, as the reaper records it.
-#[derive(Default)]
-struct ExitWatch {
-    state: Mutex<ExitState>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct ExitState {
-    status: Option<ExitStatus>,
-    callbacks: Vec<ExitCallback>,
-}
-
-impl ExitWatch {
-    fn status(&self) -> Option<ExitStatus> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).status
-    }
-
-    fn wait(&self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while s.status.is_none() {
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            s = self.changed.wait_timeout(s, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        s.status
-    }
-
-    fn record(&self, status: ExitStatus) {
-        let callbacks = {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            s.status = Some(status);
-            self.changed.notify_all();
-            std::mem::take(&mut s.callbacks)
-        };
-        callbacks.into_iter().for_each(|f| f(status));
-    }
-}
-
-/// Waits for `child` on a thread of its own (see the module doc).
-fn start_reaper(mut child: Child, stream: UnixStream, exit: Arc<ExitWatch>) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(format!("thespian-reap-{}", child.id())).spawn(move || {
-        let status = match child.wait() {
-            Ok(status) => status,
-            // wait only fails if the child was reaped elsewhere, which
-            // nothing here does; report it as a kill.
-            Err(_) => ExitStatus::from_raw(libc::SIGKILL),
-        };
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-        exit.record(status);
-    })
 }
 
 /// Starts a worker for `pkg` and loads it there (see [`IsolatedVersion::start`]).
@@ -303,14 +178,7 @@ impl IsolatedVersion {
     /// that noticed (at once, on this thread, if it has ended already).
     /// The asks waiting on its actors have failed by then.
     pub fn on_exit(&self, f: impl FnOnce(ExitStatus) + Send + 'static) {
-        let mut s = self.exit.state.lock().unwrap_or_else(|p| p.into_inner());
-        match s.status {
-            Some(status) => {
-                drop(s);
-                f(status);
-            }
-            None => s.callbacks.push(Box::new(f)),
-        }
+        self.exit.on_exit(Box::new(f));
     }
 
     /// Creates an actor of `class` in the worker.
