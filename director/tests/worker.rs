@@ -216,3 +216,30 @@ fn a_worker_packages_log_lines_reach_the_starters_logger_with_the_actor() {
     assert_eq!((line.0, line.1.as_str(), line.2.as_str()), (log::Level::Info, "misbehave", "misbehave says hello"));
     assert!(line.3.ends_with(&format!("@{}", worker.node())), "{}", line.3);
 }
+
+#[test]
+fn what_a_dying_worker_prints_reaches_the_starters_log() {
+    let _ = log::set_boxed_logger(Box::new(Capture));
+    log::set_max_level(log::LevelFilter::Info);
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let bad = isolated(&env, &system, "misbehave", &plugins().misbehave);
+    let pid = bad.pid();
+    let actor = bad.create_actor("misbehave.Actor").expect("created");
+    assert_eq!(system.ask(&actor, "stack", Duration::from_secs(600)), Err(AskError::NodeLost(actor)));
+    let prefix = format!("worker {pid} (node {}): ", bad.node());
+    let deadline = Instant::now() + T;
+    loop {
+        let found = RECORDS
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.1 == "thespian::worker" && r.2.starts_with(&prefix) && r.2.contains("overflowed its stack"));
+        if found {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no line about the stack overflow from worker {pid}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

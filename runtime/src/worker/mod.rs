@@ -8,9 +8,11 @@
 //! actor system of its own as the node it was given, says hello, re-checks
 //! the library's SHA-256, never the signatures, and loads it. Messages and
 //! control requests share the socket (see `remote::frame`); everything the
-//! worker sends is checked like any peer's.
+//! worker sends is checked like any peer's. Its stdout and stderr become
+//! log lines of the starter.
 
 mod exit;
+mod output;
 mod program;
 mod serve;
 mod start;

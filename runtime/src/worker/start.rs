@@ -128,9 +128,14 @@ fn spawn(program: &WorkerProgram, node: u32, root: &Path) -> std::io::Result<(Ch
         .env(ROOT_ENV, root)
         .env(LOG_LEVEL_ENV, log::max_level().to_string())
         .stdin(Stdio::null());
+    // stdout and stderr share one pipe, read into the starter's log.
+    let (output, output_end) = std::io::pipe()?;
+    cmd.stdout(output_end.try_clone()?).stderr(output_end);
     crate::native::os::prepare_child(&mut cmd, &theirs, WORKER_FD, &program.limits.os_limits());
     let child = cmd.spawn()?;
+    drop(cmd);
     drop(theirs);
+    crate::worker::output::forward(output, child.id(), node)?;
     Ok((child, ours))
 }
 
