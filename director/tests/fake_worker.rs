@@ -116,3 +116,66 @@ time.sleep(30)
     assert_eq!(system.ask(&echo, "still here", T), Ok(Value::from("still here")));
     assert_eq!(system.dead_letters(), 0, "the forged value was never delivered (its answer would be a dead letter)");
 }
+
+/// Every record this test process logs: (target, message).
+static RECORDS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        RECORDS.lock().unwrap().push((record.target().to_string(), record.args().to_string()));
+    }
+
+    fn flush(&self) {}
+}
+
+#[test]
+fn a_worker_that_floods_its_log_and_output_is_held_to_a_budget() {
+    let _ = log::set_boxed_logger(Box::new(Capture));
+    log::set_max_level(log::LevelFilter::Info);
+    let env = Env::new();
+    env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
+    let root = tempfile::tempdir().unwrap();
+    let system = system(root.path());
+    let echo = system.create_host_actor(Echo);
+    // Says hello, answers the load, then floods: 20,000 log records and
+    // 20,000 printed lines, one more of each a second later.
+    let script = r#"
+ctl(1, struct.pack("<II", node, os.getpid()))
+def text(t):
+    b = t.encode()
+    return struct.pack("<I", len(b)) + b
+ctl(3, struct.pack("<I", 1) + text("/nowhere") + struct.pack("<I", 0))
+def log(i):
+    ctl(8, bytes([3]) + text("flood") + text("record %d" % i) + addr(0, 0, 0))
+for i in range(20000):
+    log(i)
+    print("printed %d" % i)
+sys.stdout.flush()
+time.sleep(1.2)
+log(-1)
+print("printed -1", flush=True)
+time.sleep(30)
+"#;
+    let worker = try_start(&env, &system, &fake(script)).expect("the fake says hello and answers the load");
+    let count = |what: &dyn Fn(&(String, String)) -> bool| RECORDS.lock().unwrap().iter().filter(|r| what(r)).count();
+    let deadline = std::time::Instant::now() + T;
+    let reported = |r: &(String, String)| r.1.contains("over budget were dropped") || r.1.contains("lines dropped");
+    while count(&reported) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the drops were never reported");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let records = count(&|r| r.0 == "flood");
+    let printed = count(&|r| r.0 == "thespian::worker" && r.1.contains("printed"));
+    eprintln!("logged {records} records and {printed} printed lines of 20,001 each");
+    // The flood takes at most a few seconds: a few budgets of 1,000 lines.
+    assert!(records < 10_000, "{records} of 20,001 records were logged");
+    assert!(printed < 10_000, "{printed} of 20,001 printed lines were logged");
+    assert_eq!(system.ask(&echo, "still here", T), Ok(Value::from("still here")));
+    drop(worker);
+}

@@ -24,6 +24,7 @@ use crate::engine::reply::{ReplySlot, fail_waiting};
 use crate::engine::route::{DeadReason, dead_letter, route_envelope};
 use crate::engine::state::EngineState;
 use crate::error::AskError;
+use crate::remote::budget::{Admit, LINES_PER_SECOND, LineBudget};
 use crate::remote::stream::{self, Connection, Ended};
 use crate::remote::{Control, Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
 
@@ -127,12 +128,24 @@ pub(crate) fn connect(
             Some(engine) => deliver_in(&engine, peer, env),
             None => Ok(()),
         };
+        let mut budget = LineBudget::new(LINES_PER_SECOND);
         let control = |ctrl: Control| match (ctrl, &control) {
-            (Control::Log { level, target, message, actor }, _) => relog(peer, level, &target, &message, actor),
+            (Control::Log { level, target, message, actor }, _) => {
+                match budget.admit(std::time::Instant::now()) {
+                    Admit::No => return Ok(()),
+                    Admit::AfterDropped(n) => log::warn!("node {peer}: {n} log lines over budget were dropped"),
+                    Admit::Yes => {}
+                }
+                relog(peer, level, &target, &message, actor)
+            }
             (ctrl, Some(tx)) => tx.send(ctrl).or(Ok(())),
             (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
         };
         let ended = stream::read_loop(peer, input, deliver, control);
+        let unreported = budget.unreported();
+        if unreported > 0 {
+            log::warn!("node {peer}: {unreported} log lines over budget were dropped");
+        }
         if let Ended::Violation(v) = &ended {
             *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
         }

@@ -11,6 +11,7 @@
 //! length and count and refuses unknown kinds, and a transport checks that a
 //! peer only speaks for addresses of its own node ([`check_sender`]).
 
+pub mod budget;
 mod control;
 pub mod frame;
 mod message;

@@ -2,10 +2,14 @@
 //! prints, and what the runtime prints when it dies (a stack overflow, a
 //! refused allocation), becomes log lines naming the worker.
 //!
-//! Lines are cut at [`MAX_LINE`] bytes; the thread ends when every holder
-//! of the pipe's write end (the worker and anything it started) is gone.
+//! Lines are cut at [`MAX_LINE`] bytes and held to a budget per second
+//! (`remote::budget`); the thread ends when every holder of the pipe's
+//! write end (the worker and anything it started) is gone.
 
 use std::io::{BufRead, BufReader, PipeReader};
+use std::time::Instant;
+
+use crate::remote::budget::{Admit, LINES_PER_SECOND, LineBudget};
 
 /// The longest line logged; the rest of a longer one is dropped.
 pub const MAX_LINE: usize = 4096;
@@ -15,19 +19,33 @@ pub(crate) fn forward(pipe: PipeReader, pid: u32, node: u32) -> std::io::Result<
     std::thread::Builder::new().name(format!("thespian-out-{pid}")).spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
+        let mut budget = LineBudget::new(LINES_PER_SECOND);
         loop {
             line.clear();
             match read_line(&mut reader, &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
-                    let text = text.trim_end_matches(['\n', '\r']);
-                    log::warn!(target: "thespian::worker", "worker {pid} (node {node}): {text}");
-                }
+                Ok(0) | Err(_) => break,
+                Ok(_) => match budget.admit(Instant::now()) {
+                    Admit::No => continue,
+                    Admit::AfterDropped(n) => {
+                        log::warn!(target: "thespian::worker", "worker {pid} (node {node}): {n} lines dropped");
+                        log_line(pid, node, &line);
+                    }
+                    Admit::Yes => log_line(pid, node, &line),
+                },
             }
+        }
+        let n = budget.unreported();
+        if n > 0 {
+            log::warn!(target: "thespian::worker", "worker {pid} (node {node}): {n} lines dropped");
         }
     })?;
     Ok(())
+}
+
+fn log_line(pid: u32, node: u32, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches(['\n', '\r']);
+    log::warn!(target: "thespian::worker", "worker {pid} (node {node}): {text}");
 }
 
 /// Reads one line into `out`, keeping at most [`MAX_LINE`] bytes of it;
