@@ -13,25 +13,8 @@ pub enum Control {
         /// Its process id.
         pid: u32,
     },
-    /// Starter -> worker: load the staged library `library` in the staging
-    /// directory `dir` (already verified by the starter), after checking
-    /// that its SHA-256 is `sha256`.
-    Load {
-        /// The staging directory.
-        dir: String,
-        /// The library's file name in it.
-        library: String,
-        /// The library file's SHA-256 (lowercase hex) from the signed manifest.
-        sha256: String,
-        /// The package's group.
-        group: String,
-        /// Its version text.
-        version: String,
-        /// Its package hash.
-        hash: String,
-        /// The actor classes its signed manifest lists.
-        actors: Vec<String>,
-    },
+    /// Starter -> worker: load a staged package.
+    Load(LoadRequest),
     /// Worker -> starter: the version is loaded.
     Loaded {
         /// Its home in the worker.
@@ -74,4 +57,25 @@ pub enum Control {
         /// The actor whose handler logged it ([`Address::NOBODY`] outside one).
         actor: Address,
     },
+}
+
+/// A package the starter verified and staged, handed to a worker: load the
+/// library `library` in the staging directory `dir`, after checking that
+/// its SHA-256 is `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadRequest {
+    /// The staging directory.
+    pub dir: String,
+    /// The library's file name in it.
+    pub library: String,
+    /// The library file's SHA-256 (lowercase hex) from the signed manifest.
+    pub sha256: String,
+    /// The package's group.
+    pub group: String,
+    /// Its version text.
+    pub version: String,
+    /// Its package hash.
+    pub hash: String,
+    /// The actor classes its signed manifest lists.
+    pub actors: Vec<String>,
 }

@@ -47,7 +47,7 @@ use std::io::Read;
 
 use actor_abi::Address;
 
-use crate::remote::control::Control;
+use crate::remote::control::{Control, LoadRequest};
 use crate::remote::message::{RemoteEnvelope, RemoteMessage};
 
 /// The protocol version this runtime speaks.
@@ -177,7 +177,7 @@ pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
             put_u32(out, *node);
             put_u32(out, *pid);
         }
-        Control::Load { dir, library, sha256, group, version, hash, actors } => {
+        Control::Load(LoadRequest { dir, library, sha256, group, version, hash, actors }) => {
             out.push(OP_LOAD);
             for t in [dir, library, sha256, group, version, hash] {
                 put_bytes(out, t.as_bytes());
@@ -414,7 +414,7 @@ impl<'a> Cursor<'a> {
     fn control(&mut self) -> Result<Control, FrameError> {
         Ok(match self.u8()? {
             OP_HELLO => Control::Hello { node: self.u32()?, pid: self.u32()? },
-            OP_LOAD => Control::Load {
+            OP_LOAD => Control::Load(LoadRequest {
                 dir: self.text()?,
                 library: self.text()?,
                 sha256: self.text()?,
@@ -422,7 +422,7 @@ impl<'a> Cursor<'a> {
                 version: self.text()?,
                 hash: self.text()?,
                 actors: self.texts()?,
-            },
+            }),
             OP_LOADED => Control::Loaded { home: self.u32()?, library: self.text()?, classes: self.texts()? },
             OP_CREATE => {
                 let class = self.text()?;

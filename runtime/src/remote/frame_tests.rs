@@ -5,7 +5,7 @@
 use actor_abi::{Address, Value, wire};
 
 use super::*;
-use crate::remote::Control;
+use crate::remote::{Control, LoadRequest};
 
 fn addr(node: u32, home: u32, id: u64) -> Address {
     Address::from_parts(node, home, id)
@@ -143,7 +143,7 @@ fn garbage_never_panics() {
 fn every_control() -> Vec<Control> {
     vec![
         Control::Hello { node: 4, pid: 4242 },
-        Control::Load {
+        Control::Load(LoadRequest {
             dir: "/run/x/stage.1".into(),
             library: "libfoo.so".into(),
             sha256: "ab".repeat(32),
@@ -151,7 +151,7 @@ fn every_control() -> Vec<Control> {
             version: "1.0".into(),
             hash: "cd".repeat(32),
             actors: vec!["foo.a".into(), "foo.b".into()],
-        },
+        }),
         Control::Loaded { home: 3, library: "/run/x/abc/libfoo.so".into(), classes: vec!["foo.a".into()] },
         Control::Create { class: "foo.a".into(), global_name: None, parent: Address::NOBODY },
         Control::Create { class: "foo.a".into(), global_name: Some("Main".into()), parent: addr(0, 0, 7) },

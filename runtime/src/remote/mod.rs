@@ -17,7 +17,7 @@ pub mod frame;
 mod message;
 pub mod stream;
 
-pub use control::Control;
+pub use control::{Control, LoadRequest};
 pub use message::{RemoteEnvelope, RemoteMessage};
 
 use actor_abi::Address;

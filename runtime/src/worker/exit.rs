@@ -65,6 +65,19 @@ impl ExitWatch {
         s.status
     }
 
+    /// Runs `f` with the status once the process has ended (now, on this
+    /// thread, if it has already).
+    pub(crate) fn on_exit(&self, f: ExitCallback) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match s.status {
+            Some(status) => {
+                drop(s);
+                f(status);
+            }
+            None => s.callbacks.push(f),
+        }
+    }
+
     fn record(&self, status: ExitStatus) {
         let callbacks = {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -92,19 +105,4 @@ pub(crate) fn start_reaper(
         let _ = stream.shutdown(std::net::Shutdown::Both);
         exit.record(status);
     })
-}
-
-impl ExitWatch {
-    /// Runs `f` with the status once the process has ended (now, on this
-    /// thread, if it has already).
-    pub(crate) fn on_exit(&self, f: ExitCallback) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match s.status {
-            Some(status) => {
-                drop(s);
-                f(status);
-            }
-            None => s.callbacks.push(f),
-        }
-    }
 }

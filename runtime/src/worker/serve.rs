@@ -8,8 +8,8 @@ use actor_abi::Address;
 
 use crate::native::staging::Staging;
 use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
-use crate::remote::Control;
 use crate::remote::stream::Connection;
+use crate::remote::{Control, LoadRequest};
 use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions, RouteKind, SystemConfig};
 
@@ -52,10 +52,7 @@ fn serve(node: &str) -> Result<(), String> {
     // and drops the sending half of `requests`).
     for request in requests {
         let answer = match request {
-            Control::Load { dir, library, sha256, group, version, hash, actors } => {
-                let pkg = Handed { dir, library, sha256, group, version, hash, actors };
-                load(&system, pkg, &mut loaded)
-            }
+            Control::Load(request) => load(&system, request, &mut loaded),
             Control::Create { class, global_name, parent } => {
                 let parent = (!parent.is_nobody()).then_some(parent);
                 create(&system, loaded.as_deref(), &class, CreateOptions { global_name, parent })
@@ -107,18 +104,7 @@ fn answer_or_stop(conn: &Connection, answer: Control) -> Result<(), String> {
     conn.send_control(answer).map_err(|e| format!("answering: {e}"))
 }
 
-/// A staged package as the starter handed it over.
-struct Handed {
-    dir: String,
-    library: String,
-    sha256: String,
-    group: String,
-    version: String,
-    hash: String,
-    actors: Vec<String>,
-}
-
-fn load(system: &ActorSystem, pkg: Handed, loaded: &mut Option<String>) -> Control {
+fn load(system: &ActorSystem, pkg: LoadRequest, loaded: &mut Option<String>) -> Control {
     if loaded.is_some() {
         return Control::Failed { reason: "this worker has a version loaded already".into() };
     }

@@ -22,8 +22,8 @@ use actor_abi::Address;
 use crate::error::{CreateActorError, LoadError};
 use crate::native::os::PidFd;
 use crate::package::{PackageInfo, VerifiedPackage};
-use crate::remote::Control;
 use crate::remote::stream::Connection;
+use crate::remote::{Control, LoadRequest};
 use crate::worker::exit::{ExitWatch, WorkerExit, start_reaper};
 use crate::worker::program::WorkerProgram;
 use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
@@ -90,7 +90,7 @@ fn start(
         Err(why) => return Err(fail(why)),
     }
     let dir = staging.hand_over();
-    let load = Control::Load {
+    let load = Control::Load(LoadRequest {
         dir: dir.to_string_lossy().into_owned(),
         library,
         sha256,
@@ -98,22 +98,25 @@ fn start(
         version,
         hash,
         actors,
+    });
+    let loaded = match worker.request(load) {
+        Ok(Control::Loaded { home, library, classes }) => Ok((home, library, classes)),
+        Ok(Control::Failed { reason }) => Err(reason),
+        Ok(other) => Err(format!("answered a load with {other:?}")),
+        Err(why) => Err(why),
     };
-    match worker.request(load) {
-        Ok(Control::Loaded { home, library, classes }) => {
+    match loaded {
+        Ok((home, library, classes)) => {
             worker.info.home = home;
             worker.info.library = PathBuf::from(library);
             worker.info.classes = classes;
             Ok(worker)
         }
-        Ok(Control::Failed { reason }) => {
+        Err(reason) => {
+            // The worker may not have taken the directory over: it goes
+            // here, whatever the worker did with it.
             let _ = std::fs::remove_dir_all(&dir);
             Err(fail(reason))
-        }
-        Ok(other) => Err(fail(format!("answered a load with {other:?}"))),
-        Err(why) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            Err(fail(why))
         }
     }
 }
