@@ -24,7 +24,7 @@ use crate::engine::reply::{ReplySlot, fail_waiting};
 use crate::engine::route::{DeadReason, dead_letter, route_envelope};
 use crate::engine::state::EngineState;
 use crate::error::AskError;
-use crate::remote::budget::{Admit, LINES_PER_SECOND, LineBudget};
+use crate::remote::budget::{LINES_PER_SECOND, LineBudget};
 use crate::remote::stream::{self, Connection, Ended};
 use crate::remote::{Control, Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
 
@@ -76,16 +76,34 @@ pub(crate) fn attach_default(engine: &EngineState, link: Arc<dyn Outbound>) {
 }
 
 /// Forgets the route to `node` and fails every ask waiting on one of its
-/// actors at once; returns how many asks failed.
-/// Its actors' global names are dropped too.
+/// actors at once; returns how many asks failed. Its actors' global names
+/// are dropped too.
 pub(crate) fn lost(engine: &EngineState, node: u32) -> usize {
     engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.remove(&node);
-    engine.forget_names_on(node);
-    fail_deliveries(engine, |w| w.node == node);
+    forget_nodes(engine, |n| n == node)
+}
+
+/// Forgets the default route: every node without a route of its own is
+/// lost (see [`lost`]).
+pub(crate) fn lost_default(engine: &EngineState) -> usize {
+    let mut routes = engine.routes.write().unwrap_or_else(|p| p.into_inner());
+    routes.default = None;
+    let reachable: Vec<u32> = routes.by_node.keys().copied().collect();
+    drop(routes);
+    let here = engine.node;
+    forget_nodes(engine, |n| n != here && !reachable.contains(&n))
+}
+
+/// Drops the names of actors on the nodes `gone` picks, and fails every
+/// tracked delivery and ask waiting on one of them with `NodeLost`;
+/// returns how many asks failed.
+fn forget_nodes(engine: &EngineState, gone: impl Fn(u32) -> bool) -> usize {
+    engine.forget_names_where(|a| gone(a.node()));
+    fail_deliveries(engine, |w| gone(w.node));
     let failed = std::cell::Cell::new(0);
     fail_waiting(
         engine,
-        |slot| slot.target.node() == node,
+        |slot| !slot.target.is_nobody() && gone(slot.target.node()),
         |slot| {
             failed.set(failed.get() + 1);
             AskError::NodeLost(slot.target)
@@ -128,13 +146,11 @@ pub(crate) fn connect(
             Some(engine) => deliver_in(&engine, peer, env),
             None => Ok(()),
         };
-        let mut budget = LineBudget::new(LINES_PER_SECOND);
+        let mut budget = LineBudget::new(LINES_PER_SECOND, format!("node {peer}: log records"));
         let control = |ctrl: Control| match (ctrl, &control) {
             (Control::Log { level, target, message, actor }, _) => {
-                match budget.admit(std::time::Instant::now()) {
-                    Admit::No => return Ok(()),
-                    Admit::AfterDropped(n) => log::warn!("node {peer}: {n} log lines over budget were dropped"),
-                    Admit::Yes => {}
+                if !budget.admit(std::time::Instant::now()) {
+                    return Ok(());
                 }
                 relog(peer, level, &target, &message, actor)
             }
@@ -142,10 +158,7 @@ pub(crate) fn connect(
             (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
         };
         let ended = stream::read_loop(peer, input, deliver, control);
-        let unreported = budget.unreported();
-        if unreported > 0 {
-            log::warn!("node {peer}: {unreported} log lines over budget were dropped");
-        }
+        budget.finish();
         if let Ended::Violation(v) = &ended {
             *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
         }
@@ -168,13 +181,7 @@ fn relog(peer: u32, level: u8, target: &str, message: &str, actor: Address) -> R
     if !actor.is_nobody() && actor.node() != peer {
         return Err(Violation::ForeignSender { peer, from: actor });
     }
-    let level = match level {
-        1 => log::Level::Error,
-        2 => log::Level::Warn,
-        3 => log::Level::Info,
-        4 => log::Level::Debug,
-        _ => log::Level::Trace,
-    };
+    let level = actor_abi::ffi::level_from_u32(u32::from(level));
     crate::engine::logging::log_for(actor, level, target, message);
     Ok(())
 }
@@ -185,23 +192,6 @@ fn log_end(ended: &Ended) {
         Ended::Broken { .. } => log::warn!("{ended}"),
         Ended::Violation(_) => log::error!("dropped: {ended}"),
     }
-}
-
-/// Forgets the default route and fails every ask waiting on another node.
-pub(crate) fn lost_default(engine: &EngineState) -> usize {
-    engine.routes.write().unwrap_or_else(|p| p.into_inner()).default = None;
-    let here = engine.node;
-    fail_deliveries(engine, |w| w.node != here);
-    let failed = std::cell::Cell::new(0);
-    fail_waiting(
-        engine,
-        |slot| slot.target.node() != here && !slot.target.is_nobody(),
-        |slot| {
-            failed.set(failed.get() + 1);
-            AskError::NodeLost(slot.target)
-        },
-    );
-    failed.get()
 }
 
 /// Fails every tracked delivery `which` picks: its node went away.

@@ -209,9 +209,9 @@ impl EngineState {
         self.routes.read().unwrap_or_else(|p| p.into_inner()).to(node).is_some()
     }
 
-    /// Drops every name of an actor of `node` (it went away).
-    pub(in crate::engine) fn forget_names_on(&self, node: u32) {
-        self.names.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, a| a.node() != node);
+    /// Drops every name whose actor `gone` picks (its node went away).
+    pub(in crate::engine) fn forget_names_where(&self, gone: impl Fn(Address) -> bool) {
+        self.names.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, a| !gone(*a));
     }
 
     /// Points `name` at the live actor `addr` (of this node, or of a node

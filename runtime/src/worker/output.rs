@@ -9,35 +9,26 @@
 use std::io::{BufRead, BufReader, PipeReader};
 use std::time::Instant;
 
-use crate::remote::budget::{Admit, LINES_PER_SECOND, LineBudget};
+use crate::remote::budget::{LINES_PER_SECOND, LineBudget};
 
 /// The longest line logged; the rest of a longer one is dropped.
 pub const MAX_LINE: usize = 4096;
 
 /// Logs each line read from `pipe` as output of the worker `pid` of `node`.
 pub(crate) fn forward(pipe: PipeReader, pid: u32, node: u32) -> std::io::Result<()> {
-    std::thread::Builder::new().name(format!("thespian-out-{pid}")).spawn(move || {
+    std::thread::Builder::new().name(format!("thespian-stdio-{pid}")).spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
-        let mut budget = LineBudget::new(LINES_PER_SECOND);
+        let mut budget = LineBudget::new(LINES_PER_SECOND, format!("worker {pid} (node {node}): output"));
         loop {
             line.clear();
             match read_line(&mut reader, &mut line) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => match budget.admit(Instant::now()) {
-                    Admit::No => continue,
-                    Admit::AfterDropped(n) => {
-                        log::warn!(target: "thespian::worker", "worker {pid} (node {node}): {n} lines dropped");
-                        log_line(pid, node, &line);
-                    }
-                    Admit::Yes => log_line(pid, node, &line),
-                },
+                Ok(_) if budget.admit(Instant::now()) => log_line(pid, node, &line),
+                Ok(_) => {}
             }
         }
-        let n = budget.unreported();
-        if n > 0 {
-            log::warn!(target: "thespian::worker", "worker {pid} (node {node}): {n} lines dropped");
-        }
+        budget.finish();
     })?;
     Ok(())
 }
