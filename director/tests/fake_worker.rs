@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use actor_abi::{Actor, Address, Context, Message, Value};
-use common::{Env, system};
+use common::{Env, Starter, capture_logs, count_logged, wait_logged};
 use runtime::LoadError;
 use runtime::tls::SourceAuthority;
 use runtime::worker::{IsolatedVersion, WorkerProgram};
@@ -19,8 +19,9 @@ use test_support::plugins;
 const T: Duration = Duration::from_secs(30);
 
 /// A fake worker in Python: `script` runs with `s`, the socket at fd 3,
-/// `node` (its node number), `frame(kind, body)` and `ctl(op, body)`
-/// helpers in scope.
+/// `node` (its node number), and helpers in scope: `frame(kind, body)`,
+/// `ctl(op, body)`, `addr(node, home, id)`, `text(t)`, and
+/// `hello_and_loaded()` (a correct hello, and a load answered as done).
 fn fake(script: &str) -> WorkerProgram {
     let prelude = r#"
 import os, socket, struct, sys, time
@@ -33,6 +34,12 @@ def ctl(op, body=b""):
     frame(2, bytes([op]) + body)
 def addr(node, home, id):
     return struct.pack("<QII", id, home, node)
+def text(t):
+    b = t.encode()
+    return struct.pack("<I", len(b)) + b
+def hello_and_loaded():
+    ctl(1, struct.pack("<II", node, os.getpid()))
+    ctl(3, struct.pack("<I", 1) + text("/nowhere") + struct.pack("<I", 0))
 "#;
     WorkerProgram {
         program: "python3".into(),
@@ -51,6 +58,14 @@ impl Actor for Echo {
     }
 }
 
+/// A starter with foo 1 signed and an echo host actor.
+fn starter() -> (Starter, Address) {
+    let s = Starter::new();
+    s.env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
+    let echo = s.system.create_host_actor(Echo);
+    (s, echo)
+}
+
 fn try_start(env: &Env, system: &runtime::ActorSystem, program: &WorkerProgram) -> Result<IsolatedVersion, LoadError> {
     let file = env.dir().join("foo-1.tls");
     let (_, pkg) = SourceAuthority::new(env.dir()).stage_file(&file, system.extract_root()).expect("verified");
@@ -63,11 +78,7 @@ fn entries(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
 
 #[test]
 fn a_worker_that_writes_garbage_or_lies_about_its_node_is_refused_and_reaped() {
-    let env = Env::new();
-    env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let echo = system.create_host_actor(Echo);
+    let (Starter { system, env, root }, echo) = &starter();
     let cases = [
         ("garbage", "s.sendall(b'\\x06\\0\\0\\0\\x09\\x01' + b'\\0' * 4); time.sleep(30)", "protocol version 9"),
         ("huge frame", "s.sendall(struct.pack('<I', 0xffffffff)); time.sleep(30)", "frame length 4294967295"),
@@ -75,31 +86,23 @@ fn a_worker_that_writes_garbage_or_lies_about_its_node_is_refused_and_reaped() {
         ("silence", "time.sleep(30)", "no answer within"),
     ];
     for (what, script, why) in cases {
-        match try_start(&env, &system, &fake(script)) {
+        match try_start(env, system, &fake(script)) {
             Err(LoadError::Worker { reason, .. }) => assert!(reason.contains(why), "{what}: {reason}"),
             Err(other) => panic!("{what}: refused for the wrong reason: {other}"),
             Ok(_) => panic!("{what}: the fake worker was accepted"),
         }
-        assert_eq!(system.ask(&echo, what, T), Ok(Value::from(what)), "{what}: the starter keeps serving");
+        assert_eq!(system.ask(echo, what, T), Ok(Value::from(what)), "{what}: the starter keeps serving");
         assert!(entries(root.path()).is_empty(), "{what}: nothing staged is left: {:?}", entries(root.path()));
     }
 }
 
 #[test]
 fn a_loaded_worker_that_forges_a_sender_is_dropped_and_its_request_fails() {
-    let env = Env::new();
-    env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let echo = system.create_host_actor(Echo);
+    let (Starter { system, env, .. }, echo) = &starter();
     // Says hello, answers the load, then sends a value "from" an actor of
     // the starter's node (0) to the echo, and waits.
     let script = r#"
-ctl(1, struct.pack("<II", node, os.getpid()))
-def text(t):
-    b = t.encode()
-    return struct.pack("<I", len(b)) + b
-ctl(3, struct.pack("<I", 1) + text("/nowhere") + struct.pack("<I", 0))
+hello_and_loaded()
 ECHO = [int(x) for x in sys.argv[1:4]]
 time.sleep(0.2)
 frame(1, struct.pack("<I", 1) + addr(0, 0, 999) + addr(ECHO[0], ECHO[1], ECHO[2]) + bytes([1]) + struct.pack("<I", 1) + bytes([0]))
@@ -108,49 +111,23 @@ time.sleep(30)
     let mut program = fake(script);
     program.args.extend([echo.node(), echo.home()].map(|n| n.to_string().into()));
     program.args.push(echo.id().to_string().into());
-    let worker = try_start(&env, &system, &program).expect("the fake says hello and answers the load");
+    let worker = try_start(env, system, &program).expect("the fake says hello and answers the load");
     let dropped = worker.wait_exit(Duration::from_millis(1));
     assert!(dropped.is_none(), "the fake is still running when its forgery arrives");
     let r = worker.create_actor("foo.fooactor");
     assert!(matches!(r, Err(runtime::CreateActorError::Worker { .. })), "{r:?}");
-    assert_eq!(system.ask(&echo, "still here", T), Ok(Value::from("still here")));
+    assert_eq!(system.ask(echo, "still here", T), Ok(Value::from("still here")));
     assert_eq!(system.dead_letters(), 0, "the forged value was never delivered (its answer would be a dead letter)");
-}
-
-/// Every record this test process logs: (target, message).
-static RECORDS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        RECORDS.lock().unwrap().push((record.target().to_string(), record.args().to_string()));
-    }
-
-    fn flush(&self) {}
 }
 
 #[test]
 fn a_worker_that_floods_its_log_and_output_is_held_to_a_budget() {
-    let _ = log::set_boxed_logger(Box::new(Capture));
-    log::set_max_level(log::LevelFilter::Info);
-    let env = Env::new();
-    env.gensrc_with("foo", &plugins().foo, &["version:1"]).ok();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let echo = system.create_host_actor(Echo);
+    capture_logs();
+    let (Starter { system, env, .. }, echo) = &starter();
     // Says hello, answers the load, then floods: 20,000 log records and
     // 20,000 printed lines, one more of each a second later.
     let script = r#"
-ctl(1, struct.pack("<II", node, os.getpid()))
-def text(t):
-    b = t.encode()
-    return struct.pack("<I", len(b)) + b
-ctl(3, struct.pack("<I", 1) + text("/nowhere") + struct.pack("<I", 0))
+hello_and_loaded()
 def log(i):
     ctl(8, bytes([3]) + text("flood") + text("record %d" % i) + addr(0, 0, 0))
 for i in range(20000):
@@ -162,20 +139,20 @@ log(-1)
 print("printed -1", flush=True)
 time.sleep(30)
 "#;
-    let worker = try_start(&env, &system, &fake(script)).expect("the fake says hello and answers the load");
-    let count = |what: &dyn Fn(&(String, String)) -> bool| RECORDS.lock().unwrap().iter().filter(|r| what(r)).count();
-    let deadline = std::time::Instant::now() + T;
-    let reported = |r: &(String, String)| r.1.contains("over budget were dropped") || r.1.contains("lines dropped");
-    while count(&reported) < 2 {
-        assert!(std::time::Instant::now() < deadline, "the drops were never reported");
-        std::thread::sleep(Duration::from_millis(10));
+    let worker = try_start(env, system, &fake(script)).expect("the fake says hello and answers the load");
+    let node = format!("node {}: ", worker.node());
+    for source in ["log records", "output"] {
+        wait_logged(&format!("the drop report of the {source}"), |r| {
+            r.message.contains(source) && r.message.contains("lines over budget were dropped")
+        });
     }
-    let records = count(&|r| r.0 == "flood");
-    let printed = count(&|r| r.0 == "thespian::worker" && r.1.contains("printed"));
+    let records = count_logged(|r| r.target == "flood");
+    let printed = count_logged(|r| r.target == "thespian::worker" && r.message.contains("printed"));
+    assert!(count_logged(|r| r.message.contains(&node)) > 0, "the lines name the worker's node");
     eprintln!("logged {records} records and {printed} printed lines of 20,001 each");
     // The flood takes at most a few seconds: a few budgets of 1,000 lines.
     assert!(records < 10_000, "{records} of 20,001 records were logged");
     assert!(printed < 10_000, "{printed} of 20,001 printed lines were logged");
-    assert_eq!(system.ask(&echo, "still here", T), Ok(Value::from("still here")));
+    assert_eq!(system.ask(echo, "still here", T), Ok(Value::from("still here")));
     drop(worker);
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use actor_abi::value;
-use common::{Env, isolated, start, system, worker_program as program};
+use common::{Starter, capture_logs, isolated, start, wait_logged, worker_program as program};
 use runtime::worker::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
 use runtime::{AskError, CreateActorError};
 use test_support::plugins;
@@ -37,10 +37,8 @@ fn process_gone(pid: u32) -> bool {
 
 #[test]
 fn a_version_in_a_worker_answers_asks_and_stops_leaving_nothing_behind() {
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let worker = isolated(&env, &system, "foo", &plugins().foo);
+    let Starter { system, env, root } = &Starter::new();
+    let worker = isolated(env, system, "foo", &plugins().foo);
     let pid = worker.pid();
     assert_ne!(pid, std::process::id());
     assert!(worker.node() != system.node());
@@ -62,11 +60,9 @@ fn a_version_in_a_worker_answers_asks_and_stops_leaving_nothing_behind() {
 
 #[test]
 fn a_worker_that_aborts_fails_the_waiting_ask_at_once_and_the_starter_keeps_serving() {
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let bad = isolated(&env, &system, "misbehave", &plugins().misbehave);
-    let good = isolated(&env, &system, "foo", &plugins().foo);
+    let Starter { system, env, .. } = &Starter::new();
+    let bad = isolated(env, system, "misbehave", &plugins().misbehave);
+    let good = isolated(env, system, "foo", &plugins().foo);
     let actor = bad.create_actor("misbehave.Actor").expect("created");
     let foo = good.create_actor("foo.fooactor").expect("created");
     let (told, exit_told) = std::sync::mpsc::channel();
@@ -100,16 +96,14 @@ fn died_as(msg: &str, status: std::process::ExitStatus) -> bool {
 
 #[test]
 fn each_way_a_package_can_kill_its_process_ends_only_its_worker() {
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let good = isolated(&env, &system, "foo", &plugins().foo);
+    let Starter { system, env, .. } = &Starter::new();
+    let good = isolated(env, system, "foo", &plugins().foo);
     let foo = good.create_actor("foo.fooactor").expect("created");
     env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
     let limited =
         WorkerProgram { limits: WorkerLimits { memory_mib: Some(768), ..WorkerLimits::default() }, ..program() };
     for msg in ["abort", "segv", "stack", "exit", "oom"] {
-        let bad = start(&env, &system, "misbehave", &limited);
+        let bad = start(env, system, "misbehave", &limited);
         let actor = bad.create_actor("misbehave.Actor").expect("created");
         assert_eq!(system.ask(&actor, "ping", T), Ok("pong".into()));
         let long = Duration::from_secs(600);
@@ -124,10 +118,8 @@ fn each_way_a_package_can_kill_its_process_ends_only_its_worker() {
 
 #[test]
 fn a_handler_that_spins_times_out_and_its_worker_is_killed_after_the_grace_period() {
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let spinner = isolated(&env, &system, "misbehave", &plugins().misbehave);
+    let Starter { system, env, .. } = &Starter::new();
+    let spinner = isolated(env, system, "misbehave", &plugins().misbehave);
     let pid = spinner.pid();
     let actor = spinner.create_actor("misbehave.Actor").expect("created");
     let r = system.ask(&actor, "spin", Duration::from_secs(1));
@@ -150,10 +142,8 @@ impl actor_abi::Actor for Parent {
 
 #[test]
 fn global_names_and_parents_reach_across_to_worker_actors() {
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let worker = isolated(&env, &system, "foo", &plugins().foo);
+    let Starter { system, env, .. } = &Starter::new();
+    let worker = isolated(env, system, "foo", &plugins().foo);
     let (exits, exited) = std::sync::mpsc::channel();
     let parent = system.create_host_actor(Parent(exits));
     let options = runtime::CreateOptions { global_name: Some("InWorker".into()), parent: Some(parent) };
@@ -172,74 +162,33 @@ fn global_names_and_parents_reach_across_to_worker_actors() {
     assert_eq!(system.lookup_name("MainFoo"), None, "the name went with the worker");
 }
 
-/// Every record this test process logs: (level, target, message, actorAddress).
-static RECORDS: std::sync::Mutex<Vec<(log::Level, String, String, String)>> = std::sync::Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let actor =
-            record.key_values().get(runtime::ACTOR_ADDRESS_KEY.into()).map(|v| v.to_string()).unwrap_or_default();
-        let entry = (record.level(), record.target().to_string(), record.args().to_string(), actor);
-        RECORDS.lock().unwrap().push(entry);
-    }
-
-    fn flush(&self) {}
-}
-
 #[test]
 fn a_worker_packages_log_lines_reach_the_starters_logger_with_the_actor() {
-    let _ = log::set_boxed_logger(Box::new(Capture));
-    log::set_max_level(log::LevelFilter::Info);
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let worker = isolated(&env, &system, "misbehave", &plugins().misbehave);
+    capture_logs();
+    let Starter { system, env, .. } = &Starter::new();
+    let worker = isolated(env, system, "misbehave", &plugins().misbehave);
     let actor = worker.create_actor("misbehave.Actor").expect("created");
     system.tell_delivered(&actor, actor_abi::Message::Value("log".into()), T).expect("handled");
     // Log records travel on the same stream after the handler's report,
     // so wait for this actor's line.
-    let deadline = Instant::now() + T;
-    let line = loop {
-        let found = RECORDS.lock().unwrap().iter().find(|r| r.3 == actor.to_string()).cloned();
-        if let Some(line) = found {
-            break line;
-        }
-        assert!(Instant::now() < deadline, "no log line from {actor}");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    assert_eq!((line.0, line.1.as_str(), line.2.as_str()), (log::Level::Info, "misbehave", "misbehave says hello"));
-    assert!(line.3.ends_with(&format!("@{}", worker.node())), "{}", line.3);
+    let line = wait_logged(&format!("a line from {actor}"), |r| r.actor == actor.to_string());
+    assert_eq!(
+        (line.level, line.target.as_str(), line.message.as_str()),
+        (log::Level::Info, "misbehave", "misbehave says hello")
+    );
+    assert!(line.actor.ends_with(&format!("@{}", worker.node())), "{}", line.actor);
 }
 
 #[test]
 fn what_a_dying_worker_prints_reaches_the_starters_log() {
-    let _ = log::set_boxed_logger(Box::new(Capture));
-    log::set_max_level(log::LevelFilter::Info);
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let system = system(root.path());
-    let bad = isolated(&env, &system, "misbehave", &plugins().misbehave);
+    capture_logs();
+    let Starter { system, env, .. } = &Starter::new();
+    let bad = isolated(env, system, "misbehave", &plugins().misbehave);
     let pid = bad.pid();
     let actor = bad.create_actor("misbehave.Actor").expect("created");
     assert_eq!(system.ask(&actor, "stack", Duration::from_secs(600)), Err(AskError::NodeLost(actor)));
     let prefix = format!("worker {pid} (node {}): ", bad.node());
-    let deadline = Instant::now() + T;
-    loop {
-        let found = RECORDS
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|r| r.1 == "thespian::worker" && r.2.starts_with(&prefix) && r.2.contains("overflowed its stack"));
-        if found {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no line about the stack overflow from worker {pid}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_logged(&format!("the stack overflow of worker {pid}"), |r| {
+        r.target == "thespian::worker" && r.message.starts_with(&prefix) && r.message.contains("overflowed its stack")
+    });
 }

@@ -260,3 +260,72 @@ pub fn start(
     let t = std::time::Duration::from_secs(30);
     runtime::worker::IsolatedVersion::start(system, pkg, program, t).expect("loaded in a worker")
 }
+
+/// A starting system for worker tests, with a director directory to sign
+/// packages in. Fields drop in order: the system shuts down before its
+/// directory goes.
+pub struct Starter {
+    pub system: runtime::ActorSystem,
+    pub root: tempfile::TempDir,
+    pub env: Env,
+}
+
+impl Starter {
+    pub fn new() -> Starter {
+        let env = Env::new();
+        let root = tempfile::tempdir().unwrap();
+        Starter { system: system(root.path()), root, env }
+    }
+}
+
+/// One log record of this test process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub level: log::Level,
+    pub target: String,
+    pub message: String,
+    /// The `actorAddress` key-value, empty when absent.
+    pub actor: String,
+}
+
+static LOGGED: std::sync::Mutex<Vec<Logged>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let actor =
+            record.key_values().get(runtime::ACTOR_ADDRESS_KEY.into()).map(|v| v.to_string()).unwrap_or_default();
+        let (target, message) = (record.target().to_string(), record.args().to_string());
+        LOGGED.lock().unwrap().push(Logged { level: record.level(), target, message, actor });
+    }
+
+    fn flush(&self) {}
+}
+
+/// Keeps every log record of this test process at info and above.
+pub fn capture_logs() {
+    let _ = log::set_boxed_logger(Box::new(Capture));
+    log::set_max_level(log::LevelFilter::Info);
+}
+
+/// How many records kept so far `pick` accepts.
+pub fn count_logged(pick: impl Fn(&Logged) -> bool) -> usize {
+    LOGGED.lock().unwrap().iter().filter(|r| pick(r)).count()
+}
+
+/// Waits up to 30 s for a kept record that `pick` accepts.
+pub fn wait_logged(what: &str, pick: impl Fn(&Logged) -> bool) -> Logged {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(r) = LOGGED.lock().unwrap().iter().find(|r| pick(r)) {
+            return r.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "not logged within 30 s: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
