@@ -155,22 +155,31 @@ pub enum ReadError {
 /// Appends one batch frame holding `envs` to `out`. The caller keeps a
 /// batch under [`MAX_BATCH`] messages and [`MAX_FRAME`] bytes.
 pub fn encode_batch(envs: &[RemoteEnvelope], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&[PROTOCOL_VERSION, KIND_BATCH]);
-    put_u32(out, u32::try_from(envs.len()).unwrap_or(u32::MAX));
-    for env in envs {
-        put_envelope(out, env);
-    }
-    let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    framed(out, KIND_BATCH, |out| {
+        put_u32(out, u32::try_from(envs.len()).unwrap_or(u32::MAX));
+        for env in envs {
+            put_envelope(out, env);
+        }
+    });
 }
 
 /// Appends one control frame to `out`.
 pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
+    framed(out, KIND_CONTROL, |out| put_control(out, ctrl));
+}
+
+/// Appends one frame of `kind` whose body after the header `body` writes,
+/// with its length prefix.
+fn framed(out: &mut Vec<u8>, kind: u8, body: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&[PROTOCOL_VERSION, KIND_CONTROL]);
+    out.extend_from_slice(&[PROTOCOL_VERSION, kind]);
+    body(out);
+    let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+fn put_control(out: &mut Vec<u8>, ctrl: &Control) {
     match ctrl {
         Control::Hello { node, pid } => {
             out.push(OP_HELLO);
@@ -213,8 +222,6 @@ pub fn encode_control(ctrl: &Control, out: &mut Vec<u8>) {
             put_addr(out, *actor);
         }
     }
-    let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// Reads one frame from `r`, using `buf` for its bytes. `Ok(None)` at a

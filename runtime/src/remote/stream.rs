@@ -310,12 +310,6 @@ impl Connection {
         self.sender.clone()
     }
 
-    /// True once the reader has stopped (the peer closed, broke the stream
-    /// or the protocol).
-    pub fn is_finished(&self) -> bool {
-        self.reader.as_ref().is_none_or(JoinHandle::is_finished)
-    }
-
     /// Shuts the stream down and waits for both threads; returns how the
     /// reader ended.
     pub fn close(mut self) -> Option<Ended> {
