@@ -197,16 +197,16 @@ impl EngineState {
     /// name of an actor of another node counts as live while that node has
     /// a route (its liveness is that node's to know).
     pub(in crate::engine) fn live_name_in(&self, names: &HashMap<String, Address>, name: &str) -> Option<Address> {
-        let addr = *names.get(name)?;
-        if addr.node() != self.node {
-            return self.has_route(addr.node()).then_some(addr);
-        }
-        self.table.get(addr.id()).filter(|c| !c.is_stopped()).map(|c| c.addr)
+        names.get(name).copied().filter(|a| self.can_name(*a))
     }
 
-    /// True if messages for `node` have somewhere to go.
-    fn has_route(&self, node: u32) -> bool {
-        self.routes.read().unwrap_or_else(|p| p.into_inner()).to(node).is_some()
+    /// True if `addr` may carry a global name: a live actor of this node,
+    /// or an actor of a node that has a route.
+    fn can_name(&self, addr: Address) -> bool {
+        if addr.node() == self.node {
+            return self.live_cell(addr).is_some();
+        }
+        self.routes.read().unwrap_or_else(|p| p.into_inner()).to(addr.node()).is_some()
     }
 
     /// Drops every name whose actor `gone` picks (its node went away).
@@ -218,7 +218,7 @@ impl EngineState {
     /// with a route); false if it is not one.
     pub(crate) fn assign_name(&self, name: &str, addr: Address) -> bool {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        let live = if addr.node() == self.node { self.live_cell(addr).is_some() } else { self.has_route(addr.node()) };
+        let live = self.can_name(addr);
         if live {
             names.insert(name.to_string(), addr);
         }
