@@ -27,14 +27,20 @@ fn sources(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The lines of `file` (comments left out) that name an engine-only path.
-fn engine_imports(file: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .filter(|l| ENGINE_ONLY.iter().any(|p| l.contains(p)))
-        .map(|l| format!("{}: {}", file.display(), l.trim()))
-        .collect()
+/// Paths the engine must not name.
+const FACADE: &[&str] = &["crate::system", "use crate::ActorSystem"];
+
+/// The lines of `files` (comments left out) that name one of `paths`.
+fn naming(files: &[PathBuf], paths: &[&str]) -> Vec<String> {
+    let lines_of = |file: &PathBuf| {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .filter(|l| paths.iter().any(|p| l.contains(p)))
+            .map(|l| format!("{}: {}", file.display(), l.trim()))
+            .collect::<Vec<_>>()
+    };
+    files.iter().flat_map(lines_of).collect()
 }
 
 #[test]
@@ -45,7 +51,7 @@ fn native_tls_remote_and_the_public_types_never_import_the_engine_or_the_facade(
     leaves.extend(sources(&src.join("remote")));
     leaves.extend(["config.rs", "error.rs", "package.rs", "report.rs"].map(|f| src.join(f)));
     assert!(leaves.len() > 15, "the leaves were not found under {}", src.display());
-    let found: Vec<String> = leaves.iter().flat_map(|f| engine_imports(f)).collect();
+    let found = naming(&leaves, ENGINE_ONLY);
     assert!(found.is_empty(), "a leaf imports the engine or the facade:\n{}", found.join("\n"));
 }
 
@@ -54,16 +60,6 @@ fn the_engine_never_imports_the_facade() {
     let src = workspace_root().join("runtime/src");
     let engine = sources(&src.join("engine"));
     assert!(engine.len() > 15, "the engine was not found under {}", src.display());
-    let found: Vec<String> = engine
-        .iter()
-        .flat_map(|f| {
-            let text = std::fs::read_to_string(f).unwrap_or_default();
-            text.lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .filter(|l| l.contains("crate::system") || l.contains("use crate::ActorSystem"))
-                .map(|l| format!("{}: {}", f.display(), l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let found = naming(&engine, FACADE);
     assert!(found.is_empty(), "the engine imports the facade:\n{}", found.join("\n"));
 }
