@@ -30,6 +30,12 @@ pub const BATCH_BYTES: usize = 1 << 20;
 /// The most messages waiting for one peer; beyond it the peer counts as gone.
 pub const MAX_QUEUED: usize = 1 << 20;
 
+thread_local! {
+    /// The frame an inline write encodes, reused across sends (a host
+    /// thread-local: the host is never unloaded).
+    static INLINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What waits to be written, in order.
 enum Item {
     Message(RemoteEnvelope),
@@ -97,25 +103,30 @@ impl StreamSender {
     /// Writes one item's frame from the sending thread without blocking;
     /// hands what the socket did not take to the writer thread.
     fn write_inline(&self, item: Item) {
-        let mut bytes = Vec::new();
-        encode_item(item, &mut bytes);
-        let sent = crate::native::os::send_nonblocking(&self.out, &bytes);
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.busy = false;
-        match sent {
-            Ok(n) if n == bytes.len() => {}
-            Ok(n) => {
-                bytes.drain(..n);
-                q.leftover = bytes;
+        INLINE.with(|buf| {
+            let mut bytes = buf.borrow_mut();
+            bytes.clear();
+            encode_item(item, &mut bytes);
+            let sent = crate::native::os::send_nonblocking(&self.out, &bytes);
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.busy = false;
+            match sent {
+                Ok(n) if n == bytes.len() => {}
+                Ok(n) => q.leftover.extend_from_slice(&bytes[n..]),
+                Err(_) => {
+                    q.closed = true;
+                    q.items.clear();
+                }
             }
-            Err(_) => {
-                q.closed = true;
-                q.items.clear();
+            if !q.idle() || q.closed {
+                self.ready.notify_all();
             }
-        }
-        if !q.idle() || q.closed {
-            self.ready.notify_all();
-        }
+            drop(q);
+            // One large message must not pin its buffer on this thread.
+            if bytes.capacity() > BATCH_BYTES {
+                *bytes = Vec::new();
+            }
+        });
     }
 
     /// Waits until there is something to write and no write is under way,
