@@ -200,6 +200,16 @@ impl Config {
         if self.system_base == "simpleSystemBase" { 1 } else { 2 }
     }
 
+    /// Where versions run unless a group's TLI says otherwise:
+    /// `simpleSystemBase` (and our `native`) inside the daemon, the
+    /// `multiproc*` bases (the default) in one worker process per version.
+    pub fn isolation(&self) -> crate::tli::Isolation {
+        match self.system_base.as_str() {
+            "simpleSystemBase" | "native" => crate::tli::Isolation::InProcess,
+            _ => crate::tli::Isolation::Process,
+        }
+    }
+
     /// The system log's path.
     pub fn system_log(&self) -> PathBuf {
         self.log_dir.join(&self.log_file)
@@ -209,6 +219,11 @@ impl Config {
     pub fn render(&self) -> String {
         let mut out = format!("Sources location: {}/\n", self.dir.display());
         out.push_str(&format!("System Base: {}\n", self.system_base));
+        let isolation = match self.isolation() {
+            crate::tli::Isolation::Process => "process (one worker process per loaded version)",
+            crate::tli::Isolation::InProcess => "in-process (versions run inside the daemon)",
+        };
+        out.push_str(&format!("Isolation: {isolation}\n"));
         if let Some(old) = &self.old_system_base {
             out.push_str(&format!("OLD System Base: {old}\n"));
         }
@@ -238,6 +253,7 @@ impl Config {
         serde_json::json!({
             "sources_location": self.dir.display().to_string(),
             "system_base": self.system_base,
+            "isolation": self.isolation().describe(),
             "old_system_base": self.old_system_base,
             "admin_port": self.admin_port,
             "convention_leader": self.convention_leader,

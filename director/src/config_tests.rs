@@ -109,7 +109,7 @@ fn config_renders_like_the_seed() {
         dir_with(&[("othercaps.cfg", "{ 'Worker': True, 'Slot': 19, 'nproc': 2 }"), ("thesplogd.cfg", "'/tmp/log'")]);
     let text = Config::load(d.path()).unwrap().render();
     let expected = format!(
-        "Sources location: {}/\nSystem Base: multiprocTCPBase\nAdmin Port: 1900\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\nStrict Trust: True\n",
+        "Sources location: {}/\nSystem Base: multiprocTCPBase\nIsolation: process (one worker process per loaded version)\nAdmin Port: 1900\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\nStrict Trust: True\n",
         d.path().display()
     );
     assert_eq!(text, expected);

@@ -212,7 +212,16 @@ fn render_list(groups: &[GroupListing]) -> String {
         for v in &g.versions {
             let version = if v.version.is_empty() { "(unversioned)" } else { &v.version };
             let active = if v.active { "  [ACTIVE]" } else { "" };
-            out.push_str(&format!("  Source hash {}  version {version}{active}  code {}\n", v.hash, v.code));
+            let runs = if v.runs.is_empty() { String::new() } else { format!("  {}", v.runs) };
+            out.push_str(&format!("  Source hash {}  version {version}{active}  code {}{runs}\n", v.hash, v.code));
+            if let Some(c) = &v.last_crash {
+                out.push_str(&format!(
+                    "      worker restarts {}, last crash {} at {}\n",
+                    v.worker_restarts,
+                    c.reason,
+                    localtime::display(c.at)
+                ));
+            }
             for a in &v.actors {
                 let addr = a.address.as_deref().unwrap_or("(not running)");
                 let role = a.role.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();

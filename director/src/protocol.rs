@@ -230,8 +230,27 @@ pub struct VersionListing {
     pub code: String,
     /// The package file.
     pub file: String,
+    /// Where it runs: `in-process`, `worker pid N`, or `crashed: REASON`
+    /// while its worker is being restarted.
+    #[serde(default)]
+    pub runs: String,
+    /// How many times its worker was restarted after a crash.
+    #[serde(default)]
+    pub worker_restarts: u32,
+    /// Its worker's last crash, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_crash: Option<CrashListing>,
     /// Its TLI actors.
     pub actors: Vec<ActorListing>,
+}
+
+/// How a version's worker last crashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashListing {
+    /// `SIGSEGV`, `exit status 3`, ...
+    pub reason: String,
+    /// When, seconds since the epoch.
+    pub at: u64,
 }
 
 /// One actor in `list`.

@@ -4,10 +4,13 @@
 //! A TLI is a Python-literal dict, read as data only:
 //! `{'Actors': {CLASS: {'OnLoad': {'Role', 'Message', 'GlobalName'},
 //! 'OnReactivate': {'Message'}, 'OnDeactivate': {'Message'}}},
-//! 'AutoUnload': True | N, 'TLS_Keep_Limit': N}`. A `Message` that is
-//! present is sent whatever its value (`0`, `False` and `None` included).
+//! 'AutoUnload': True | N, 'TLS_Keep_Limit': N, 'Isolation': 'process' |
+//! 'inprocess', 'Limits': {'MemoryMiB': N, 'CpuSeconds': N, 'OpenFiles': N}}`.
+//! A `Message` that is present is sent whatever its value (`0`, `False` and
+//! `None` included). `Isolation` and `Limits` are ours, not the original's.
 
 use actor_abi::Value;
+use runtime::worker::WorkerLimits;
 
 use crate::pyliteral::{self, PyLiteralError};
 
@@ -18,6 +21,25 @@ pub enum AutoUnload {
     Off,
     /// Keep this many, counting the new one (`True` means 1).
     Keep(u64),
+}
+
+/// Where a group's versions run (`'Isolation'`; absent: the daemon's choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// `'process'`: one worker process per loaded version.
+    Process,
+    /// `'inprocess'`: inside the daemon's process.
+    InProcess,
+}
+
+impl Isolation {
+    /// The word `config` and `list` use.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Isolation::Process => "process",
+            Isolation::InProcess => "in-process",
+        }
+    }
 }
 
 /// One actor the Director creates for a loaded version.
@@ -46,6 +68,10 @@ pub struct Tli {
     pub auto_unload: AutoUnload,
     /// `TLS_Keep_Limit`: package files of the group kept after a load.
     pub keep_limit: Option<u64>,
+    /// `Isolation`, if the TLI overrides the daemon's choice.
+    pub isolation: Option<Isolation>,
+    /// `Limits` for the worker process.
+    pub limits: WorkerLimits,
 }
 
 /// Why a TLI was refused.
@@ -98,11 +124,26 @@ fn message(section: Option<&Value>, path: &str) -> Result<Option<Value>, TliErro
     Ok(section.get("Message").cloned())
 }
 
+fn limits(v: Option<&Value>) -> Result<WorkerLimits, TliError> {
+    let Some(v) = v else { return Ok(WorkerLimits::default()) };
+    only_keys(v, "Limits", &["MemoryMiB", "CpuSeconds", "OpenFiles"])?;
+    let count = |key: &str| match v.get(key) {
+        None => Ok(None),
+        Some(Value::Int(n)) if *n > 0 => Ok(Some(*n as u64)),
+        Some(other) => Err(shape(&format!("Limits.{key}"), format!("expected a count > 0, found {other}"))),
+    };
+    Ok(WorkerLimits {
+        memory_mib: count("MemoryMiB")?,
+        cpu_seconds: count("CpuSeconds")?,
+        open_files: count("OpenFiles")?,
+    })
+}
+
 impl Tli {
     /// Parses TLI text.
     pub fn parse(text_: &str) -> Result<Tli, TliError> {
         let v = pyliteral::parse(text_)?;
-        only_keys(&v, "TLI", &["Actors", "AutoUnload", "TLS_Keep_Limit"])?;
+        only_keys(&v, "TLI", &["Actors", "AutoUnload", "TLS_Keep_Limit", "Isolation", "Limits"])?;
         let actors_v = v.get("Actors").ok_or_else(|| shape("TLI", "missing the 'Actors' dict"))?;
         let actors_map = actors_v.as_map().ok_or_else(|| shape("Actors", "expected a dict"))?;
         let mut actors = Vec::new();
@@ -135,7 +176,17 @@ impl Tli {
             Some(Value::Int(n)) if *n >= 0 => Some(*n as u64),
             Some(other) => return Err(shape("TLS_Keep_Limit", format!("expected a count >= 0, found {other}"))),
         };
-        Ok(Tli { actors, auto_unload, keep_limit })
+        let isolation = match v.get("Isolation") {
+            None => None,
+            Some(Value::String(s)) if s == "process" => Some(Isolation::Process),
+            Some(Value::String(s)) if s == "inprocess" => Some(Isolation::InProcess),
+            Some(other) => return Err(shape("Isolation", format!("expected 'process' or 'inprocess', found {other}"))),
+        };
+        let limits = limits(v.get("Limits"))?;
+        if isolation == Some(Isolation::InProcess) && limits != WorkerLimits::default() {
+            return Err(shape("Limits", "limits apply to a worker process; 'Isolation' is 'inprocess'"));
+        }
+        Ok(Tli { actors, auto_unload, keep_limit, isolation, limits })
     }
 
     /// Checks that every actor named is one the package exports.
@@ -208,6 +259,24 @@ mod tests {
         assert_eq!(p("'TLS_Keep_Limit': 3").unwrap().keep_limit, Some(3));
         assert!(p("'AutoUnload': -1").is_err());
         assert!(p("'AutoUnload': 'yes'").is_err());
+    }
+
+    #[test]
+    fn isolation_and_limits() {
+        let p = |s: &str| Tli::parse(&format!("{{'Actors': {{}}, {s}}}"));
+        assert_eq!(p("'AutoUnload': 0").unwrap().isolation, None);
+        assert_eq!(p("'Isolation': 'process'").unwrap().isolation, Some(Isolation::Process));
+        assert_eq!(p("'Isolation': 'inprocess'").unwrap().isolation, Some(Isolation::InProcess));
+        let e = p("'Isolation': 'thread'").unwrap_err().to_string();
+        assert!(e.starts_with("Isolation: expected 'process' or 'inprocess'"), "{e}");
+        let l = p("'Limits': {'MemoryMiB': 512, 'OpenFiles': 64}").unwrap().limits;
+        assert_eq!(l, WorkerLimits { memory_mib: Some(512), cpu_seconds: None, open_files: Some(64) });
+        let e = p("'Limits': {'MemoryMiB': 0}").unwrap_err().to_string();
+        assert!(e.starts_with("Limits.MemoryMiB: expected a count > 0"), "{e}");
+        let e = p("'Limits': {'Memory': 5}").unwrap_err().to_string();
+        assert!(e.contains("unknown key \"Memory\""), "{e}");
+        let e = p("'Isolation': 'inprocess', 'Limits': {'CpuSeconds': 5}").unwrap_err().to_string();
+        assert!(e.starts_with("Limits: limits apply to a worker process"), "{e}");
     }
 
     #[test]

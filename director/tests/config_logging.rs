@@ -21,7 +21,7 @@ fn config_prints_the_defaults() {
     let r = run_in(&dir, d.path(), &["config"]).ok();
     let log_dir = director::config::default_log_dir();
     let expected = format!(
-        "Sources location: {}/\nSystem Base: multiprocTCPBase\nAdmin Port: 1900\nLogging directory: {}\nOther Capabilities: {{}}\nStrict Trust: True\n",
+        "Sources location: {}/\nSystem Base: multiprocTCPBase\nIsolation: process (one worker process per loaded version)\nAdmin Port: 1900\nLogging directory: {}\nOther Capabilities: {{}}\nStrict Trust: True\n",
         dir.display(),
         log_dir.display()
     );
@@ -48,7 +48,7 @@ fn config_with_every_file_present() {
     }
     let r = run_in(&dir, d.path(), &["config"]).ok();
     let expected = format!(
-        "Sources location: {}/\nSystem Base: multiprocQueueBase\nOLD System Base: multiprocTCPBase\nAdmin Port: 1950\n\
+        "Sources location: {}/\nSystem Base: multiprocQueueBase\nIsolation: process (one worker process per loaded version)\nOLD System Base: multiprocTCPBase\nAdmin Port: 1950\n\
          Convention Leader: 192.168.32.19\nLogging directory: /tmp/log\nOther Capabilities: {{ \"Slot\": 19, \"Worker\": True, \"nproc\": 2 }}\n\
          Strict Trust: True\n",
         dir.display()

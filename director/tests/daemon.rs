@@ -22,12 +22,12 @@ const FOO_TLI: &str = "{ 'Actors':
 }
 ";
 
-/// The daemon's mappings of a version's extracted library, and whether its directory exists.
+/// The mappings of a version's extracted library in the daemon and its
+/// workers, and whether its directory exists.
 fn code_of(env: &Env, hash: &str) -> (usize, bool) {
     let dir = env.dir().join(".director-run").join(hash);
     let lib = dir.join("libfoo.so");
-    let maps = std::fs::read_to_string(format!("/proc/{}/maps", env.pid())).unwrap();
-    (runtime::maps::mappings_in(&maps, &lib).len(), dir.exists())
+    (runtime::maps::mappings_in(&env.maps(), &lib).len(), dir.exists())
 }
 
 #[test]
@@ -429,6 +429,8 @@ fn director_control_is_the_same_api_for_programs() {
 #[test]
 fn reloading_while_the_old_copy_is_resident_runs_new_code_and_list_shows_freed_later() {
     let env = Env::new();
+    // Code stays resident only in the daemon's own process.
+    env.in_process();
     env.tli("misbehave", "{'Actors': {'misbehave.Actor': {'OnLoad': {'Role': 'M'}}}}");
     env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
     let _daemon = env.start();

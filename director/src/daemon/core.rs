@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::tli::TliActor;
+use crate::daemon::workers::Runs;
+use crate::tli::{Isolation, TliActor};
 use actor_abi::{Address, Value};
 use runtime::tls::{SourceAuthority, TrustPolicy, VersionKey};
-use runtime::{ActorSystem, CreateOptions, PackageInfo};
+use runtime::worker::WorkerProgram;
+use runtime::{ActorSystem, PackageInfo};
 
 use crate::localtime::now_unix;
 use crate::protocol::{ActorListing, ErrorKind, GroupListing, VersionListing};
@@ -47,15 +49,23 @@ pub(crate) struct Running {
 }
 
 /// One loaded version.
-#[derive(Debug, Clone)]
 pub(crate) struct LoadedVersion {
     pub(crate) info: PackageInfo,
     pub(crate) file: PathBuf,
     pub(crate) actors: Vec<Running>,
+    /// Where it runs.
+    pub(crate) runs: Runs,
+}
+
+impl LoadedVersion {
+    /// True if its actor `addr` can still be running.
+    pub(crate) fn is_running(&self, system: &ActorSystem, addr: &Address) -> bool {
+        self.runs.is_running(system, addr)
+    }
 }
 
 /// A group's loaded versions (load order) and which one is active.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Group {
     pub(crate) versions: Vec<LoadedVersion>,
     pub(crate) active: Option<String>,
@@ -81,6 +91,10 @@ pub struct Core {
     pub(crate) loading: Option<String>,
     /// What failed when the daemon started (refresh or restore).
     pub(crate) startup_failures: Vec<crate::protocol::RefreshItem>,
+    /// Where versions run unless their TLI says otherwise.
+    pub(crate) isolation: Isolation,
+    /// The program workers run, if this host starts any.
+    pub(crate) worker_program: Option<WorkerProgram>,
 }
 
 impl Core {
@@ -102,7 +116,19 @@ impl Core {
             quarantined: std::collections::BTreeSet::new(),
             loading: None,
             startup_failures: Vec::new(),
+            isolation: Isolation::InProcess,
+            worker_program: None,
         }
+    }
+
+    /// Runs versions in worker processes started from `program` (each its
+    /// own TLI's `Limits`), by default or only where a TLI asks for
+    /// `'Isolation': 'process'`, as `default` says. Without this, every
+    /// version runs in-process and a TLI that asks for a worker is refused.
+    pub fn with_workers(mut self, program: WorkerProgram, default: Isolation) -> Core {
+        self.worker_program = Some(program);
+        self.isolation = default;
+        self
     }
 
     /// Stops restarting actors: the system is shutting down.
@@ -139,7 +165,9 @@ impl Core {
         let (system, director) = (self.system.clone(), self.director);
         let v = self.version_mut(group, hash).ok_or_else(|| fail(ErrorKind::Failed, "version vanished"))?;
         for a in &mut v.actors {
-            let addr = create_tli_actor(&system, director, hash, &a.spec.class)
+            let addr = v
+                .runs
+                .create(&system, director, hash, &a.spec.class)
                 .map_err(|e| fail(ErrorKind::Failed, format!("creating {}: {e}", a.spec.class)))?;
             a.address = Some(addr);
             a.since = now_unix();
@@ -178,8 +206,8 @@ impl Core {
             .clone();
         let (system, director) = (self.system.clone(), self.director);
         let v = self.version_mut(group, &hash)?;
-        for a in v.actors.iter_mut().filter(|a| a.address.is_none_or(|addr| !system.is_alive(&addr))) {
-            a.address = create_tli_actor(&system, director, &hash, &a.spec.class).ok();
+        for a in v.actors.iter_mut().filter(|a| a.address.is_none_or(|addr| !v.runs.is_running(&system, &addr))) {
+            a.address = v.runs.create(&system, director, &hash, &a.spec.class).ok();
             a.since = now_unix();
         }
         Some(hash)
@@ -209,10 +237,11 @@ impl Core {
             for v in &mut g.versions {
                 let Some(a) = v.actors.iter_mut().find(|a| a.address == Some(child)) else { continue };
                 a.address = None;
-                if active.as_deref() != Some(v.info.hash.as_str()) {
+                // A crashed worker's actors come back with the worker.
+                if active.as_deref() != Some(v.info.hash.as_str()) || v.runs.is_down() {
                     return None;
                 }
-                let delay = Duration::from_millis(100u64 << a.restarts.min(7));
+                let delay = crate::daemon::workers::backoff(a.restarts);
                 log::warn!("actor {child} ({}) of {group} exited; restarting in {delay:?}", a.spec.class);
                 let payload = actor_abi::value!({"restart": true, "hash": v.info.hash, "class": a.spec.class});
                 return Some((delay, payload));
@@ -235,7 +264,7 @@ impl Core {
         let (system, director) = (self.system.clone(), self.director);
         let Some(v) = self.version_mut(&group, hash) else { return };
         let Some(a) = v.actors.iter_mut().find(|a| a.spec.class == class && a.address.is_none()) else { return };
-        match create_tli_actor(&system, director, hash, class) {
+        match v.runs.create(&system, director, hash, class) {
             Ok(addr) => {
                 a.address = Some(addr);
                 a.restarts += 1;
@@ -306,27 +335,17 @@ impl Core {
     }
 }
 
-/// Creates a TLI actor of version `hash` as a child of the Director actor
-/// (its exit comes back to the Director, which restarts it).
-fn create_tli_actor(
-    system: &ActorSystem,
-    director: Address,
-    hash: &str,
-    class: &str,
-) -> Result<Address, runtime::CreateActorError> {
-    system.create_actor_with(hash, class, CreateOptions { global_name: None, parent: Some(director) })
-}
-
 pub(crate) fn version_key(v: &LoadedVersion) -> VersionKey {
     VersionKey::of(Some(v.info.version.as_str()).filter(|s| !s.is_empty()))
 }
 
 fn listing(group: &str, v: &LoadedVersion, active: bool, code: &str, system: &ActorSystem) -> VersionListing {
+    let (worker_restarts, last_crash) = v.runs.crashes();
     let actors = v
         .actors
         .iter()
         .map(|a| ActorListing {
-            address: a.address.filter(|addr| system.is_alive(addr)).map(|addr| addr.to_string()),
+            address: a.address.filter(|addr| v.is_running(system, addr)).map(|addr| addr.to_string()),
             class: a.spec.class.clone(),
             role: a.spec.role.clone(),
             global_name: a.spec.global_name.clone().filter(|_| active),
@@ -341,6 +360,9 @@ fn listing(group: &str, v: &LoadedVersion, active: bool, code: &str, system: &Ac
         active,
         code: code.to_string(),
         file: v.file.display().to_string(),
+        runs: v.runs.describe(),
+        worker_restarts,
+        last_crash,
         actors,
     }
 }

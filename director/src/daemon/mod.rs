@@ -14,6 +14,7 @@ mod server;
 mod signals;
 pub mod state;
 mod targets;
+pub mod workers;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
@@ -133,10 +134,16 @@ pub fn embed(system: &Arc<ActorSystem>, dir: &Path) -> Embedded {
 
 /// [`embed`] with the Source Authority's `policy`.
 pub fn embed_with_policy(system: &Arc<ActorSystem>, dir: &Path, policy: TrustPolicy) -> Embedded {
-    let core = Arc::new(Director::new(core::Core::new(system.clone(), dir, Address::NOBODY, policy.clone())));
+    embed_core(system, core::Core::new(system.clone(), dir, Address::NOBODY, policy))
+}
+
+/// [`embed`] with a Director over `core` (see [`core::Core::with_workers`]).
+pub fn embed_core(system: &Arc<ActorSystem>, core: core::Core) -> Embedded {
+    let (dir, policy) = (core.dir.clone(), core.authority.policy().clone());
+    let core = Director::new(core);
     let director = system.create_named_host_actor(DIRECTOR_NAME, || DirectorActor::new(core.clone()));
     core.state().set_director(director);
-    let authority = SourceAuthority::new(dir).with_policy(policy);
+    let authority = SourceAuthority::new(&dir).with_policy(policy);
     let source_authority =
         system.create_named_host_actor(SOURCE_AUTHORITY_NAME, || SourceAuthorityActor::new(authority));
     Embedded { core, director, source_authority }
@@ -149,7 +156,9 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
         log::warn!("{w}");
     }
     let policy = TrustPolicy { strict_modes: config.strict_trust, ..TrustPolicy::default() };
-    let core = embed_with_policy(&system, &paths.dir, policy).core;
+    let core = core::Core::new(system.clone(), &paths.dir, Address::NOBODY, policy)
+        .with_workers(worker_program(), config.isolation());
+    let core = embed_core(&system, core).core;
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
     start_up(&core, &paths.dir, config.strict_trust);
     let server = Arc::new(server::Server {
@@ -163,13 +172,24 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
     });
     server.serve();
     core.state().begin_shutdown();
-    // No OnDeactivate at shutdown: every actor gets ActorExitRequest.
+    // No OnDeactivate at shutdown: every actor gets ActorExitRequest (in a
+    // worker, from the worker's own shutdown).
+    for line in core.stop_workers() {
+        log::info!("shutdown: {line}");
+    }
     let report = system.shutdown();
     for u in &report.unloads {
         log::info!("shutdown: {u}");
     }
     core.state().save_clean_shutdown();
     Ok(())
+}
+
+/// The daemon's workers run this very program (its `main` calls
+/// `runtime::worker::run_if_worker` first), through `/proc/self/exe` so
+/// that a binary replaced on disk still starts the same code.
+fn worker_program() -> runtime::worker::WorkerProgram {
+    runtime::worker::WorkerProgram { program: "/proc/self/exe".into(), ..Default::default() }
 }
 
 /// What a start loads: after a crash, exactly the versions that were loaded

@@ -11,12 +11,14 @@
 //! and `tell`, and the Director actor never wait on a load.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::tli::{AutoUnload, Tli};
+use crate::daemon::workers::{Runs, freed};
+use crate::tli::{AutoUnload, Isolation, Tli};
 use actor_abi::{Address, Message, Value};
 use runtime::tls::trusted_file::{self, ReadError};
 use runtime::tls::{SourceAuthority, Verified, VersionKey};
+use runtime::worker::{WorkerLimits, WorkerProgram};
 use runtime::{ActorSystem, LoadError, VerifiedPackage};
 
 use crate::daemon::core::{Core, DELIVERY_TIMEOUT, DirectorError, LoadedVersion, Running, fail, version_key};
@@ -26,9 +28,11 @@ use crate::protocol::{ErrorKind, GroupListing, Loaded, RefreshItem, Unloaded};
 
 /// The Director: its state and the operations that change it.
 pub struct Director {
+    me: Weak<Director>,
     system: Arc<ActorSystem>,
     authority: SourceAuthority,
     dir: PathBuf,
+    worker_program: Option<WorkerProgram>,
     /// Held for the whole of one operation.
     operations: Mutex<()>,
     /// Held only while the records are read or changed.
@@ -37,14 +41,32 @@ pub struct Director {
 
 impl Director {
     /// A Director over `core`'s directory, system and Source Authority.
-    pub fn new(core: Core) -> Director {
-        Director {
+    pub fn new(core: Core) -> Arc<Director> {
+        Arc::new_cyclic(|me| Director {
+            me: me.clone(),
             system: core.system.clone(),
             authority: core.authority.clone(),
             dir: core.dir.clone(),
+            worker_program: core.worker_program.clone(),
             operations: Mutex::new(()),
             state: Mutex::new(core),
-        }
+        })
+    }
+
+    pub(crate) fn me(&self) -> Weak<Director> {
+        self.me.clone()
+    }
+
+    pub(crate) fn system(&self) -> &Arc<ActorSystem> {
+        &self.system
+    }
+
+    pub(crate) fn authority(&self) -> &SourceAuthority {
+        &self.authority
+    }
+
+    pub(crate) fn worker_program(&self) -> Option<WorkerProgram> {
+        self.worker_program.clone()
     }
 
     /// The records, locked. Never hold this across a wait.
@@ -63,7 +85,7 @@ impl Director {
         state.list()
     }
 
-    fn operation(&self) -> MutexGuard<'_, ()> {
+    pub(crate) fn operation(&self) -> MutexGuard<'_, ()> {
         self.operations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -173,7 +195,7 @@ impl Director {
         let group = verified.manifest.group.clone();
         let version = verified.manifest.version_text().to_string();
         let tli = tli_for(&self.authority, &self.dir, &verified)?;
-        let info = self.system.load(package).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
+        let (info, runs) = self.place(package, tli.as_ref(), &file)?;
         let hash = info.hash.clone();
         let actors = tli.iter().flat_map(|t| t.actors.iter()).map(|spec| Running {
             spec: spec.clone(),
@@ -181,7 +203,7 @@ impl Director {
             since: now_unix(),
             restarts: 0,
         });
-        let loaded = LoadedVersion { info, file: file.clone(), actors: actors.collect() };
+        let loaded = LoadedVersion { info, file: file.clone(), actors: actors.collect(), runs };
         let previous = {
             let mut state = self.state();
             let previous = state.groups.get(&group).and_then(|g| g.active.clone());
@@ -189,9 +211,13 @@ impl Director {
             // Creating actors is quick; under the lock, an actor that exits at
             // once is still found by the Director actor.
             if let Err(e) = state.start_version(&group, &hash) {
+                let worker = state.take_worker(&group, &hash);
                 state.remove_version(&group, &hash);
                 drop(state);
-                let _ = self.system.unload(&hash);
+                match worker {
+                    Some(w) => drop(w.stop(crate::daemon::workers::WORKER_STOP_GRACE)),
+                    None => drop(self.system.unload(&hash)),
+                }
                 return Err(e);
             }
             previous
@@ -216,6 +242,36 @@ impl Director {
             auto_unloaded,
             deleted_files,
         })
+    }
+
+    /// Loads `package` where it is to run: in a worker process of its own,
+    /// or in the daemon's. The TLI's `Isolation` overrides the daemon's.
+    fn place(
+        &self,
+        package: VerifiedPackage,
+        tli: Option<&Tli>,
+        file: &Path,
+    ) -> Result<(runtime::PackageInfo, Runs), DirectorError> {
+        let default = self.state().isolation;
+        let limits = tli.map_or_else(WorkerLimits::default, |t| t.limits);
+        match tli.and_then(|t| t.isolation).unwrap_or(default) {
+            Isolation::Process => {
+                let worker = self.start_worker(package, limits)?;
+                Ok((worker.info().clone(), Runs::worker(worker, limits)))
+            }
+            Isolation::InProcess if limits != WorkerLimits::default() => Err(fail(
+                ErrorKind::BadRequest,
+                format!(
+                    "{}: 'Limits' apply to a worker process, and this group runs in-process (set 'Isolation': \
+                     'process' in its TLI, or a multiproc base in thespbase.cfg)",
+                    file.display()
+                ),
+            )),
+            Isolation::InProcess => {
+                let info = self.system.load(package).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
+                Ok((info, Runs::InProcess))
+            }
+        }
     }
 
     /// Makes `hash` the group's active version: its actors take their global
@@ -270,22 +326,35 @@ impl Director {
         if was_active {
             self.send_lifecycle(&group, &hash, |a| a.spec.on_deactivate.clone());
         }
-        let report = self.system.unload(&hash).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
-        self.state().forget_unloaded(&group, &hash, &report);
+        let (version, code, is_freed) = self.free(&group, &hash)?;
         let reactivated = if was_active { self.reactivate_highest(&group) } else { None };
         {
             let mut state = self.state();
             state.save_state();
             state.send_notifications();
         }
-        Ok(Unloaded {
-            group,
-            version: report.version.clone(),
-            hash,
-            code: report.code.to_string(),
-            freed: report.code.is_freed(),
-            reactivated,
-        })
+        Ok(Unloaded { group, version, hash, code, freed: is_freed, reactivated })
+    }
+
+    /// Stops version `hash`'s actors and frees its code: the runtime's
+    /// unload in the daemon, or a worker asked to exit (killed after the
+    /// grace period). Returns its version, the code state and whether the
+    /// code is gone.
+    fn free(&self, group: &str, hash: &str) -> Result<(String, String, bool), DirectorError> {
+        let (isolated, worker, version) = {
+            let mut state = self.state();
+            let v = state.version(group, hash).ok_or_else(|| fail(ErrorKind::NotFound, "version vanished"))?;
+            let (isolated, version) = (matches!(v.runs, Runs::Worker(_)), v.info.version.clone());
+            (isolated, state.take_worker(group, hash), version)
+        };
+        if isolated {
+            let code = freed(worker.map(|w| w.stop(crate::daemon::workers::WORKER_STOP_GRACE)));
+            self.state().remove_version(group, hash);
+            return Ok((version, code, true));
+        }
+        let report = self.system.unload(hash).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
+        self.state().forget_unloaded(group, hash, &report);
+        Ok((report.version.clone(), report.code.to_string(), report.code.is_freed()))
     }
 
     /// Activates the highest remaining version of `group`, restarting any of
@@ -373,7 +442,7 @@ fn resolve(authority: &SourceAuthority, dir: &Path, target: &str) -> Result<Path
 }
 
 /// Verifies `path` and writes its code out in one pass.
-fn stage(
+pub(crate) fn stage(
     authority: &SourceAuthority,
     system: &ActorSystem,
     path: &Path,

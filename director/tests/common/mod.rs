@@ -104,6 +104,12 @@ impl Env {
         std::fs::write(self.dir().join(format!("{group}.tli")), text).unwrap();
     }
 
+    /// Runs every version inside the daemon (`thespbase.cfg`:
+    /// `simpleSystemBase`) instead of the default, a worker per version.
+    pub fn in_process(&self) {
+        std::fs::write(self.dir().join("thespbase.cfg"), "'simpleSystemBase'").unwrap();
+    }
+
     /// Starts the daemon; the guard shuts it down when dropped.
     pub fn start(&self) -> DaemonGuard {
         self.run(&["start"]).ok();
@@ -112,6 +118,19 @@ impl Env {
 
     pub fn pid(&self) -> u32 {
         std::fs::read_to_string(self.dir().join(".director.pid")).unwrap().trim().parse().unwrap()
+    }
+
+    /// The daemon and its worker processes.
+    pub fn processes(&self) -> Vec<u32> {
+        let daemon = self.pid();
+        let mut out = vec![daemon];
+        out.extend(children_of(daemon));
+        out
+    }
+
+    /// The `/proc/PID/maps` text of the daemon and of each of its workers.
+    pub fn maps(&self) -> String {
+        self.processes().iter().filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/maps")).ok()).collect()
     }
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
@@ -328,4 +347,21 @@ pub fn wait_logged(what: &str, pick: impl Fn(&Logged) -> bool) -> Logged {
         assert!(std::time::Instant::now() < deadline, "not logged within 30 s: {what}");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// The live child processes of `pid` (from `/proc/*/stat`).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Fields after the command name (which may hold spaces): state, ppid.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let mut fields = after.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse::<u32>().ok()));
+        if ppid == Some(pid) && state != Some("Z") {
+            out.push(child);
+        }
+    }
+    out
 }

@@ -112,6 +112,15 @@ fn a_peer_may_speak_only_for_its_own_actors_and_only_to_this_node() {
     assert!(matches!(deliver_in(&main, 1, forged.clone()), Err(Violation::ForeignSender { peer: 1, .. })));
     let elsewhere = RemoteEnvelope { from: Address::from_parts(1, 0, 1), to: Address::from_parts(7, 0, 1), ..forged };
     assert!(matches!(deliver_in(&main, 1, elsewhere), Err(Violation::NotHere { peer: 1, here: 0, .. })));
+    // Only its own actors can have exited there: a parent here must never
+    // hear that one of this node's children (or another node's) exited.
+    for child in [mine, Address::from_parts(3, 0, 1)] {
+        let exit = RemoteEnvelope { from: Address::NOBODY, to: mine, msg: RemoteMessage::ChildExited { child } };
+        assert!(
+            matches!(deliver_in(&main, 1, exit), Err(Violation::ForeignSender { peer: 1, .. })),
+            "a forged exit of {child}"
+        );
+    }
     main.tell(mine, "after");
     assert_eq!(next(&seen), Seen::Value(Value::from("after"), Address::NOBODY), "nothing forged was delivered");
     drop(worker);

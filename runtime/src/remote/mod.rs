@@ -82,9 +82,14 @@ pub enum Violation {
 
 /// Checks that `peer` speaks only for its own actors (or for nobody).
 pub fn check_sender(peer: u32, env: &RemoteEnvelope) -> Result<(), Violation> {
-    if env.from.node() == peer || env.from.is_nobody() {
-        Ok(())
-    } else {
-        Err(Violation::ForeignSender { peer, from: env.from })
+    if !env.from.is_nobody() && env.from.node() != peer {
+        return Err(Violation::ForeignSender { peer, from: env.from });
+    }
+    // Only the peer's own actors can have exited there.
+    match env.msg {
+        RemoteMessage::ChildExited { child } if child.node() != peer => {
+            Err(Violation::ForeignSender { peer, from: child })
+        }
+        _ => Ok(()),
     }
 }

@@ -54,7 +54,8 @@ fn start(
     let fail = |reason: String| LoadError::Worker { group: group.clone(), reason };
     let (staging, library, sha256) = files.stage_with_hash(system.extract_root())?;
     let node = system.new_node();
-    let (child, stream) = spawn(program, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
+    let name = format!("thespian-worker {group} {version}");
+    let (child, stream) = spawn(program, &name, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
     let pid = child.id();
     let pidfd = PidFd::open(pid);
     let exit = Arc::new(ExitWatch::default());
@@ -122,11 +123,14 @@ fn start(
 }
 
 /// Starts `program` as the worker for `node`, its end of a socketpair at
-/// descriptor 3, in a session of its own, stdin from /dev/null.
-fn spawn(program: &WorkerProgram, node: u32, root: &Path) -> std::io::Result<(Child, UnixStream)> {
+/// descriptor 3, in a session of its own, stdin from /dev/null; `name` is
+/// its `argv[0]`, what `ps` shows.
+fn spawn(program: &WorkerProgram, name: &str, node: u32, root: &Path) -> std::io::Result<(Child, UnixStream)> {
+    use std::os::unix::process::CommandExt;
     let (ours, theirs) = UnixStream::pair()?;
     let mut cmd = Command::new(&program.program);
-    cmd.args(&program.args)
+    cmd.arg0(name)
+        .args(&program.args)
         .env(NODE_ENV, node.to_string())
         .env(ROOT_ENV, root)
         .env(LOG_LEVEL_ENV, log::max_level().to_string())
