@@ -24,11 +24,14 @@ fn gensrc_tlsinfo_and_avail_never_run_the_librarys_constructor() {
     run(&["avail"]).ok();
     assert!(!mark.exists(), "packaging or inspecting ran the library's constructor");
 
-    // The constructor is real: the daemon runs it when it loads the package.
+    // The constructor is real: the daemon's worker for the version runs it
+    // when it loads the package.
     let _daemon = common::DaemonGuard::new(&env);
     run(&["start"]).ok();
     let pids = std::fs::read_to_string(&mark).expect("loading the package runs its constructor");
-    assert_eq!(pids.trim(), env.pid().to_string(), "and only the daemon did");
+    let workers = common::children_of(env.pid());
+    assert_eq!(workers.len(), 1, "one worker for the one version");
+    assert_eq!(pids.trim(), workers[0].to_string(), "and only that worker did");
 }
 
 #[test]

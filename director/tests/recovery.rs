@@ -29,9 +29,13 @@ fn kill_9(env: &Env) {
     assert!(test_support::eventually(std::time::Duration::from_secs(10), || !director::client::process_alive(pid)));
 }
 
+/// In-process mode (`simpleSystemBase`): a crash in a package's code is a
+/// crash of the daemon. (With workers, the default, only the worker dies:
+/// see `tests/isolation.rs`.)
 #[test]
 fn an_onload_that_crashes_the_daemon_quarantines_its_group_at_the_next_start() {
     let env = Env::new();
+    env.in_process();
     env.tli("foo", "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}");
     env.gensrc_prebuilt(Some("1")).ok();
     env.tli("misbehave", "{'Actors': {'misbehave.Actor': {'OnLoad': {'Role': 'M', 'Message': 'abort'}}}}");

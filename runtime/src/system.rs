@@ -270,10 +270,11 @@ impl ActorSystem {
         nodes::lost(&self.engine, node)
     }
 
-    /// Delivers a message that the transport of node `peer` received. A
-    /// [`Violation`] (the peer spoke for another node's actor, or named an
-    /// actor not of this node) delivers nothing; the transport should then
-    /// drop the peer.
+    /// Delivers a message that the transport of node `peer` received: to
+    /// an actor here, or relayed to the node it names if this system has a
+    /// route there. A [`Violation`] (the peer spoke for another node's
+    /// actor, or sent a message back to its own node) delivers nothing; the
+    /// transport should then drop the peer.
     pub fn deliver_remote(&self, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
         nodes::deliver_in(&self.engine, peer, env)
     }
@@ -288,7 +289,7 @@ impl ActorSystem {
     /// A control message from the peer is a violation (it is dropped); see
     /// [`ActorSystem::connect_with_control`].
     pub fn connect(&self, peer: u32, stream: UnixStream, kind: RouteKind) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, stream, kind, None)
+        nodes::connect(&self.engine, peer, stream, kind, None, None)
     }
 
     /// As [`ActorSystem::connect`], handing the peer's control messages to
@@ -301,7 +302,25 @@ impl ActorSystem {
         kind: RouteKind,
         control: std::sync::mpsc::Sender<crate::remote::Control>,
     ) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, stream, kind, Some(control))
+        nodes::connect(&self.engine, peer, stream, kind, Some(control), None)
+    }
+
+    /// As [`ActorSystem::connect_with_control`] for a worker this system
+    /// started: `on_violation` runs if it is dropped for breaking the protocol.
+    pub(crate) fn connect_worker(
+        &self,
+        peer: u32,
+        stream: UnixStream,
+        control: std::sync::mpsc::Sender<crate::remote::Control>,
+        on_violation: nodes::ViolationHook,
+    ) -> std::io::Result<Connection> {
+        nodes::connect(&self.engine, peer, stream, RouteKind::Node, Some(control), Some(on_violation))
+    }
+
+    /// Makes `authority` the keeper of this system's global names (a
+    /// worker's, the system that started it); set once.
+    pub(crate) fn set_name_authority(&self, authority: Arc<dyn crate::remote::NameAuthority>) {
+        self.engine.set_name_authority(authority);
     }
 
     /// A node number for a process this system starts.

@@ -177,7 +177,11 @@ impl Core {
             return None;
         }
         let worker = slot.worker.take()?;
-        let reason = worker.exit_status().map_or_else(|| "ended".to_string(), describe_exit);
+        let reason = match (worker.violation(), worker.exit_status()) {
+            (Some(v), _) => format!("dropped: {v}"),
+            (None, Some(status)) => describe_exit(status),
+            (None, None) => "ended".to_string(),
+        };
         slot.crash = Some(CrashListing { reason: reason.clone(), at: now_unix() });
         for a in &mut v.actors {
             a.address = None;

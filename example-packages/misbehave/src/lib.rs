@@ -19,7 +19,10 @@
 //! - `{"typed_poison": text}`: creates a child and sends it a typed `Bomb`
 //!   holding `text`, which the child panics on; when the `PoisonMessage`
 //!   comes back with the `Bomb` as its original, answers `"poisoned by TEXT"`;
-//! - `"bomb_drops"`: how many `Bomb`s were dropped in this library.
+//! - `"bomb_drops"`: how many `Bomb`s were dropped in this library;
+//! - `{"write_fd": [fd, hex]}`: writes the bytes `hex` spells to descriptor
+//!   `fd` of its process (in a worker, 3 is the socket to the daemon: a
+//!   package that forges frames), then answers `"written"`.
 //!
 //! Its library constructor records the pid of every process that loads it
 //! in `$THESPIAN_TEST_CTOR_MARK`, when that is set.
@@ -156,6 +159,14 @@ impl Actor for Misbehave {
             cx.send(&from, "slept");
             return;
         }
+        if let Some(Value::List(args)) = msg.get("write_fd") {
+            let reply = match (args.first().and_then(Value::as_i64), args.get(1).and_then(Value::as_str)) {
+                (Some(fd), Some(hex)) => write_fd(fd as i32, hex),
+                _ => "write_fd takes [fd, hex]".into(),
+            };
+            cx.send(&from, reply);
+            return;
+        }
         if let Some(what) = msg.get("panic") {
             self.panic_attempts += 1;
             panic!("asked to panic: {what}");
@@ -213,6 +224,24 @@ fn segv() -> ! {
     // write is volatile so it happens, and the process dies of SIGSEGV.
     unsafe { p.write_volatile(1) };
     unreachable!("a write through null returned")
+}
+
+/// Writes the bytes `hex` spells to descriptor `fd`, which stays open.
+fn write_fd(fd: i32, hex: &str) -> Value {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect();
+    let Some(bytes) = bytes else { return "not hex".into() };
+    // SAFETY: none needed for memory: the File is never dropped
+    // (ManuallyDrop), so the descriptor, whatever it is, stays open; a bad
+    // one makes the write fail. Writing to a descriptor the package does
+    // not own is the misbehaviour this message exists for.
+    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    match file.write_all(&bytes) {
+        Ok(()) => "written".into(),
+        Err(e) => format!("write failed: {e}").into(),
+    }
 }
 
 /// Recurses until the stack runs out.

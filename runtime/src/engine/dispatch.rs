@@ -176,6 +176,9 @@ fn after_stop(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
     engine.table.remove(cell.addr.id());
     if let Some(name) = &cell.global_name {
         engine.forget_name(name, cell.addr);
+        if let Some(authority) = engine.name_authority.get() {
+            authority.release(name, cell.addr);
+        }
     }
     if let Some(parent) = cell.parent {
         if let Some(p) = engine.table.get(parent.id()) {

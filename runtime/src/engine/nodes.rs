@@ -112,6 +112,11 @@ fn forget_nodes(engine: &EngineState, gone: impl Fn(u32) -> bool) -> usize {
     failed.get()
 }
 
+/// Runs on the reader thread when a peer is dropped for a violation (the
+/// starter of a worker kills it: a peer that broke the protocol once is
+/// never trusted to exit by itself).
+pub(crate) type ViolationHook = Box<dyn FnOnce(&crate::remote::Violation) + Send>;
+
 /// Where a connection's messages are routed from this side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteKind {
@@ -132,6 +137,7 @@ pub(crate) fn connect(
     stream: UnixStream,
     kind: RouteKind,
     control: Option<Sender<Control>>,
+    on_violation: Option<ViolationHook>,
 ) -> std::io::Result<Connection> {
     let (sender, writer) = stream::start_writer(peer, stream.try_clone()?)?;
     match kind {
@@ -143,6 +149,10 @@ pub(crate) fn connect(
     let record_violation = violation.clone();
     let reader = std::thread::Builder::new().name(format!("thespian-in-{peer}")).spawn(move || {
         let deliver = |env| match weak.upgrade() {
+            // The system that started this one relays its other workers'
+            // messages: it speaks for every node. Any other peer speaks
+            // only for its own actors.
+            Some(engine) if kind == RouteKind::Default => deliver_from_hub(&engine, peer, env),
             Some(engine) => deliver_in(&engine, peer, env),
             None => Ok(()),
         };
@@ -154,6 +164,22 @@ pub(crate) fn connect(
                 }
                 relog(peer, level, &target, &message, actor)
             }
+            (Control::ClaimName { id, name, addr }, _) => {
+                let holder = match weak.upgrade() {
+                    Some(engine) => claim_for(&engine, peer, &name, addr)?,
+                    None => Address::NOBODY,
+                };
+                closer.send_control(Control::NameClaimed { id, holder }).or(Ok(()))
+            }
+            (Control::ReleaseName { name, addr }, _) => {
+                if addr.node() != peer {
+                    return Err(Violation::ForeignSender { peer, from: addr });
+                }
+                if let Some(engine) = weak.upgrade() {
+                    engine.forget_name(&name, addr);
+                }
+                Ok(())
+            }
             (ctrl, Some(tx)) => tx.send(ctrl).or(Ok(())),
             (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
         };
@@ -161,6 +187,9 @@ pub(crate) fn connect(
         budget.finish();
         if let Ended::Violation(v) = &ended {
             *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+            if let Some(hook) = on_violation {
+                hook(v);
+            }
         }
         closer.close();
         if let Some(engine) = weak.upgrade() {
@@ -173,6 +202,21 @@ pub(crate) fn connect(
         ended
     })?;
     Ok(Connection::new(peer, sender, stream, reader, writer, violation))
+}
+
+/// The longest global name a peer may claim.
+const MAX_NAME: usize = 4096;
+
+/// Claims `name` for `peer`'s actor `addr` in this node's table of names.
+fn claim_for(engine: &EngineState, peer: u32, name: &str, addr: Address) -> Result<Address, Violation> {
+    if addr.node() != peer {
+        return Err(Violation::ForeignSender { peer, from: addr });
+    }
+    if name.len() > MAX_NAME {
+        log::warn!("node {peer} claimed a global name of {} bytes; refused (at most {MAX_NAME})", name.len());
+        return Ok(Address::NOBODY);
+    }
+    Ok(engine.claim_name(name, addr))
 }
 
 /// Logs a record a peer forwarded, as this node's own, with the actor that
@@ -277,11 +321,18 @@ fn settle(engine: &EngineState, peer: u32, ticket: u64, error: Option<String>) {
 }
 
 /// Routes a message a transport received from `peer`, after checking that
-/// the peer speaks for its own actors and names one of this node's.
+/// the peer speaks for its own actors: to one of this node's actors, or on
+/// to another node this one has a route to (see [`relay`]).
 pub(crate) fn deliver_in(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
     check_sender(peer, &env)?;
+    deliver_from_hub(engine, peer, env)
+}
+
+/// [`deliver_in`] without the sender check, for a message from the node
+/// that relays for all others (a worker's starter).
+fn deliver_from_hub(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
     if env.to.node() != engine.node {
-        return Err(Violation::NotHere { peer, to: env.to, here: engine.node });
+        return relay(engine, peer, env);
     }
     let RemoteEnvelope { from, to, msg } = env;
     let payload = match msg {
@@ -309,6 +360,34 @@ pub(crate) fn deliver_in(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelo
         },
     };
     route_envelope(engine, to, Envelope { from, payload });
+    Ok(())
+}
+
+/// Passes a message from `peer` on to the node it names (a worker's
+/// actor writing to another worker's goes through the system that started
+/// both), still encoded. Sending one back to the peer's own node is a
+/// violation; a node without a route here (one that just went away) makes
+/// it a dead letter. Tracked deliveries are never relayed: their tickets
+/// belong to the pair of nodes that made them.
+fn relay(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelope) -> Result<(), Violation> {
+    let node = env.to.node();
+    if node == peer {
+        return Err(Violation::NotHere { peer, to: env.to, here: engine.node });
+    }
+    let (from, to) = (env.from, env.to);
+    let payload = |msg| from_remote(msg).ok();
+    if matches!(env.msg, RemoteMessage::Tracked { .. } | RemoteMessage::Delivered { .. }) {
+        dead_letter(engine, from, to, None, DeadReason::Refused("a tracked delivery is not relayed"));
+        return Ok(());
+    }
+    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).by_node.get(&node).cloned();
+    let returned = match link {
+        Some(link) => link.send(env).err().map(|_| None),
+        None => Some(Some(env.msg)),
+    };
+    if let Some(msg) = returned {
+        dead_letter(engine, from, to, msg.and_then(payload), DeadReason::NoRoute(node));
+    }
     Ok(())
 }
 

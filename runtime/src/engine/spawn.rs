@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use actor_abi::{Actor, Address};
+use actor_abi::{Actor, Address, Message};
 
 use crate::engine::cell::{ActorCell, ActorObject, CellKind, CellSpec};
 use crate::engine::package::version::Version;
-use crate::engine::route::submit;
+use crate::engine::payload::Payload;
+use crate::engine::route::{route, submit};
 use crate::engine::state::EngineState;
 use crate::error::CreateActorError;
 
@@ -94,6 +95,9 @@ fn register(
     global_name: Option<&str>,
     spec: impl FnOnce(Address) -> CellSpec,
 ) -> Address {
+    if let (Some(name), Some(authority)) = (global_name, engine.name_authority.get()) {
+        return register_claimed(engine, authority.as_ref(), home, name, spec);
+    }
     let mut names = engine.names.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(addr) = global_name.and_then(|n| engine.live_name_in(&names, n)) {
         return addr;
@@ -110,6 +114,43 @@ fn register(
         submit(engine, &cell);
     }
     cell.addr
+}
+
+/// In a worker, the starter's table decides who holds a global name: the
+/// actor is made first, then claims the name. If a live actor (anywhere)
+/// holds it already, the new one is asked to exit and the holder returned,
+/// as a creator of a taken name gets the holder in one process. No names
+/// lock is held across the claim's round trip.
+fn register_claimed(
+    engine: &Arc<EngineState>,
+    authority: &dyn crate::remote::NameAuthority,
+    home: u32,
+    name: &str,
+    spec: impl FnOnce(Address) -> CellSpec,
+) -> Address {
+    if let Some(holder) = engine.live_name(name) {
+        return holder;
+    }
+    let cell = ActorCell::new(spec(engine.new_address(home)));
+    engine.table.insert(cell.clone());
+    if cell.mailbox.claim() {
+        submit(engine, &cell);
+    }
+    let addr = cell.addr;
+    match authority.claim(name, addr) {
+        Some(holder) if holder == addr => {
+            engine.names.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), addr);
+            addr
+        }
+        Some(holder) if !holder.is_nobody() => {
+            route(engine, Address::NOBODY, addr, Payload::native(Message::ActorExitRequest));
+            holder
+        }
+        _ => {
+            log::warn!("global name {name:?}: the starting system did not take the claim; {addr} runs without it");
+            addr
+        }
+    }
 }
 
 #[cfg(test)]

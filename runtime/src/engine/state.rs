@@ -71,6 +71,8 @@ pub(crate) struct EngineState {
     next_node: AtomicU32,
     /// Tracked messages to other nodes in flight (a leaf lock, see `nodes`).
     pub(in crate::engine) deliveries: Mutex<Deliveries>,
+    /// In a worker: the starter's table of global names (see `spawn`).
+    pub(in crate::engine) name_authority: OnceLock<Arc<dyn crate::remote::NameAuthority>>,
 }
 
 static SYSTEM_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -107,6 +109,7 @@ impl EngineState {
             routes: RwLock::new(Routes::default()),
             next_node: AtomicU32::new(1),
             deliveries: Mutex::new(Deliveries::default()),
+            name_authority: OnceLock::new(),
         });
         let host = Executor::start("thespian-host", engine.config.host_threads, &engine)?;
         let _ = engine.host_exec.set(host);
@@ -223,6 +226,26 @@ impl EngineState {
             names.insert(name.to_string(), addr);
         }
         live
+    }
+
+    /// Sets the keeper of this node's global names (once; see `spawn`).
+    pub(crate) fn set_name_authority(&self, authority: Arc<dyn crate::remote::NameAuthority>) {
+        let _ = self.name_authority.set(authority);
+    }
+
+    /// Gives `name` to `addr` (an actor of a node with a route) unless a
+    /// live actor holds it; returns the holder, [`Address::NOBODY`] if
+    /// `addr` cannot be named.
+    pub(in crate::engine) fn claim_name(&self, name: &str, addr: Address) -> Address {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(holder) = self.live_name_in(&names, name) {
+            return holder;
+        }
+        if !self.can_name(addr) {
+            return Address::NOBODY;
+        }
+        names.insert(name.to_string(), addr);
+        addr
     }
 
     /// Drops `name` if it still names `addr`.

@@ -57,6 +57,34 @@ pub enum Control {
         /// The actor whose handler logged it ([`Address::NOBODY`] outside one).
         actor: Address,
     },
+    /// Worker -> starter: give global name `name` to the worker's actor
+    /// `addr`, unless a live actor holds it (the starter keeps the one
+    /// table of global names).
+    ClaimName {
+        /// Matches the answer to the claim.
+        id: u64,
+        /// The name.
+        name: String,
+        /// The worker's actor that wants it.
+        addr: Address,
+    },
+    /// Starter -> worker: the answer to [`Control::ClaimName`] `id`: who
+    /// holds the name now (`addr` if the claim won; [`Address::NOBODY`]
+    /// if it was refused).
+    NameClaimed {
+        /// The claim answered.
+        id: u64,
+        /// The holder.
+        holder: Address,
+    },
+    /// Worker -> starter: the worker's actor `addr` stopped; drop `name`
+    /// if it still names it.
+    ReleaseName {
+        /// The name.
+        name: String,
+        /// The actor that held it.
+        addr: Address,
+    },
 }
 
 /// A package the starter verified and staged, handed to a worker: load the

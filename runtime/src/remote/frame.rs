@@ -21,6 +21,8 @@
 //! op 3 Loaded  := home:u32 text texts       op 4 Create := text texts(0..=1) addr
 //! op 5 Created := addr                      op 6 Failed := text
 //! op 7 Stop    :=                           op 8 Log := level:u8 text text addr
+//! op 9 ClaimName := id:u64 text addr         op 10 NameClaimed := id:u64 addr
+//! op 11 ReleaseName := text addr
 //! ```
 //!
 //! Decoding trusts nothing: every length is checked against what is left,
@@ -69,6 +71,9 @@ const OP_CREATED: u8 = 5;
 const OP_FAILED: u8 = 6;
 const OP_STOP: u8 = 7;
 const OP_LOG: u8 = 8;
+const OP_CLAIM_NAME: u8 = 9;
+const OP_NAME_CLAIMED: u8 = 10;
+const OP_RELEASE_NAME: u8 = 11;
 const TAG_VALUE: u8 = 1;
 const TAG_EXIT: u8 = 2;
 const TAG_CHILD_EXITED: u8 = 3;
@@ -220,6 +225,22 @@ fn put_control(out: &mut Vec<u8>, ctrl: &Control) {
             put_bytes(out, target.as_bytes());
             put_bytes(out, message.as_bytes());
             put_addr(out, *actor);
+        }
+        Control::ClaimName { id, name, addr } => {
+            out.push(OP_CLAIM_NAME);
+            out.extend_from_slice(&id.to_le_bytes());
+            put_bytes(out, name.as_bytes());
+            put_addr(out, *addr);
+        }
+        Control::NameClaimed { id, holder } => {
+            out.push(OP_NAME_CLAIMED);
+            out.extend_from_slice(&id.to_le_bytes());
+            put_addr(out, *holder);
+        }
+        Control::ReleaseName { name, addr } => {
+            out.push(OP_RELEASE_NAME);
+            put_bytes(out, name.as_bytes());
+            put_addr(out, *addr);
         }
     }
 }
@@ -384,6 +405,10 @@ impl<'a> Cursor<'a> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
+    fn u64(&mut self) -> Result<u64, FrameError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
     fn addr(&mut self) -> Result<Address, FrameError> {
         let id = u64::from_le_bytes(self.array()?);
         let home = u32::from_le_bytes(self.array()?);
@@ -449,6 +474,9 @@ impl<'a> Cursor<'a> {
                 }
                 Control::Log { level, target: self.text()?, message: self.text()?, actor: self.addr()? }
             }
+            OP_CLAIM_NAME => Control::ClaimName { id: self.u64()?, name: self.text()?, addr: self.addr()? },
+            OP_NAME_CLAIMED => Control::NameClaimed { id: self.u64()?, holder: self.addr()? },
+            OP_RELEASE_NAME => Control::ReleaseName { name: self.text()?, addr: self.addr()? },
             other => return Err(FrameError::Op(other)),
         })
     }

@@ -159,6 +159,9 @@ fn every_control() -> Vec<Control> {
         Control::Failed { reason: "no such class".into() },
         Control::Stop,
         Control::Log { level: 3, target: "foo".into(), message: "hello".into(), actor: addr(4, 1, 2) },
+        Control::ClaimName { id: u64::MAX - 1, name: "Cow".into(), addr: addr(4, 1, 3) },
+        Control::NameClaimed { id: 7, holder: addr(2, 1, 5) },
+        Control::ReleaseName { name: "Cow".into(), addr: addr(4, 1, 3) },
     ]
 }
 

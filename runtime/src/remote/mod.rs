@@ -35,6 +35,18 @@ pub trait Outbound: Send + Sync {
     fn send(&self, env: RemoteEnvelope) -> Result<(), PeerGone>;
 }
 
+/// The one table of global names, kept by the system that started this
+/// worker: a worker's actor gets a global name only through it, so that a
+/// name means one actor in every process.
+pub trait NameAuthority: Send + Sync {
+    /// Gives `name` to this node's actor `addr` unless a live actor holds
+    /// it; returns the holder (`addr` if the claim won), or `None` if the
+    /// authority did not answer.
+    fn claim(&self, name: &str, addr: Address) -> Option<Address>;
+    /// This node's actor `addr` stopped: drop `name` if it still names it.
+    fn release(&self, name: &str, addr: Address);
+}
+
 /// The peer of a transport is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("node {0} is gone")]

@@ -1,15 +1,19 @@
 //! Inside a worker process: one actor system as the node it was given, one
 //! loaded version, and the control requests of the system that started it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::channel;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actor_abi::Address;
 
 use crate::native::staging::Staging;
 use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
-use crate::remote::stream::Connection;
-use crate::remote::{Control, LoadRequest};
+use crate::remote::stream::{Connection, StreamSender};
+use crate::remote::{Control, LoadRequest, NameAuthority};
 use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions, RouteKind, SystemConfig};
 
@@ -40,10 +44,13 @@ fn serve(node: &str) -> Result<(), String> {
     let stream = crate::native::os::inherited_stream(WORKER_FD).map_err(|e| format!("descriptor {WORKER_FD}: {e}"))?;
     let config = SystemConfig::default().with_node(node).with_extract_root(root);
     let system = ActorSystem::start(config).map_err(|e| e.to_string())?;
-    let (tx, requests) = channel();
+    let (tx, incoming) = channel();
     let conn = system
         .connect_with_control(Address::MAIN_NODE, stream, RouteKind::Default, tx)
         .map_err(|e| format!("connecting: {e}"))?;
+    let names = Arc::new(NamesClient::new(conn.sender()));
+    system.set_name_authority(names.clone());
+    let requests = dispatch(incoming, names).map_err(|e| format!("starting the dispatcher: {e}"))?;
     let hello = Control::Hello { node, pid: std::process::id() };
     conn.send_control(hello).map_err(|e| e.to_string())?;
     forward_logs(&conn);
@@ -65,6 +72,65 @@ fn serve(node: &str) -> Result<(), String> {
     system.shutdown();
     conn.close();
     Ok(())
+}
+
+/// Hands the starter's answers to name claims to the claims waiting on
+/// them (a claim may wait inside a request, so the request loop cannot be
+/// the one to deliver its answer), and everything else to the request loop.
+fn dispatch(incoming: Receiver<Control>, names: Arc<NamesClient>) -> std::io::Result<Receiver<Control>> {
+    let (tx, requests) = channel();
+    std::thread::Builder::new().name("thespian-worker-control".into()).spawn(move || {
+        for ctrl in incoming {
+            match ctrl {
+                Control::NameClaimed { id, holder } => names.answer(id, holder),
+                other => {
+                    if tx.send(other).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })?;
+    Ok(requests)
+}
+
+/// How long a name claim waits for the starter's answer.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The worker's side of the starter's table of global names.
+struct NamesClient {
+    sender: Arc<StreamSender>,
+    next: AtomicU64,
+    waiting: Mutex<HashMap<u64, SyncSender<Address>>>,
+}
+
+impl NamesClient {
+    fn new(sender: Arc<StreamSender>) -> NamesClient {
+        NamesClient { sender, next: AtomicU64::new(1), waiting: Mutex::new(HashMap::new()) }
+    }
+
+    fn answer(&self, id: u64, holder: Address) {
+        let waiter = self.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        if let Some(w) = waiter {
+            let _ = w.try_send(holder);
+        }
+    }
+}
+
+impl NameAuthority for NamesClient {
+    fn claim(&self, name: &str, addr: Address) -> Option<Address> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = sync_channel(1);
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        let sent = self.sender.send_control(Control::ClaimName { id, name: name.to_string(), addr });
+        let answer = sent.ok().and_then(|()| rx.recv_timeout(CLAIM_TIMEOUT).ok());
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        answer
+    }
+
+    fn release(&self, name: &str, addr: Address) {
+        let _ = self.sender.send_control(Control::ReleaseName { name: name.to_string(), addr });
+    }
 }
 
 /// Sends every `log` record of this process to the starter, which logs it

@@ -27,7 +27,7 @@ use crate::remote::{Control, LoadRequest};
 use crate::worker::exit::{ExitWatch, WorkerExit, start_reaper};
 use crate::worker::program::WorkerProgram;
 use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
-use crate::{ActorSystem, CreateOptions, RouteKind};
+use crate::{ActorSystem, CreateOptions};
 
 /// A package version loaded in a worker process of its own. Dropping it
 /// kills the worker (no process is ever left behind).
@@ -35,12 +35,16 @@ pub struct IsolatedVersion {
     info: PackageInfo,
     node: u32,
     pid: u32,
-    pidfd: PidFd,
+    pidfd: Arc<PidFd>,
     exit: Arc<ExitWatch>,
     reaper: Option<JoinHandle<()>>,
     conn: Option<Connection>,
     answers: Mutex<Receiver<Control>>,
     timeout: Duration,
+    /// The version's directories (as handed over to the worker, and where
+    /// the worker moved it); removed here once the worker has ended, since a
+    /// killed worker cannot remove them.
+    dirs: Vec<PathBuf>,
 }
 
 /// Starts a worker for `pkg` and loads it there (see [`IsolatedVersion::start`]).
@@ -57,7 +61,7 @@ fn start(
     let name = format!("thespian-worker {group} {version}");
     let (child, stream) = spawn(program, &name, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
     let pid = child.id();
-    let pidfd = PidFd::open(pid);
+    let pidfd = PidFd::open(pid).map(Arc::new);
     let exit = Arc::new(ExitWatch::default());
     let reaper = stream.try_clone().and_then(|s| start_reaper(child, s, exit.clone()));
     let (pidfd, reaper) = match (pidfd, reaper) {
@@ -65,7 +69,12 @@ fn start(
         (Err(e), _) | (_, Err(e)) => return Err(fail(format!("watching worker {pid}: {e}"))),
     };
     let (tx, answers) = channel();
-    let conn = system.connect_with_control(node, stream, RouteKind::Node, tx).map_err(|e| fail(e.to_string()))?;
+    let killer = pidfd.clone();
+    let kill = Box::new(move |v: &crate::remote::Violation| {
+        log::warn!("killing worker {pid}: {v}");
+        killer.kill();
+    });
+    let conn = system.connect_worker(node, stream, tx, kill).map_err(|e| fail(e.to_string()))?;
     let mut worker = IsolatedVersion {
         info: PackageInfo {
             home: 0,
@@ -84,6 +93,7 @@ fn start(
         conn: Some(conn),
         answers: Mutex::new(answers),
         timeout,
+        dirs: Vec::new(),
     };
     match worker.wait_answer() {
         Ok(Control::Hello { node: n, pid: p }) if n == node && p == pid => {}
@@ -91,6 +101,7 @@ fn start(
         Err(why) => return Err(fail(why)),
     }
     let dir = staging.hand_over();
+    worker.dirs.push(dir.clone());
     let load = Control::Load(LoadRequest {
         dir: dir.to_string_lossy().into_owned(),
         library,
@@ -109,17 +120,26 @@ fn start(
     match loaded {
         Ok((home, library, classes)) => {
             worker.info.home = home;
-            worker.info.library = PathBuf::from(library);
+            let library = PathBuf::from(library);
+            worker.dirs.extend(version_dir(&library, system.extract_root(), &worker.info.hash));
+            worker.info.library = library;
             worker.info.classes = classes;
             Ok(worker)
         }
-        Err(reason) => {
-            // The worker may not have taken the directory over: it goes
-            // here, whatever the worker did with it.
-            let _ = std::fs::remove_dir_all(&dir);
-            Err(fail(reason))
-        }
+        // Dropping the worker kills it and removes the directory.
+        Err(reason) => Err(fail(reason)),
     }
+}
+
+/// The directory the worker says it loaded `library` from, if it is one
+/// a load of `hash` could have made (`root/HASH` or `root/HASH.N`): what a
+/// worker says is never trusted with a path to remove.
+fn version_dir(library: &Path, root: &Path, hash: &str) -> Option<PathBuf> {
+    let dir = library.parent()?;
+    let name = dir.file_name()?.to_str()?;
+    let suffix = name.strip_prefix(hash)?;
+    let ours = suffix.is_empty() || suffix.strip_prefix('.').is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    (ours && dir.parent() == Some(root) && !hash.is_empty()).then(|| dir.to_path_buf())
 }
 
 /// Starts `program` as the worker for `node`, its end of a socketpair at
@@ -179,6 +199,12 @@ impl IsolatedVersion {
     /// The worker's exit status, if it has ended (it is reaped by then).
     pub fn exit_status(&self) -> Option<ExitStatus> {
         self.exit.status()
+    }
+
+    /// The protocol violation the worker was dropped (and killed) for, if
+    /// that is how it ended.
+    pub fn violation(&self) -> Option<crate::remote::Violation> {
+        self.conn.as_ref().and_then(Connection::violation)
     }
 
     /// Waits up to `limit` for the worker to end; its status if it did.
@@ -274,13 +300,17 @@ impl IsolatedVersion {
         let _ = self.exit.wait(Duration::from_secs(30));
     }
 
-    /// Closes the connection and joins the reaper (the worker has ended).
+    /// Closes the connection, joins the reaper and removes the version's
+    /// directory if the worker left it (the worker has ended).
     fn finish(&mut self) {
         if let Some(conn) = self.conn.take() {
             conn.close();
         }
         if let Some(reaper) = self.reaper.take() {
             let _ = reaper.join();
+        }
+        for dir in self.dirs.drain(..).filter(|d| d.exists()) {
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }
@@ -291,5 +321,30 @@ impl Drop for IsolatedVersion {
             self.kill();
         }
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_dir;
+    use std::path::Path;
+
+    #[test]
+    fn only_a_directory_a_load_could_have_made_is_removed() {
+        let root = Path::new("/run/d/.director-run");
+        let ok = |lib: &str| version_dir(Path::new(lib), root, "ab12");
+        assert_eq!(ok("/run/d/.director-run/ab12/libx.so"), Some(root.join("ab12")));
+        assert_eq!(ok("/run/d/.director-run/ab12.3/libx.so"), Some(root.join("ab12.3")));
+        for bad in [
+            "/libx.so",
+            "/run/d/libx.so",
+            "/run/d/.director-run/ab12x/l.so",
+            "/run/d/.director-run/ab12.x/l.so",
+            "/run/d/.director-run/other/l.so",
+            "/run/d/.director-run/ab12/sub/l.so",
+            "/run/d/.director-run/../ab12/l.so",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
     }
 }
