@@ -266,8 +266,8 @@ pub fn status(c: &DirectorControl, json: bool) -> ExitCode {
                 s.pid, s.uptime_secs, s.socket, s.dir
             );
             println!(
-                "groups: {}\nversions: {}\nactors: {}\ndead letters: {}",
-                s.groups, s.versions, s.actors, s.dead_letters
+                "groups: {}\nversions: {}\nworkers: {}\nactors in the daemon: {}\ndead letters: {}",
+                s.groups, s.versions, s.workers, s.actors, s.dead_letters
             );
             if !s.quarantined.is_empty() {
                 println!("quarantined: {}", s.quarantined.join(", "));

@@ -144,8 +144,11 @@ pub struct Status {
     pub groups: usize,
     /// Loaded versions.
     pub versions: usize,
-    /// Live actors (all, host actors included).
+    /// Live actors in the daemon's own process (host actors included).
     pub actors: usize,
+    /// Worker processes running a version.
+    #[serde(default)]
+    pub workers: usize,
     /// Dead letters so far.
     pub dead_letters: u64,
     /// Groups skipped until loaded explicitly (a daemon died loading them).

@@ -140,6 +140,7 @@ fn the_client_sends_nothing_to_a_socket_another_user_serves() {
             groups: 0,
             versions: 0,
             actors: 0,
+            workers: 0,
             dead_letters: 0,
             quarantined: vec![],
             startup_failures: vec![],

@@ -198,6 +198,7 @@ impl Server {
             groups: core.groups.len(),
             versions: core.groups.values().map(|g| g.versions.len()).sum(),
             actors: self.system.actors().len(),
+            workers: core.running_workers(),
             dead_letters: self.system.dead_letters(),
             quarantined: core.quarantined(),
             startup_failures: core.startup_failures.clone(),

@@ -197,6 +197,12 @@ impl Core {
         Some((worker, delay))
     }
 
+    /// How many versions have a worker running.
+    pub(crate) fn running_workers(&self) -> usize {
+        let versions = self.groups.values().flat_map(|g| g.versions.iter());
+        versions.filter(|v| matches!(&v.runs, Runs::Worker(slot) if slot.worker.is_some())).count()
+    }
+
     /// Takes every worker out of its slot, for shutdown.
     pub(crate) fn take_all_workers(&mut self) -> Vec<(String, IsolatedVersion)> {
         let mut out = Vec::new();
