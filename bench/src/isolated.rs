@@ -54,6 +54,30 @@ impl Isolated {
         Ok(took)
     }
 
+    /// W2 across the boundary: `n` plain ping-pong round trips between a
+    /// pinger in-process and a ponger in the worker.
+    pub fn w2(&self, n: u64) -> Result<Duration, Error> {
+        let pinger = self.sys.create_actor(&self.local.hash, "bench.pinger")?;
+        let ponger = self.worker.create_actor("bench.ponger")?;
+        let start = Instant::now();
+        let ping = value!({"pingpong": n, "peer": ponger.to_string(), "typed": false});
+        self.sys.ask(&pinger, ping, LONG)?;
+        let took = start.elapsed();
+        self.sys.tell_message(&pinger, Message::ActorExitRequest);
+        self.sys.tell_message(&ponger, Message::ActorExitRequest);
+        Ok(took)
+    }
+
+    /// Spawning across the boundary: `n` actors created in the worker, one
+    /// request and answer each; the mean time per actor.
+    pub fn spawn(&self, n: u64) -> Result<Duration, Error> {
+        let start = Instant::now();
+        let made: Vec<_> = (0..n).map(|_| self.worker.create_actor("bench.idle")).collect::<Result<_, _>>()?;
+        let took = start.elapsed() / n.max(1) as u32;
+        made.iter().for_each(|a| self.sys.tell_message(a, Message::ActorExitRequest));
+        Ok(took)
+    }
+
     /// W3 across the boundary: `n` asks from the host to an echo in the worker.
     pub fn w3(&self, n: u64) -> Result<Vec<Duration>, Error> {
         let echo = self.worker.create_actor("bench.echo")?;

@@ -58,7 +58,7 @@ impl Table {
 
     /// The best median among the Rust peers (not ours, not Thespian).
     pub fn best_peer(&self) -> Option<(&str, f64)> {
-        self.best_of(|s| s != "ours" && !s.starts_with("Thespian"))
+        self.best_of(|s| !s.starts_with("ours") && !s.starts_with("Thespian"))
     }
 
     /// The best median among the systems `keep` selects.
@@ -87,6 +87,12 @@ impl Table {
                     Verdict::Met(d) | Verdict::Missed(d) | Verdict::NotMeasured(d) => d,
                 };
                 let _ = writeln!(out, "{text}: {d}\n");
+            }
+            for note in &self.notes {
+                let _ = writeln!(out, "- {note}");
+            }
+            if !self.notes.is_empty() {
+                out.push('\n');
             }
             return out;
         }

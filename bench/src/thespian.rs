@@ -19,6 +19,8 @@ pub struct ThespianRun {
     pub w2_rate: f64,
     /// W3 latencies in µs, sorted.
     pub w3_us: Vec<f64>,
+    /// Mean µs to create one actor (`createActor`).
+    pub spawn_us: f64,
 }
 
 /// Sizes for a base: Thespian is orders of magnitude slower, so it gets
@@ -112,7 +114,8 @@ pub fn run(python: &PathBuf, base: &str, quick: bool) -> Result<ThespianRun, Str
     let mut w3_us: Vec<f64> =
         v["w3_us"].as_array().map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect()).unwrap_or_default();
     w3_us.sort_by(f64::total_cmp);
-    Ok(ThespianRun { w1_rate: n1 as f64 / secs("w1_secs"), w2_rate: n2 as f64 / secs("w2_secs"), w3_us })
+    let spawn_us = secs("spawn_us");
+    Ok(ThespianRun { w1_rate: n1 as f64 / secs("w1_secs"), w2_rate: n2 as f64 / secs("w2_secs"), w3_us, spawn_us })
 }
 
 /// p50 of a run.

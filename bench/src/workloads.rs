@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::director_bench;
+use crate::isolated::Isolated;
 use crate::loading;
 use crate::machine;
 use crate::ours::Ours;
@@ -74,6 +75,9 @@ fn interleaved<'a, T>(
     Ok(out)
 }
 
+/// Our row with the version in a worker process (issue 13).
+const WORKER: &str = "ours (worker)";
+
 /// A Rust peer's workload: `n` messages or round trips, how long they took.
 type PeerRun = fn(u64) -> Duration;
 
@@ -83,10 +87,12 @@ fn rates(
     mut t: Table,
     n: u64,
     runs: usize,
-    ours: impl Fn(u64) -> Result<Duration, Error>,
+    ours: [&dyn Fn(u64) -> Result<Duration, Error>; 2],
     peers: [(&'static str, PeerRun); 3],
 ) -> Result<Table, Error> {
-    let mut systems: Vec<(&str, Measure<'_, f64>)> = vec![("ours", Box::new(|| Ok(rate(n, ours(n)?))))];
+    let [here, worker] = ours;
+    let mut systems: Vec<(&str, Measure<'_, f64>)> =
+        vec![("ours", Box::new(|| Ok(rate(n, here(n)?)))), (WORKER, Box::new(|| Ok(rate(n, worker(n)?))))];
     for (name, run) in peers {
         systems.push((name, Box::new(move || Ok(rate(n, run(n))))));
     }
@@ -97,29 +103,37 @@ fn rates(
     Ok(t)
 }
 
-fn w1(o: &Ours, s: &Sizes) -> Result<Table, Error> {
+fn w1(o: &Ours, iso: &Isolated, s: &Sizes) -> Result<Table, Error> {
     progress("W1 one-way tell");
     let n = s.w1;
-    let t = Table::new("W1", format!("one-way tell between two actors, {n} messages"), "messages/s", true);
+    let mut t = Table::new("W1", format!("one-way tell between two actors, {n} messages"), "messages/s", true);
+    t.notes.push(WORKER_NOTE_W1.into());
     let peers: [(&str, PeerRun); 3] =
         [("actix", actix_peer::w1), ("ractor", ractor_peer::w1), ("kameo", kameo_peer::w1)];
-    rates(t, n, s.runs, |n| o.w1(n), peers)
+    rates(t, n, s.runs, [&|n| o.w1(n), &|n| iso.w1(n)], peers)
 }
 
-fn w2(o: &Ours, s: &Sizes) -> Result<Table, Error> {
+fn w2(o: &Ours, iso: &Isolated, s: &Sizes) -> Result<Table, Error> {
     progress("W2 ping-pong");
     let n = s.w2;
-    let t = Table::new("W2", format!("ping-pong round trips between two actors, {n}"), "round trips/s", true);
+    let mut t = Table::new("W2", format!("ping-pong round trips between two actors, {n}"), "round trips/s", true);
+    t.notes.push(WORKER_NOTE_W2.into());
     let peers: [(&str, PeerRun); 3] =
         [("actix", actix_peer::w2), ("ractor", ractor_peer::w2), ("kameo", kameo_peer::w2)];
-    rates(t, n, s.runs, |n| o.w2(n), peers)
+    rates(t, n, s.runs, [&|n| o.w2(n), &|n| iso.w2(n)], peers)
 }
 
-fn w3(o: &Ours, s: &Sizes) -> Result<Vec<Table>, Error> {
+const WORKER_NOTE_W1: &str = "`ours (worker)`: an in-process sender tells plain values to a sink in a worker \
+     process (typed messages cannot leave a process; `ours` sends typed ones within a package).";
+const WORKER_NOTE_W2: &str =
+    "`ours (worker)`: the pinger in-process, the ponger in a worker process; plain values, two crossings per round.";
+
+fn w3(o: &Ours, iso: &Isolated, s: &Sizes) -> Result<Vec<Table>, Error> {
     progress("W3 ask latency");
     let n = s.w3;
     let systems: Vec<(&str, Measure<'_, Vec<f64>>)> = vec![
         ("ours", Box::new(|| Ok(sorted_us(o.w3(n)?)))),
+        (WORKER, Box::new(|| Ok(sorted_us(iso.w3(n)?)))),
         ("actix", Box::new(|| Ok(sorted_us(actix_peer::w3(n))))),
         ("ractor", Box::new(|| Ok(sorted_us(ractor_peer::w3(n))))),
         ("kameo", Box::new(|| Ok(sorted_us(kameo_peer::w3(n))))),
@@ -314,6 +328,84 @@ fn add_thespian(tables: &mut Vec<Table>, runs: &Result<ThespianRuns, String>) {
     }
 }
 
+/// Spawning one actor in a worker (next to Thespian's `createActor`) and
+/// starting a worker up to its first answered ask.
+fn worker_costs(iso: &Isolated, s: &Sizes, thespian: &Result<ThespianRuns, String>) -> Result<Vec<Table>, Error> {
+    progress("spawning in a worker, starting workers");
+    let per_run = s.w3.min(200);
+    let mut spawn = Table::new("S1", format!("spawn one actor, mean of {per_run}"), "µs", false);
+    spawn.add(WORKER, &repeat(s.runs, || Ok(iso.spawn(per_run)?.as_secs_f64() * 1e6))?);
+    if let Ok(runs) = thespian {
+        for (base, all) in runs {
+            spawn.add(&format!("Thespian {base}"), &all.iter().map(|r| r.spawn_us).collect::<Vec<_>>());
+        }
+    }
+    spawn.notes.push(
+        "`ours (worker)` creates the actor in a running worker (one request and answer across the socket); \
+         Thespian's `multiprocTCPBase` starts a process per actor. In-process spawning is W4."
+            .into(),
+    );
+    let mut start = Table::new("S2", "worker start to its first answered ask".into(), "ms", false);
+    start.add(WORKER, &repeat(s.runs, || Ok(iso.start_to_first_ask()?.as_secs_f64() * 1e3))?);
+    start.target = Some(match start.median(WORKER) {
+        Some(ms) if ms <= 20.0 => ("at most 20 ms".into(), Verdict::Met(format!("{ms:.2} ms"))),
+        Some(ms) => ("at most 20 ms".into(), Verdict::Missed(format!("{ms:.2} ms"))),
+        None => ("at most 20 ms".into(), Verdict::NotMeasured("missing a measurement".into())),
+    });
+    Ok(vec![spawn, start])
+}
+
+/// The isolation targets, judged on the worker rows of W1-W3 and S1, and
+/// the price of isolation (in-process over worker) in the same run.
+fn isolation_targets(tables: &[Table]) -> Vec<Table> {
+    let median = |id: &str, system: &str| tables.iter().find(|t| t.id == id).and_then(|t| t.median(system));
+    let judge = |ok: bool, d: String| if ok { Verdict::Met(d) } else { Verdict::Missed(d) };
+    let multiproc = "Thespian multiprocTCPBase";
+    let checks: Vec<(&str, &str, Option<Verdict>)> = vec![
+        (
+            "I1",
+            "tell across the boundary at least 1M messages/s",
+            median("W1", WORKER).map(|r| judge(r >= 1e6, format!("{} messages/s", num(r)))),
+        ),
+        (
+            "I2",
+            "ask across the boundary p50 at most 30 µs",
+            median("W3 p50", WORKER).map(|us| judge(us <= 30.0, format!("p50 {us:.1} µs"))),
+        ),
+        (
+            "I3",
+            "W1 in a worker at least 100x Thespian multiprocTCPBase",
+            median("W1", WORKER)
+                .zip(median("W1", multiproc))
+                .map(|(o, t)| judge(o >= 100.0 * t, format!("{:.0}x ({} vs {})", o / t, num(o), num(t)))),
+        ),
+        (
+            "I4",
+            "W2 in a worker at least 100x Thespian multiprocTCPBase",
+            median("W2", WORKER)
+                .zip(median("W2", multiproc))
+                .map(|(o, t)| judge(o >= 100.0 * t, format!("{:.0}x ({} vs {})", o / t, num(o), num(t)))),
+        ),
+    ];
+    let mut out: Vec<Table> = checks
+        .into_iter()
+        .map(|(id, text, v)| {
+            let mut t = Table::new(id, "process isolation".into(), "-", true);
+            t.target = Some((text.into(), v.unwrap_or(Verdict::NotMeasured("missing a measurement".into()))));
+            t
+        })
+        .collect();
+    let mut price = Table::new("I5", "price of isolation: in-process over worker, same run".into(), "x", true);
+    for (id, higher) in [("W1", true), ("W2", true), ("W3 p50", false)] {
+        if let (Some(here), Some(worker)) = (median(id, "ours"), median(id, WORKER)) {
+            let ratio = if higher { here / worker } else { worker / here };
+            price.notes.push(format!("{id}: in-process is {ratio:.1}x the worker"));
+        }
+    }
+    out.push(price);
+    out
+}
+
 /// Runs everything and returns the report text.
 pub fn run(quick: bool) -> Result<String, Error> {
     let s = if quick { Sizes::QUICK } else { Sizes::FULL };
@@ -321,8 +413,11 @@ pub fn run(quick: bool) -> Result<String, Error> {
     test_support::build_plugins()?;
     let thespian = thespian_runs(quick, s.runs);
     let ours = Ours::new()?;
-    let mut tables = vec![w1(&ours, &s)?, w2(&ours, &s)?];
-    tables.extend(w3(&ours, &s)?);
+    let iso = Isolated::new()?;
+    let mut tables = vec![w1(&ours, &iso, &s)?, w2(&ours, &iso, &s)?];
+    tables.extend(w3(&ours, &iso, &s)?);
+    let worker_tables = worker_costs(&iso, &s, &thespian)?;
+    drop(iso);
     tables.extend(w4(&s)?);
     tables.push(ours_only(
         "W5",
@@ -334,6 +429,8 @@ pub fn run(quick: bool) -> Result<String, Error> {
     drop(ours);
     tables.extend(loads(&s)?);
     add_thespian(&mut tables, &thespian);
+    tables.extend(worker_tables);
+    tables.extend(isolation_targets(&tables));
     tables.extend(director_bench::tables(&s)?);
     Ok(render(quick, &s, &tables))
 }

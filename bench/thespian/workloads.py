@@ -91,7 +91,12 @@ def main():
             got = asys.ask(echo, i, 60)
             w3.append((time.perf_counter() - start) * 1e6)
             assert got == i, got
-        print(json.dumps({"w1_secs": w1, "w2_secs": w2, "w3_us": w3}))
+        spawns = min(n3, 50)
+        start = time.perf_counter()
+        for _ in range(spawns):
+            asys.createActor(Echo)
+        spawn_us = (time.perf_counter() - start) * 1e6 / spawns
+        print(json.dumps({"w1_secs": w1, "w2_secs": w2, "w3_us": w3, "spawn_us": spawn_us}))
     finally:
         asys.shutdown()
 

@@ -4,7 +4,7 @@
 //! backoff, and stopping it at unload and shutdown.
 //!
 //! Ownership: the [`Core`] owns each isolated version's [`IsolatedVersion`]
-//! in its [`Runs::Worker`] slot. A worker is taken out of its slot (under
+//! in its `Runs::Worker` slot. A worker is taken out of its slot (under
 //! the state lock) before it is stopped or dropped, so that nothing waits
 //! on a worker under the state lock except actor creation, which the
 //! worker must answer within [`WORKER_ANSWER_TIMEOUT`] or be killed.

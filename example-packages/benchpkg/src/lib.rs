@@ -4,9 +4,10 @@
 //!   `{"count": n}` once `n` messages arrived (then the count restarts).
 //! - `bench.sender`: `{"run": n, "to": addr, "typed": bool}` sends `n`
 //!   messages to `addr`: typed `Tick`s (same package only) or plain ints.
-//! - `bench.pinger`: `{"pingpong": n, "peer": addr}` plays `n` typed
-//!   ping-pong rounds with a `bench.ponger`, then answers `{"rounds": n}`.
-//! - `bench.ponger` answers each `Ping` with a `Pong`.
+//! - `bench.pinger`: `{"pingpong": n, "peer": addr, "typed": bool}` plays
+//!   `n` ping-pong rounds with a `bench.ponger` (typed, or plain `"ping"` and
+//!   `"pong"` values with `"typed": false`), then answers `{"rounds": n}`.
+//! - `bench.ponger` answers each `Ping` with a `Pong`, and `"ping"` with `"pong"`.
 //! - `bench.echo` answers every value with itself.
 //! - `bench.idle` does nothing.
 
@@ -74,15 +75,24 @@ struct Pinger {
     rounds: u64,
     peer: Option<Address>,
     asker: Option<Address>,
+    /// Plain values (`"ping"`/`"pong"`) instead of typed messages, for a
+    /// peer in another process.
+    plain: bool,
+}
+
+impl Pinger {
+    fn ping(&self, cx: &mut Context<'_>, peer: &Address) {
+        if self.plain { cx.send(peer, "ping") } else { cx.send_typed(peer, Ping) }
+    }
 }
 
 impl Actor for Pinger {
     fn receive(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) {
-        if msg.downcast_ref::<Pong>().is_some() {
+        if msg.downcast_ref::<Pong>().is_some() || msg.as_str() == Some("pong") {
             self.left = self.left.saturating_sub(1);
             match (self.left, self.peer, self.asker) {
                 (0, _, Some(asker)) => cx.send(&asker, value!({"rounds": self.rounds})),
-                (_, Some(peer), _) => cx.send_typed(&peer, Ping),
+                (_, Some(peer), _) => self.ping(cx, &peer),
                 _ => {}
             }
         } else if let (Some(n), Some(peer)) =
@@ -90,7 +100,8 @@ impl Actor for Pinger {
         {
             (self.left, self.rounds, self.peer, self.asker) =
                 (n.max(1) as u64, n.max(1) as u64, Some(peer), Some(from));
-            cx.send_typed(&peer, Ping);
+            self.plain = msg.get("typed").and_then(Value::as_bool) == Some(false);
+            self.ping(cx, &peer);
         }
     }
 }
@@ -102,6 +113,8 @@ impl Actor for Ponger {
     fn receive(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) {
         if msg.downcast_ref::<Ping>().is_some() {
             cx.send_typed(&from, Pong);
+        } else if msg.as_str() == Some("ping") {
+            cx.send(&from, "pong");
         }
     }
 }
