@@ -49,7 +49,7 @@ enum Cmd {
     #[command(hide = true)]
     Ours {
         /// w1, w2, w3, w5, or l1 (then `n` is the library size in MiB);
-        /// iso-w1, iso-w3 or iso-start (then `n` is how many workers) across
+        /// iso-w1, iso-w2, iso-w3 or iso-start (then `n` is how many workers) across
         /// a worker process.
         workload: String,
         /// Messages or round trips.

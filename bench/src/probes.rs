@@ -27,7 +27,7 @@ fn l1(mib: u64) -> Result<(), Error> {
 }
 
 /// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB; or
-/// across a worker process: `iso-w1`, `iso-w3`, `iso-start`), `runs` times
+/// across a worker process: `iso-w1`, `iso-w2`, `iso-w3`, `iso-start`), `runs` times
 /// in one system; prints each rate (and W3's percentiles).
 pub fn ours(workload: &str, n: u64, runs: u32) -> Result<(), Error> {
     if workload == "l1" {
@@ -60,6 +60,7 @@ fn ours_once(o: &Ours, workload: &str, n: u64) -> Result<(), Error> {
 fn isolated_once(iso: &Isolated, workload: &str, n: u64) -> Result<(), Error> {
     match workload {
         "w1" => println!("iso-w1: {} per second", num(rate(n, iso.w1(n)?))),
+        "w2" => println!("iso-w2: {} round trips per second", num(rate(n, iso.w2(n)?))),
         "w3" => {
             let us = sorted_us(iso.w3(n)?);
             println!("iso-w3: p50 {:.2} µs, p99 {:.2} µs", percentile(&us, 50.0), percentile(&us, 99.0));

@@ -46,6 +46,7 @@ mod native;
 mod package;
 pub mod remote;
 mod report;
+mod spin;
 mod system;
 pub mod tls;
 pub mod worker;

@@ -146,6 +146,7 @@ fn run_task(task: Task, engine: &std::sync::Weak<EngineState>) -> bool {
 
 fn worker(id: u64, rx: &Receiver<Task>, engine: &std::sync::Weak<EngineState>) {
     CURRENT.with(|c| c.set(id));
+    let mut spinner = crate::spin::Spinner::new();
     loop {
         // Local work first, in bursts, then one look at the shared channel
         // so other threads' tasks are never starved by a local ping-pong.
@@ -155,7 +156,7 @@ fn worker(id: u64, rx: &Receiver<Task>, engine: &std::sync::Weak<EngineState>) {
             rx.try_recv().ok()
         } else {
             // Work often arrives right after the last: look before parking.
-            crate::engine::spin::spin_for(|| rx.try_recv().ok()).or_else(|| rx.recv().ok())
+            spinner.wait(|| rx.try_recv().ok().map(Some), || rx.recv().ok())
         };
         let Some(task) = task else {
             if local_left {

@@ -26,7 +26,6 @@ pub(crate) mod reply;
 pub(crate) mod route;
 pub(crate) mod shutdown;
 pub(crate) mod spawn;
-pub(crate) mod spin;
 pub(crate) mod state;
 pub(crate) mod table;
 #[cfg(test)]

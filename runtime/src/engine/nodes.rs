@@ -183,7 +183,7 @@ pub(crate) fn connect(
             (ctrl, Some(tx)) => tx.send(ctrl).or(Ok(())),
             (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
         };
-        let ended = stream::read_loop(peer, input, deliver, control);
+        let ended = stream::read_loop(peer, stream::SpinningReader::new(input), deliver, control);
         budget.finish();
         if let Ended::Violation(v) = &ended {
             *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());

@@ -12,6 +12,12 @@ use actor_abi::{Address, Value};
 use crate::engine::cell::{ActorCell, ActorObject, CellKind, CellSpec};
 use crate::engine::state::EngineState;
 use crate::engine::timer::TimerAction;
+
+thread_local! {
+    /// The spin budget of asks made on this thread (a host thread-local
+    /// without a destructor: the host is never unloaded).
+    static ASKER_SPIN: std::cell::Cell<crate::spin::Spinner> = const { std::cell::Cell::new(crate::spin::Spinner::new()) };
+}
 use crate::error::AskError;
 
 #[derive(Default)]
@@ -64,16 +70,26 @@ impl ReplySlot {
 
     /// Blocks until there is an outcome or `deadline` passes.
     pub(crate) fn wait_until(&self, deadline: Instant) -> Option<Result<Value, AskError>> {
-        // An answer often comes within microseconds: look before sleeping.
-        crate::engine::spin::spin_for(|| self.done.load(Ordering::Acquire).then_some(()));
+        // An answer often comes within microseconds: look before sleeping
+        // (each asking thread keeps its own spin budget).
+        let mut spinner = ASKER_SPIN.get();
+        spinner.wait(|| self.done.load(Ordering::Acquire).then_some(()), || self.sleep_until(deadline));
+        ASKER_SPIN.set(spinner);
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.result.take()
+    }
+
+    /// Sleeps until there is an outcome or `deadline` passes (the outcome
+    /// stays in the slot).
+    fn sleep_until(&self, deadline: Instant) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(r) = s.result.take() {
-                return Some(r);
+            if s.result.is_some() {
+                return;
             }
             let now = Instant::now();
             if now >= deadline {
-                return None;
+                return;
             }
             s.sleeping = true;
             s = self.ready.wait_timeout(s, deadline - now).unwrap_or_else(|p| p.into_inner()).0;

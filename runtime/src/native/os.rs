@@ -123,6 +123,54 @@ impl PidFd {
     }
 }
 
+/// Waits up to `timeout_ms` (-1: no limit) until a read of `stream` would
+/// not block (data, its end, or an error); true if so.
+fn poll_in(stream: &UnixStream, timeout_ms: i32) -> std::io::Result<bool> {
+    let mut fds = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: `fds` is one live pollfd, and the count passed is 1; the
+        // descriptor is open for the life of `stream`.
+        let n = unsafe { libc::poll(&mut fds, 1, timeout_ms) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// True if a read of `stream` would not block now (an error counts: the
+/// read then reports it).
+pub(crate) fn readable_now(stream: &UnixStream) -> bool {
+    poll_in(stream, 0).unwrap_or(true)
+}
+
+/// Blocks until a read of `stream` would not block.
+pub(crate) fn wait_readable(stream: &UnixStream) -> std::io::Result<()> {
+    poll_in(stream, -1).map(drop)
+}
+
+/// Reads what the socket holds now into `buf`, without waiting: `None` if
+/// nothing is there yet, `Some(0)` at the end of the stream.
+pub(crate) fn recv_nonblocking(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    loop {
+        // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes; the
+        // descriptor is open for the life of `stream`.
+        let n = unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if n >= 0 {
+            return Ok(Some(n.unsigned_abs()));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock => return Ok(None),
+            std::io::ErrorKind::Interrupted => {}
+            _ => return Err(e),
+        }
+    }
+}
+
 /// Sends what the socket takes of `bytes` now, without waiting: how many
 /// bytes went (0 if its buffer is full). Never raises SIGPIPE.
 pub(crate) fn send_nonblocking(stream: &UnixStream, bytes: &[u8]) -> std::io::Result<usize> {

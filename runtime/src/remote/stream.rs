@@ -226,6 +226,48 @@ pub fn start_writer(peer: u32, out: UnixStream) -> std::io::Result<(Arc<StreamSe
     Ok((sender, handle))
 }
 
+/// The reading half of a stream transport: reads through a 64 KiB buffer,
+/// and when the socket is empty polls it briefly (see `crate::spin`)
+/// before blocking, so that a reply that follows a message closely is
+/// read without the reader thread sleeping and waking.
+pub struct SpinningReader {
+    inner: std::io::BufReader<Polled>,
+}
+
+impl SpinningReader {
+    /// A reader of `stream`.
+    pub fn new(stream: UnixStream) -> SpinningReader {
+        SpinningReader {
+            inner: std::io::BufReader::with_capacity(1 << 16, Polled(stream, crate::spin::Spinner::new())),
+        }
+    }
+}
+
+impl Read for SpinningReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_exact(buf)
+    }
+}
+
+/// A socket read that polls before it blocks.
+struct Polled(UnixStream, crate::spin::Spinner);
+
+impl Read for Polled {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use crate::native::os::{readable_now, recv_nonblocking, wait_readable};
+        if let Some(n) = recv_nonblocking(&self.0, buf)? {
+            return Ok(n);
+        }
+        let stream = &self.0;
+        self.1.wait(|| readable_now(stream).then_some(Ok(())), || wait_readable(stream))?;
+        (&self.0).read(buf)
+    }
+}
+
 /// How a read loop ended.
 #[derive(Debug, thiserror::Error)]
 pub enum Ended {
