@@ -64,8 +64,10 @@ fn a_thousand_isolated_load_unload_cycles_leave_the_daemon_as_it_was() {
 
     assert_eq!(common::children_of(pid).len(), 1, "only version 1's worker is left");
     assert_eq!(zombies_of(pid), 0, "every worker was reaped");
+    // The baseline may still count the last warm-up cycle's connection or
+    // exit-handling thread: nothing may be left above it.
     let settled =
-        test_support::eventually(Duration::from_secs(10), || fds_of(pid) == fds && threads_of(pid) == threads);
+        test_support::eventually(Duration::from_secs(10), || fds_of(pid) <= fds && threads_of(pid) <= threads);
     assert!(settled, "fds {fds} -> {}, threads {threads} -> {}", fds_of(pid), threads_of(pid));
     let grew = test_support::rss_of(&pid.to_string()).expect("RSS").saturating_sub(rss);
     assert!(grew < 4 << 20, "the daemon's RSS grew by {} KiB over 1,000 cycles", grew >> 10);
