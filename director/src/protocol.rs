@@ -237,7 +237,7 @@ pub struct VersionListing {
     /// while its worker is being restarted.
     #[serde(default)]
     pub runs: String,
-    /// How many times its worker was restarted after a crash.
+    /// How many times a restart of its worker was attempted after a crash.
     #[serde(default)]
     pub worker_restarts: u32,
     /// Its worker's last crash, if any.

@@ -238,3 +238,28 @@ fn a_worker_that_writes_hostile_frames_is_dropped_and_others_are_unaffected() {
         assert!(log.lines().any(|l| l.contains("killing worker") && l.contains(expected)), "{what} logged: {log}");
     }
 }
+
+/// A restart that cannot start the worker (its package file is gone) is
+/// shown in `list` and tried again with backoff, until it succeeds.
+#[test]
+fn a_failed_restart_is_shown_and_tried_again_until_it_succeeds() {
+    let (env, _daemon) = two_groups();
+    let file = env.dir().join("misbehave-1.tls");
+    let aside = env.root.path().join("misbehave-1.tls");
+    std::fs::rename(&file, &aside).unwrap();
+    let r = env.run(&["ask", "M", "\"segv\""]);
+    assert!(r.stderr.contains("went away"), "{}", r.stderr);
+    let failed = eventually(Duration::from_secs(30), || {
+        version_of(&env, "misbehave")["last_crash"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("restart failed: "))
+    });
+    assert!(failed, "{:#}", version_of(&env, "misbehave"));
+    let text = env.run(&["list"]).ok().stdout;
+    assert!(text.contains("crashed: restart failed: "), "{text}");
+    other_group_serves(&env, 1);
+    std::fs::rename(&aside, &file).unwrap();
+    let back = eventually(Duration::from_secs(60), || worker_pid(&version_of(&env, "misbehave")).is_some());
+    assert!(back, "restarted once the file is back: {:#}", version_of(&env, "misbehave"));
+    assert_eq!(ask(&env, &["M", "\"ping\""]), json!("pong"));
+}

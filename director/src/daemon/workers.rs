@@ -18,10 +18,11 @@
 //! succeeds, the version is unloaded, or the daemon stops.
 
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use actor_abi::{Address, Message};
+use actor_abi::{Address, Message, Value};
 use runtime::worker::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
 use runtime::{ActorSystem, CreateOptions, VerifiedPackage};
 
@@ -51,7 +52,7 @@ pub(crate) struct WorkerSlot {
     pub(crate) worker: Option<IsolatedVersion>,
     /// The limits it runs under (again at every restart).
     pub(crate) limits: WorkerLimits,
-    /// Restarts after crashes.
+    /// Restart attempts after crashes (failed ones too: they set the backoff).
     pub(crate) restarts: u32,
     /// The last crash.
     pub(crate) crash: Option<CrashListing>,
@@ -203,6 +204,67 @@ impl Core {
         versions.filter(|v| matches!(&v.runs, Runs::Worker(slot) if slot.worker.is_some())).count()
     }
 
+    /// The group, file and limits of version `hash` if it is loaded, its
+    /// worker has crashed and the daemon is not stopping.
+    fn crashed_version(&self, hash: &str) -> Option<(String, PathBuf, WorkerLimits)> {
+        let (group, _) = self.find(hash).ok().filter(|_| !self.stopping)?;
+        let v = self.version(&group, hash)?;
+        match &v.runs {
+            Runs::Worker(slot) if slot.worker.is_none() => Some((group, v.file.clone(), slot.limits)),
+            _ => None,
+        }
+    }
+
+    /// Puts the outcome of a restart into version `hash`'s slot: a new
+    /// worker, with the version's TLI actors created in it (and, if it is
+    /// active, their global names), returning the OnLoad messages to
+    /// deliver; or the failure, with the backoff before the next try.
+    fn install_worker(
+        &mut self,
+        group: &str,
+        hash: &str,
+        started: Result<IsolatedVersion, DirectorError>,
+    ) -> Result<Vec<(Address, Value)>, NotRestarted> {
+        let (director, system, stopping) = (self.director, self.system.clone(), self.stopping);
+        let active = self.groups.get(group).and_then(|g| g.active.as_deref()) == Some(hash);
+        let v = self.version_mut(group, hash).ok_or(NotRestarted::Never)?;
+        let Runs::Worker(slot) = &mut v.runs else { return Err(NotRestarted::Never) };
+        let worker = match started {
+            Ok(w) if !stopping => w,
+            Ok(_) => return Err(NotRestarted::Never),
+            // Tried again while the version stays loaded: the file may come
+            // back, or the operator unloads the version.
+            Err(e) => {
+                let delay = backoff(slot.restarts + 1);
+                log::error!("restarting the worker of {group} ({hash}): {e}; trying again in {delay:?}");
+                slot.crash = Some(CrashListing { reason: format!("restart failed: {e}"), at: now_unix() });
+                slot.restarts += 1;
+                return Err(NotRestarted::Retry(delay));
+            }
+        };
+        slot.restarts += 1;
+        log::warn!("restarted the worker of {group} ({hash}) as pid {}", worker.pid());
+        slot.worker = Some(worker);
+        let mut on_load = Vec::new();
+        for a in &mut v.actors {
+            let addr = match v.runs.create(&system, director, hash, &a.spec.class) {
+                Ok(addr) => addr,
+                Err(e) => {
+                    log::error!("restarting {} of {group}: {e}", a.spec.class);
+                    continue;
+                }
+            };
+            (a.address, a.since) = (Some(addr), now_unix());
+            if active {
+                if let Some(name) = &a.spec.global_name {
+                    system.assign_global_name(name, &addr);
+                }
+                on_load.extend(a.spec.on_load.clone().map(|m| (addr, m)));
+            }
+        }
+        Ok(on_load)
+    }
+
     /// Takes every worker out of its slot, for shutdown.
     pub(crate) fn take_all_workers(&mut self) -> Vec<(String, IsolatedVersion)> {
         let mut out = Vec::new();
@@ -230,7 +292,7 @@ impl Core {
 
 /// Why a restart did not happen.
 enum NotRestarted {
-    /// For good: the version is gone, the daemon stops, or its file changed.
+    /// For good: the version is gone, or the daemon stops.
     Never,
     /// Try again after this long.
     Retry(Duration),
@@ -287,18 +349,7 @@ impl Director {
     /// gives them their global names and OnLoad messages.
     fn restart_worker(&self, hash: &str) -> Result<(), NotRestarted> {
         let _op = self.operation();
-        let (group, file, limits) = {
-            let state = self.state();
-            let Some((group, _)) = state.find(hash).ok().filter(|_| !state.stopping) else {
-                return Err(NotRestarted::Never);
-            };
-            let Some(v) = state.version(&group, hash) else { return Err(NotRestarted::Never) };
-            let Runs::Worker(slot) = &v.runs else { return Err(NotRestarted::Never) };
-            if slot.worker.is_some() {
-                return Err(NotRestarted::Never);
-            }
-            (group, v.file.clone(), slot.limits)
-        };
+        let (group, file, limits) = self.state().crashed_version(hash).ok_or(NotRestarted::Never)?;
         let started = stage(self.authority(), self.system(), &file).and_then(|(verified, package)| {
             if verified.hash != hash {
                 let why = format!("{} has changed since it was loaded (hash {})", file.display(), verified.hash);
@@ -306,46 +357,9 @@ impl Director {
             }
             self.start_worker(package, limits)
         });
-        let mut state = self.state();
-        let director = state.director;
-        let system = self.system().clone();
-        let stopping = state.stopping;
-        let active = state.groups.get(&group).and_then(|g| g.active.clone()).as_deref() == Some(hash);
-        let Some(v) = state.version_mut(&group, hash) else { return Err(NotRestarted::Never) };
-        let Runs::Worker(slot) = &mut v.runs else { return Err(NotRestarted::Never) };
-        let worker = match started {
-            Ok(w) if !stopping => w,
-            Ok(_) => return Err(NotRestarted::Never),
-            Err(e) => {
-                let retry = e.kind != ErrorKind::Refused;
-                log::error!("restarting the worker of {group} ({hash}): {e}{}", if retry { "" } else { "; giving up" });
-                slot.crash = Some(CrashListing { reason: format!("restart failed: {e}"), at: now_unix() });
-                slot.restarts += 1;
-                return Err(if retry { NotRestarted::Retry(backoff(slot.restarts)) } else { NotRestarted::Never });
-            }
-        };
-        slot.restarts += 1;
-        log::warn!("restarted the worker of {group} ({hash}) as pid {}", worker.pid());
-        slot.worker = Some(worker);
-        let mut lifecycle = Vec::new();
-        for a in &mut v.actors {
-            match v.runs.create(&system, director, hash, &a.spec.class) {
-                Ok(addr) => {
-                    a.address = Some(addr);
-                    a.since = now_unix();
-                    if active {
-                        if let Some(name) = &a.spec.global_name {
-                            system.assign_global_name(name, &addr);
-                        }
-                        lifecycle.extend(a.spec.on_load.clone().map(|m| (addr, m)));
-                    }
-                }
-                Err(e) => log::error!("restarting {} of {group}: {e}", a.spec.class),
-            }
-        }
-        drop(state);
-        for (addr, msg) in lifecycle {
-            if let Err(e) = system.tell_delivered(&addr, Message::Value(msg), DELIVERY_TIMEOUT) {
+        let on_load = self.state().install_worker(&group, hash, started)?;
+        for (addr, msg) in on_load {
+            if let Err(e) = self.system().tell_delivered(&addr, Message::Value(msg), DELIVERY_TIMEOUT) {
                 log::warn!("OnLoad to restarted {addr}: {e}");
             }
         }
