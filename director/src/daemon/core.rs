@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::daemon::workers::Runs;
+use crate::daemon::runs::Runs;
 use crate::tli::{Isolation, TliActor};
 use actor_abi::{Address, Value};
 use runtime::tls::{SourceAuthority, TrustPolicy, VersionKey};
@@ -241,7 +241,7 @@ impl Core {
                 if active.as_deref() != Some(v.info.hash.as_str()) || v.runs.is_down() {
                     return None;
                 }
-                let delay = crate::daemon::workers::backoff(a.restarts);
+                let delay = crate::daemon::runs::backoff(a.restarts);
                 log::warn!("actor {child} ({}) of {group} exited; restarting in {delay:?}", a.spec.class);
                 let payload = actor_abi::value!({"restart": true, "hash": v.info.hash, "class": a.spec.class});
                 return Some((delay, payload));

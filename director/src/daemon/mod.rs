@@ -10,6 +10,7 @@ pub mod core;
 pub mod operations;
 pub mod paths;
 mod recovery;
+pub mod runs;
 mod server;
 mod signals;
 pub mod state;

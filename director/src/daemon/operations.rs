@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::daemon::workers::{Runs, freed};
+use crate::daemon::runs::{Runs, WORKER_STOP_GRACE, freed};
 use crate::tli::{AutoUnload, Isolation, Tli};
 use actor_abi::{Address, Message, Value};
 use runtime::tls::trusted_file::{self, ReadError};
@@ -215,7 +215,7 @@ impl Director {
                 state.remove_version(&group, &hash);
                 drop(state);
                 match worker {
-                    Some(w) => drop(w.stop(crate::daemon::workers::WORKER_STOP_GRACE)),
+                    Some(w) => drop(w.stop(WORKER_STOP_GRACE)),
                     None => drop(self.system.unload(&hash)),
                 }
                 return Err(e);
@@ -348,7 +348,7 @@ impl Director {
             (isolated, state.take_worker(group, hash), version)
         };
         if isolated {
-            let code = freed(worker.map(|w| w.stop(crate::daemon::workers::WORKER_STOP_GRACE)));
+            let code = freed(worker.map(|w| w.stop(WORKER_STOP_GRACE)));
             self.state().remove_version(group, hash);
             return Ok((version, code, true));
         }

@@ -17,151 +17,18 @@
 //! the version with backoff (100 ms doubling to 12.8 s) until a start
 //! succeeds, the version is unloaded, or the daemon stops.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::ExitStatus;
 use std::time::Duration;
 
 use actor_abi::{Address, Message, Value};
-use runtime::worker::{IsolatedVersion, WorkerExit, WorkerLimits, WorkerProgram};
-use runtime::{ActorSystem, CreateOptions, VerifiedPackage};
+use runtime::VerifiedPackage;
+use runtime::worker::{IsolatedVersion, WorkerLimits, WorkerProgram};
 
 use crate::daemon::core::{Core, DELIVERY_TIMEOUT, DirectorError, fail};
 use crate::daemon::operations::{Director, stage};
+use crate::daemon::runs::{Runs, WORKER_ANSWER_TIMEOUT, WORKER_STOP_GRACE, backoff, describe_exit, freed};
 use crate::localtime::now_unix;
 use crate::protocol::{CrashListing, ErrorKind};
-
-/// How long a worker has to answer its hello, a load or an actor creation.
-pub const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a worker asked to exit (unload, shutdown) has before it is killed.
-pub const WORKER_STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// Where a loaded version runs.
-pub(crate) enum Runs {
-    /// Inside the daemon's process.
-    InProcess,
-    /// In a worker process of its own.
-    Worker(Box<WorkerSlot>),
-}
-
-/// An isolated version's worker and its crash record.
-pub(crate) struct WorkerSlot {
-    /// The running worker; `None` after a crash until a restart succeeds,
-    /// and while it is being stopped.
-    pub(crate) worker: Option<IsolatedVersion>,
-    /// The limits it runs under (again at every restart).
-    pub(crate) limits: WorkerLimits,
-    /// Restart attempts after crashes (failed ones too: they set the backoff).
-    pub(crate) restarts: u32,
-    /// The last crash.
-    pub(crate) crash: Option<CrashListing>,
-}
-
-impl Runs {
-    /// A slot holding a freshly started worker.
-    pub(crate) fn worker(worker: IsolatedVersion, limits: WorkerLimits) -> Runs {
-        Runs::Worker(Box::new(WorkerSlot { worker: Some(worker), limits, restarts: 0, crash: None }))
-    }
-
-    /// Creates an actor of `class` of version `hash` wherever the version
-    /// runs, as a child of `director`.
-    pub(crate) fn create(
-        &self,
-        system: &ActorSystem,
-        director: Address,
-        hash: &str,
-        class: &str,
-    ) -> Result<Address, String> {
-        let options = CreateOptions { global_name: None, parent: Some(director) };
-        match self {
-            Runs::InProcess => system.create_actor_with(hash, class, options).map_err(|e| e.to_string()),
-            Runs::Worker(slot) => match (&slot.worker, &slot.crash) {
-                (Some(w), _) => w.create_actor_with(class, options).map_err(|e| e.to_string()),
-                (None, Some(c)) => Err(format!("its worker crashed ({}) and is not running yet", c.reason)),
-                (None, None) => Err("its worker is not running".to_string()),
-            },
-        }
-    }
-
-    /// True if `addr` (an actor of this version) can still be running: a
-    /// live actor of the daemon, or an actor of a worker that has not ended.
-    pub(crate) fn is_running(&self, system: &ActorSystem, addr: &Address) -> bool {
-        match self {
-            Runs::InProcess => system.is_alive(addr),
-            Runs::Worker(slot) => {
-                slot.worker.as_ref().is_some_and(|w| w.node() == addr.node() && w.exit_status().is_none())
-            }
-        }
-    }
-
-    /// True for an isolated version whose worker is not running.
-    pub(crate) fn is_down(&self) -> bool {
-        matches!(self, Runs::Worker(slot) if slot.worker.is_none())
-    }
-
-    /// `in-process`, `worker pid N`, `crashed: REASON` or `stopping`.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Runs::InProcess => "in-process".to_string(),
-            Runs::Worker(slot) => match (&slot.worker, &slot.crash) {
-                (Some(w), _) => format!("worker pid {}", w.pid()),
-                (None, Some(c)) => format!("crashed: {}", c.reason),
-                (None, None) => "stopping".to_string(),
-            },
-        }
-    }
-
-    /// Restarts after crashes, and the last crash.
-    pub(crate) fn crashes(&self) -> (u32, Option<CrashListing>) {
-        match self {
-            Runs::InProcess => (0, None),
-            Runs::Worker(slot) => (slot.restarts, slot.crash.clone()),
-        }
-    }
-}
-
-/// How a worker's exit reads: `SIGSEGV`, `exit status 3`.
-pub fn describe_exit(status: ExitStatus) -> String {
-    match (status.signal(), status.code()) {
-        (Some(sig), _) => signal_name(sig),
-        (None, Some(code)) => format!("exit status {code}"),
-        (None, None) => status.to_string(),
-    }
-}
-
-fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGSYS => "SIGSYS",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGINT => "SIGINT",
-        libc::SIGHUP => "SIGHUP",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_string()
-}
-
-/// The backoff before restart number `restarts + 1`: 100 ms doubling to 12.8 s.
-pub(crate) fn backoff(restarts: u32) -> Duration {
-    Duration::from_millis(100u64 << restarts.min(7))
-}
-
-/// What a stopped worker's unload reports.
-pub(crate) fn freed(exit: Option<WorkerExit>) -> String {
-    match exit {
-        Some(exit) => format!("freed ({exit})"),
-        None => "freed (worker had crashed)".to_string(),
-    }
-}
 
 impl Core {
     /// Records that the worker of node `node` running version `hash` ended,
