@@ -4,7 +4,7 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actor_abi::Address;
 use runtime::worker::{IsolatedVersion, WorkerExit, WorkerLimits};
@@ -33,8 +33,13 @@ pub(crate) struct WorkerSlot {
     pub(crate) worker: Option<IsolatedVersion>,
     /// The limits it runs under (again at every restart).
     pub(crate) limits: WorkerLimits,
-    /// Restart attempts after crashes (failed ones too: they set the backoff).
+    /// Restart attempts after crashes (failed ones too), for `list`.
     pub(crate) restarts: u32,
+    /// Crashes and failed restarts in a row, each within [`STABLE`] of the
+    /// last start: what sets the backoff.
+    pub(crate) streak: u32,
+    /// When the current (or last) worker started.
+    pub(crate) started: Instant,
     /// The last crash.
     pub(crate) crash: Option<CrashListing>,
 }
@@ -42,7 +47,15 @@ pub(crate) struct WorkerSlot {
 impl Runs {
     /// A slot holding a freshly started worker.
     pub(crate) fn worker(worker: IsolatedVersion, limits: WorkerLimits) -> Runs {
-        Runs::Worker(Box::new(WorkerSlot { worker: Some(worker), limits, restarts: 0, crash: None }))
+        let started = Instant::now();
+        Runs::Worker(Box::new(WorkerSlot {
+            worker: Some(worker),
+            limits,
+            restarts: 0,
+            streak: 0,
+            started,
+            crash: None,
+        }))
     }
 
     /// Creates an actor of `class` of version `hash` wherever the version
@@ -136,10 +149,48 @@ pub(crate) fn backoff(restarts: u32) -> Duration {
     Duration::from_millis(100u64 << restarts.min(7))
 }
 
+/// A worker that ran this long before it crashed starts the backoff over.
+pub(crate) const STABLE: Duration = Duration::from_secs(60);
+
+/// The backoff after a crash of a worker that ran for `ran`, given the
+/// streak of quick crashes before it; advances the streak.
+pub(crate) fn next_backoff(streak: &mut u32, ran: Duration) -> Duration {
+    if ran >= STABLE {
+        *streak = 0;
+    }
+    let delay = backoff(*streak);
+    *streak = streak.saturating_add(1);
+    delay
+}
+
 /// What a stopped worker's unload reports.
 pub(crate) fn freed(exit: Option<WorkerExit>) -> String {
     match exit {
         Some(exit) => format!("freed ({exit})"),
         None => "freed (worker had crashed)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_crashes_double_the_backoff_and_a_stable_run_starts_it_over() {
+        let mut streak = 0;
+        let quick = Duration::from_millis(10);
+        let delays: Vec<u64> = (0..9).map(|_| next_backoff(&mut streak, quick).as_millis() as u64).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 6400, 12800, 12800]);
+        assert_eq!(next_backoff(&mut streak, STABLE), Duration::from_millis(100), "ran a minute: start over");
+        assert_eq!(next_backoff(&mut streak, quick), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn exits_read_as_signal_names_or_exit_statuses() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(describe_exit(ExitStatus::from_raw(libc::SIGSEGV)), "SIGSEGV");
+        assert_eq!(describe_exit(ExitStatus::from_raw(libc::SIGABRT)), "SIGABRT");
+        assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8)), "exit status 3");
+        assert_eq!(describe_exit(ExitStatus::from_raw(64)), "signal 64");
     }
 }

@@ -14,8 +14,9 @@
 //! [`IsolatedVersion`] joins it). That thread records the crash only if the
 //! slot still holds that node's worker and the worker really has ended, so
 //! a worker stopped by an unload is not taken for a crash. It then restarts
-//! the version with backoff (100 ms doubling to 12.8 s) until a start
-//! succeeds, the version is unloaded, or the daemon stops.
+//! the version with backoff (100 ms doubling to 12.8 s; a worker that ran a
+//! minute before it crashed starts it over) until a start succeeds, the
+//! version is unloaded, or the daemon stops.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use runtime::worker::{IsolatedVersion, WorkerLimits, WorkerProgram};
 
 use crate::daemon::core::{Core, DELIVERY_TIMEOUT, DirectorError, fail};
 use crate::daemon::operations::{Director, stage};
-use crate::daemon::runs::{Runs, WORKER_ANSWER_TIMEOUT, WORKER_STOP_GRACE, backoff, describe_exit, freed};
+use crate::daemon::runs::{Runs, WORKER_ANSWER_TIMEOUT, WORKER_STOP_GRACE, describe_exit, freed, next_backoff};
 use crate::localtime::now_unix;
 use crate::protocol::{CrashListing, ErrorKind};
 
@@ -54,7 +55,7 @@ impl Core {
         for a in &mut v.actors {
             a.address = None;
         }
-        let delay = (!stopping).then(|| backoff(slot.restarts));
+        let delay = (!stopping).then(|| next_backoff(&mut slot.streak, slot.started.elapsed()));
         let then = delay
             .map_or_else(|| "not restarted: the daemon is stopping".to_string(), |d| format!("restarting in {d:?}"));
         log::error!(
@@ -102,7 +103,7 @@ impl Core {
             // Tried again while the version stays loaded: the file may come
             // back, or the operator unloads the version.
             Err(e) => {
-                let delay = backoff(slot.restarts + 1);
+                let delay = next_backoff(&mut slot.streak, Duration::ZERO);
                 log::error!("restarting the worker of {group} ({hash}): {e}; trying again in {delay:?}");
                 slot.crash = Some(CrashListing { reason: format!("restart failed: {e}"), at: now_unix() });
                 slot.restarts += 1;
@@ -110,6 +111,7 @@ impl Core {
             }
         };
         slot.restarts += 1;
+        slot.started = std::time::Instant::now();
         log::warn!("restarted the worker of {group} ({hash}) as pid {}", worker.pid());
         slot.worker = Some(worker);
         let mut on_load = Vec::new();
