@@ -157,6 +157,8 @@ pub(crate) fn connect(
             None => Ok(()),
         };
         let mut budget = LineBudget::new(LINES_PER_SECOND, format!("node {peer}: log records"));
+        // Refused name claims are logged once per peer, not once each.
+        let mut names_refused = false;
         let control = |ctrl: Control| match (ctrl, &control) {
             (Control::Log { level, target, message, actor }, _) => {
                 if !budget.admit(std::time::Instant::now()) {
@@ -166,7 +168,7 @@ pub(crate) fn connect(
             }
             (Control::ClaimName { id, name, addr }, _) => {
                 let holder = match weak.upgrade() {
-                    Some(engine) => claim_for(&engine, peer, &name, addr)?,
+                    Some(engine) => claim_for(&engine, peer, &name, addr, &mut names_refused)?,
                     None => Address::NOBODY,
                 };
                 closer.send_control(Control::NameClaimed { id, holder }).or(Ok(()))
@@ -205,18 +207,32 @@ pub(crate) fn connect(
 }
 
 /// The longest global name a peer may claim.
-const MAX_NAME: usize = 4096;
+const MAX_NAME: usize = 1024;
+/// The most global names the actors of one peer may hold.
+const MAX_NAMES_PER_NODE: usize = 10_000;
 
-/// Claims `name` for `peer`'s actor `addr` in this node's table of names.
-fn claim_for(engine: &EngineState, peer: u32, name: &str, addr: Address) -> Result<Address, Violation> {
+/// Claims `name` for `peer`'s actor `addr` in this node's table of names;
+/// the first refusal (too long, too many names) is logged.
+fn claim_for(
+    engine: &EngineState,
+    peer: u32,
+    name: &str,
+    addr: Address,
+    refused_before: &mut bool,
+) -> Result<Address, Violation> {
     if addr.node() != peer {
         return Err(Violation::ForeignSender { peer, from: addr });
     }
-    if name.len() > MAX_NAME {
-        log::warn!("node {peer} claimed a global name of {} bytes; refused (at most {MAX_NAME})", name.len());
-        return Ok(Address::NOBODY);
+    let holder =
+        if name.len() > MAX_NAME { Address::NOBODY } else { engine.claim_name(name, addr, MAX_NAMES_PER_NODE) };
+    if holder.is_nobody() && !std::mem::replace(refused_before, true) {
+        log::warn!(
+            "node {peer} claimed a global name it may not have ({} bytes; at most {MAX_NAME} bytes and \
+             {MAX_NAMES_PER_NODE} names per node); refused, and later refusals are not logged",
+            name.len()
+        );
     }
-    Ok(engine.claim_name(name, addr))
+    Ok(holder)
 }
 
 /// Logs a record a peer forwarded, as this node's own, with the actor that

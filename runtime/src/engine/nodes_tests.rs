@@ -212,3 +212,16 @@ fn a_tracked_tell_fails_at_once_when_its_node_goes_away() {
     assert_eq!(waiter.join().unwrap(), Err(AskError::NodeLost(far)));
     drop(open);
 }
+
+#[test]
+fn a_peer_claims_names_in_this_nodes_table_up_to_its_share() {
+    let (main, worker) = pair();
+    let (a, b, c) = (Address::from_parts(1, 1, 1), Address::from_parts(1, 1, 2), Address::from_parts(1, 1, 3));
+    assert_eq!(main.claim_name("first", a, 2), a);
+    assert_eq!(main.claim_name("first", b, 2), a, "a live holder keeps its name");
+    assert_eq!(main.claim_name("second", b, 2), b);
+    assert_eq!(main.claim_name("third", c, 2), Address::NOBODY, "the node's share is used up");
+    assert_eq!(main.claim_name("first", c, 2), a, "a taken name still answers with its holder");
+    assert_eq!(main.claim_name("far", Address::from_parts(9, 1, 1), 2), Address::NOBODY, "no route to node 9");
+    drop(worker);
+}

@@ -235,13 +235,15 @@ impl EngineState {
 
     /// Gives `name` to `addr` (an actor of a node with a route) unless a
     /// live actor holds it; returns the holder, [`Address::NOBODY`] if
-    /// `addr` cannot be named.
-    pub(in crate::engine) fn claim_name(&self, name: &str, addr: Address) -> Address {
+    /// `addr` cannot be named or its node holds too many names already.
+    /// A node may hold at most `per_node` names this way.
+    pub(in crate::engine) fn claim_name(&self, name: &str, addr: Address, per_node: usize) -> Address {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(holder) = self.live_name_in(&names, name) {
             return holder;
         }
-        if !self.can_name(addr) {
+        let held = names.values().filter(|a| a.node() == addr.node()).count();
+        if held >= per_node || !self.can_name(addr) {
             return Address::NOBODY;
         }
         names.insert(name.to_string(), addr);
