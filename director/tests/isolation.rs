@@ -177,6 +177,12 @@ fn shutdown_stops_every_worker_and_leaves_nothing_behind() {
     assert!(!env.dir().join(".director-run").exists());
     let log = std::fs::read_to_string(env.root.path().join("logs/thespian_system.log")).unwrap_or_default();
     assert_eq!(log.matches(": freed (worker exited)").count(), 2, "{log}");
+    // Each worker's own shutdown stopped its actors (ActorExitRequest) and
+    // unloaded its version before it exited; its log lines reach the daemon's.
+    for group in ["foo 1.0", "misbehave 1"] {
+        let line = log.lines().find(|l| l.contains(&format!("unloaded {group} ")));
+        assert!(line.is_some_and(|l| l.contains("1 actor(s) stopped, code freed")), "{group}: {log}");
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
