@@ -31,6 +31,10 @@ pub struct Config {
     pub admin_port: u16,
     /// `convleader.cfg`, if present.
     pub convention_leader: Option<String>,
+    /// `convention.cfg`, if present: this daemon is a member of a convention.
+    pub convention: Option<crate::convention::ConventionSettings>,
+    /// `membername.cfg` (default: this host's name).
+    pub member_name: String,
     /// `othercaps.cfg` (default `{}`).
     pub other_caps: Map,
     /// `thesplog.cfg`, if present (a logging dictConfig subset).
@@ -69,6 +73,14 @@ pub enum ConfigError {
     /// Too large, not a regular file, or another user could change it.
     #[error("{0}")]
     Refused(ReadError),
+    /// A field of a structured file is wrong.
+    #[error("{file}: {error}")]
+    Field {
+        /// The file.
+        file: PathBuf,
+        /// The field and what is wrong with it.
+        error: crate::convention::SettingsError,
+    },
     /// A literal of the wrong type or range.
     #[error("{file}: expected {expected}, found {found}")]
     Type {
@@ -167,12 +179,23 @@ impl Config {
         };
         let log_size =
             whole(dir, "thesplogs.cfg", strict, 1..=i64::MAX, "a size in bytes > 0")?.map_or(51200, |n| n as u64);
+        let convention = match read_checked(dir, "convention.cfg", strict)? {
+            None => None,
+            Some((file, v)) => Some(
+                crate::convention::ConventionSettings::parse(&v, dir)
+                    .map_err(|error| ConfigError::Field { file, error })?,
+            ),
+        };
+        let member_name = crate::convention::settings::member_name(string(dir, "membername.cfg", strict)?)
+            .map_err(|error| ConfigError::Field { file: dir.join("membername.cfg"), error })?;
         Ok(Config {
             dir: dir.to_path_buf(),
             system_base,
             old_system_base,
             admin_port,
             convention_leader: string(dir, "convleader.cfg", strict)?,
+            convention,
+            member_name,
             other_caps,
             logging,
             log_dir: string(dir, "thesplogd.cfg", strict)?.map_or_else(default_log_dir, PathBuf::from),
@@ -231,6 +254,10 @@ impl Config {
         if let Some(leader) = &self.convention_leader {
             out.push_str(&format!("Convention Leader: {leader}\n"));
         }
+        if let Some(c) = &self.convention {
+            out.push_str(&format!("Convention: {} at {} ({})\n", c.name, c.url, c.auth.describe()));
+            out.push_str(&format!("Member Name: {}\n", self.member_name));
+        }
         out.push_str(&format!("Logging directory: {}\n", self.log_dir.display()));
         out.push_str(&format!("Other Capabilities: {}\n", python_repr(&Value::Map(self.other_caps.clone()))));
         out.push_str(&format!("Strict Trust: {}\n", python_repr(&Value::Bool(self.strict_trust))));
@@ -257,6 +284,10 @@ impl Config {
             "old_system_base": self.old_system_base,
             "admin_port": self.admin_port,
             "convention_leader": self.convention_leader,
+            "convention": self.convention.as_ref().map(|c| serde_json::json!({
+                "url": c.url, "name": c.name, "auth": c.auth.describe(),
+            })),
+            "member_name": self.member_name,
             "logging_directory": self.log_dir.display().to_string(),
             "log_file": self.log_file,
             "log_size": self.log_size,

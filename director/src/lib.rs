@@ -17,6 +17,7 @@ pub mod avail;
 pub mod bootstart;
 pub mod client;
 pub mod config;
+pub mod convention;
 pub mod daemon;
 pub mod dir;
 pub mod gensrc;

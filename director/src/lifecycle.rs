@@ -272,6 +272,9 @@ pub fn status(c: &DirectorControl, json: bool) -> ExitCode {
             if !s.quarantined.is_empty() {
                 println!("quarantined: {}", s.quarantined.join(", "));
             }
+            if let Some(c) = &s.convention {
+                println!("convention: {c}");
+            }
             ExitCode::SUCCESS
         }
         Ok(None) => {

@@ -149,6 +149,9 @@ pub struct Status {
     /// Worker processes running a version.
     #[serde(default)]
     pub workers: usize,
+    /// The convention this daemon is a member of, and its link's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convention: Option<String>,
     /// Dead letters so far.
     pub dead_letters: u64,
     /// Groups skipped until loaded explicitly (a daemon died loading them).

@@ -141,6 +141,7 @@ fn the_client_sends_nothing_to_a_socket_another_user_serves() {
             versions: 0,
             actors: 0,
             workers: 0,
+            convention: None,
             dead_letters: 0,
             quarantined: vec![],
             startup_failures: vec![],

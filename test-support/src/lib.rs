@@ -5,6 +5,8 @@
 //! target directory (`target/example-plugins`), so it never waits on the
 //! lock of the `cargo test` that started it, and later runs reuse its cache.
 
+pub mod nats;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -31,6 +31,7 @@ use runtime::{ActorSystem, SystemConfig};
 use crate::atomic;
 use crate::client::DirectorControl;
 use crate::config::Config;
+use crate::convention::Link;
 use actors::{DIRECTOR_NAME, DirectorActor, SOURCE_AUTHORITY_NAME, SourceAuthorityActor};
 use operations::Director;
 use paths::DaemonPaths;
@@ -109,8 +110,9 @@ pub fn run(dir: &Path) -> Result<(), DaemonError> {
     clean_stale(&paths);
     crate::logging::install(&config).map_err(|e| DaemonError::Config(e.to_string()))?;
     signals::install();
+    let convention = join_convention(&config)?;
     let listener = prepare(&paths)?;
-    let result = serve(&paths, &config, listener);
+    let result = serve(&paths, &config, listener, convention);
     clean_stale(&paths);
     result
 }
@@ -150,7 +152,23 @@ pub fn embed_core(system: &Arc<ActorSystem>, core: core::Core) -> Embedded {
     Embedded { core, director, source_authority }
 }
 
-fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result<(), DaemonError> {
+/// Connects to the convention's server if `convention.cfg` says there is
+/// one; a daemon that cannot join refuses to start rather than run alone.
+fn join_convention(config: &Config) -> Result<Option<Arc<Link>>, DaemonError> {
+    let Some(settings) = &config.convention else { return Ok(None) };
+    let file = config.dir.join("convention.cfg");
+    let link = Link::connect(settings, &config.member_name)
+        .map_err(|e| DaemonError::Config(format!("{}: {e}", file.display())))?;
+    log::info!("member {:?} of convention {:?}: connected to {}", config.member_name, settings.name, settings.url);
+    Ok(Some(Arc::new(link)))
+}
+
+fn serve(
+    paths: &DaemonPaths,
+    config: &Config,
+    listener: UnixListener,
+    convention: Option<Arc<Link>>,
+) -> Result<(), DaemonError> {
     let settings = SystemConfig::default().with_extract_root(&paths.run).with_host_threads(config.host_threads());
     let system = Arc::new(ActorSystem::start(settings).map_err(|e| DaemonError::System(e.to_string()))?);
     if let Some(w) = config.trust_warning() {
@@ -170,6 +188,7 @@ fn serve(paths: &DaemonPaths, config: &Config, listener: UnixListener) -> Result
         started: Instant::now(),
         stop: Arc::new(AtomicBool::new(false)),
         open: Arc::new(AtomicUsize::new(0)),
+        convention: convention.map(|link| (config.member_name.clone(), link)),
     });
     server.serve();
     core.state().begin_shutdown();

@@ -48,6 +48,8 @@ pub struct Server {
     pub(crate) stop: Arc<AtomicBool>,
     /// Connections being served now.
     pub(crate) open: Arc<AtomicUsize>,
+    /// This member's name and its link to the convention's server, if any.
+    pub(crate) convention: Option<(String, Arc<crate::convention::Link>)>,
 }
 
 /// Counts one served connection for as long as it lives.
@@ -199,6 +201,10 @@ impl Server {
             versions: core.groups.values().map(|g| g.versions.len()).sum(),
             actors: self.system.actors().len(),
             workers: core.running_workers(),
+            convention: self.convention.as_ref().map(|(member, link)| {
+                let state = if link.is_connected() { "connected" } else { "not connected, reconnecting" };
+                format!("{} as member {member:?} via {} ({state})", link.name(), link.url())
+            }),
             dead_letters: self.system.dead_letters(),
             quarantined: core.quarantined(),
             startup_failures: core.startup_failures.clone(),
