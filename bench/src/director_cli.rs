@@ -18,10 +18,37 @@ use crate::signer::{Error, Signer};
 /// dependencies the same, so only the binary itself is compiled.
 pub fn binary() -> Result<PathBuf, Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let out = Command::new(&cargo)
-        .current_dir(test_support::workspace_root())
-        .args(["build", "--release", "--quiet", "-p", "bench", "-p", "director", "--bins"])
-        .output()?;
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(test_support::workspace_root()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "bench",
+        "-p",
+        "director",
+        "--bins",
+    ]);
+    // Under `cargo run`, this process has the variables cargo sets for the
+    // package it runs; some build scripts (ring's) rerun when those change,
+    // which would rebuild this very binary under its own feet.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            );
+        if set_by_run {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    let out = cmd.output()?;
     if !out.status.success() {
         return Err(format!("building thespian-director failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }

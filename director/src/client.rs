@@ -346,6 +346,14 @@ impl DirectorControl {
         }
     }
 
+    /// The convention's members (an error if the daemon is in none).
+    pub fn members(&self) -> Result<Vec<crate::convention::members::MemberListing>, ControlError> {
+        match self.request(&Request::Members)? {
+            Reply::Members { members } => Ok(members),
+            other => Err(ControlError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     fn send(target: &str, message: serde_json::Value, o: &SendOptions) -> Send {
         let timeout_ms = o.timeout.unwrap_or(Duration::from_secs(5)).as_millis();
         Send {

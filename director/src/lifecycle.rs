@@ -252,6 +252,28 @@ pub fn list(c: &DirectorControl, json: bool) -> ExitCode {
     }
 }
 
+/// `list --convention`: one line per member, then its loaded versions.
+pub fn members(c: &DirectorControl, json: bool) -> ExitCode {
+    let members = match c.members() {
+        Ok(m) => m,
+        Err(e) => return fail(e, 1),
+    };
+    if json {
+        return print_json(&members);
+    }
+    for m in &members {
+        match (&m.record, &m.unreadable) {
+            (Some(r), _) => {
+                let leader = if r.leader { "  [LEADER]" } else { "" };
+                println!("Member {}{leader}  pid {}  capabilities {}", r.name, r.pid, r.capabilities);
+                r.versions.iter().for_each(|v| println!("  {v}"));
+            }
+            (None, why) => println!("Member {}: unreadable ({})", m.key, why.as_deref().unwrap_or("")),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// `status`: exit 3 when not running.
 pub fn status(c: &DirectorControl, json: bool) -> ExitCode {
     match c.status() {

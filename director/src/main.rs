@@ -97,6 +97,9 @@ enum Cmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// The convention's members instead: who they are and what they run.
+        #[arg(long)]
+        convention: bool,
     },
     /// Show whether the daemon runs, its pid, uptime, socket and counts (exit 3 when not running).
     Status {
@@ -207,7 +210,8 @@ fn run(cmd: Cmd) -> ExitCode {
         Cmd::Load { target, json } => lifecycle::load(&control(), &target, json),
         Cmd::Refresh { json } => lifecycle::refresh(&control(), json),
         Cmd::Unload { hash, json } => lifecycle::unload(&control(), &hash, json),
-        Cmd::List { json } => lifecycle::list(&control(), json),
+        Cmd::List { json, convention: false } => lifecycle::list(&control(), json),
+        Cmd::List { json, convention: true } => lifecycle::members(&control(), json),
         Cmd::Status { json } => lifecycle::status(&control(), json),
         Cmd::Ask { group, source, timeout, target, json } => {
             let o = SendOptions { group, source, timeout: Some(timeout) };

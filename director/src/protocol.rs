@@ -23,6 +23,8 @@ pub enum Request {
     },
     /// Every loaded version and its actors.
     List,
+    /// The convention's members, as their records in the membership bucket say.
+    Members,
     /// Send a message to a role or global name and wait for the reply.
     Ask(Send),
     /// Send a message to a role or global name.
@@ -112,6 +114,11 @@ pub enum Reply {
     List {
         /// Groups by name.
         groups: Vec<GroupListing>,
+    },
+    /// For [`Request::Members`].
+    Members {
+        /// By member name.
+        members: Vec<crate::convention::members::MemberListing>,
     },
     /// For [`Request::Ask`]: the reply as JSON.
     Answer {

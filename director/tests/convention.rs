@@ -67,3 +67,69 @@ fn a_daemon_joins_the_convention_and_wrong_credentials_are_refused_clearly() {
     assert!(status.contains(&expected), "{status}");
     env.run(&["shutdown"]).ok();
 }
+
+/// A member of `nats`'s convention named `name`, foo 1.0 in its directory.
+fn member(nats: &NatsServer, name: &str, leader: &str) -> Env {
+    let env = Env::new();
+    convention_cfg(&env, &nats.url(), PASSWORD);
+    std::fs::write(env.dir().join("membername.cfg"), format!("{name:?}")).unwrap();
+    std::fs::write(env.dir().join("convleader.cfg"), format!("{leader:?}")).unwrap();
+    std::fs::write(env.dir().join("othercaps.cfg"), format!("{{'Slot': {}}}", name.len())).unwrap();
+    env.tli("foo", "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}");
+    env.gensrc_prebuilt(Some("1.0")).ok();
+    env
+}
+
+fn members(env: &Env) -> Vec<serde_json::Value> {
+    env.json(&["list", "--convention", "--json"]).as_array().cloned().unwrap_or_default()
+}
+
+fn names(env: &Env) -> Vec<String> {
+    members(env).iter().map(|m| m["key"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn members_heartbeat_into_the_bucket_and_a_killed_one_is_gone_within_three_heartbeats() {
+    let nats = NatsServer::start();
+    let (lead, other) = (member(&nats, "lead", "lead"), member(&nats, "other-1", "lead"));
+    let _daemons = (lead.start(), other.start());
+    // What a member runs is rewritten at once after a change (here the
+    // start's refresh), not only at the next heartbeat.
+    let hash = lead.hash_of("foo-1.0.tls");
+    let running = serde_json::json!([format!("foo 1.0 {} *", &hash[..12])]);
+    let listed = test_support::eventually(std::time::Duration::from_secs(3), || {
+        members(&lead).first().is_some_and(|m| m["record"]["versions"] == running)
+    });
+    assert!(listed, "{:#?}", members(&lead));
+    let all = members(&lead);
+    assert_eq!(names(&lead), ["lead", "other-1"], "{all:#?}");
+    let r = &all[0]["record"];
+    assert_eq!((r["leader"].as_bool(), r["pid"].as_u64()), (Some(true), Some(u64::from(lead.pid()))));
+    assert_eq!(r["capabilities"], serde_json::json!({"Slot": 4}));
+    assert_eq!(all[1]["record"]["leader"], false);
+    let text = other.run(&["list", "--convention"]).ok().stdout;
+    assert!(text.starts_with("Member lead  [LEADER]  pid "), "{text}");
+    assert!(text.contains("Member other-1  pid "), "{text}");
+
+    // A clean shutdown leaves at once; a kill -9 expires.
+    other.run(&["shutdown"]).ok();
+    assert_eq!(names(&lead), ["lead"]);
+    other.run(&["start"]).ok();
+    assert_eq!(names(&lead), ["lead", "other-1"]);
+    let pid = other.pid();
+    // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let killed = std::time::Instant::now();
+    let gone = test_support::eventually(std::time::Duration::from_secs(10), || names(&lead) == ["lead"]);
+    assert!(gone, "still listed: {:?}", names(&lead));
+    let took = killed.elapsed();
+    assert!(took <= std::time::Duration::from_secs(5), "gone after {took:?}; three heartbeats are 3 s");
+
+    let r = lead.run(&["list", "--convention"]);
+    assert!(r.stdout.contains("Member lead"), "{}", r.stdout);
+    let alone = Env::new();
+    let _solo = alone.start();
+    let r = alone.run(&["list", "--convention"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("in no convention"), "{}", r.stderr);
+}

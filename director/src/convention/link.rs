@@ -80,6 +80,12 @@ impl Link {
         self.runtime.block_on(f)
     }
 
+    /// Runs `task` on the link's runtime in the background; it ends when
+    /// the link is dropped.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        drop(self.runtime.spawn(task));
+    }
+
     /// The client, for work spawned on the link's runtime.
     pub fn client(&self) -> &async_nats::Client {
         &self.client

@@ -6,6 +6,7 @@
 //! Membership, the package store and messages across hosts come next.
 
 pub mod link;
+pub mod members;
 pub mod settings;
 
 pub use link::{Link, LinkError};

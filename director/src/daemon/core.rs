@@ -95,6 +95,8 @@ pub struct Core {
     pub(crate) isolation: Isolation,
     /// The program workers run, if this host starts any.
     pub(crate) worker_program: Option<WorkerProgram>,
+    /// Called whenever what is loaded changes (the convention heartbeat).
+    pub(crate) changed: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Core {
@@ -118,7 +120,13 @@ impl Core {
             startup_failures: Vec::new(),
             isolation: Isolation::InProcess,
             worker_program: None,
+            changed: None,
         }
+    }
+
+    /// Calls `f` whenever what is loaded changes (it must not lock the state).
+    pub fn on_change(&mut self, f: Arc<dyn Fn() + Send + Sync>) {
+        self.changed = Some(f);
     }
 
     /// Runs versions in worker processes started from `program` (each its
@@ -309,6 +317,20 @@ impl Core {
             let oldest_freed = self.resident.iter().position(|(_, e)| e.code == "freed").unwrap_or(0);
             self.resident.remove(oldest_freed);
         }
+    }
+
+    /// One line per loaded version, `GROUP VERSION HASH12`, with ` *` after
+    /// the active ones: what a member tells the convention it runs.
+    pub fn version_summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (group, g) in &self.groups {
+            for v in &g.versions {
+                let active = if g.active.as_deref() == Some(v.info.hash.as_str()) { " *" } else { "" };
+                let hash = v.info.hash.get(..12).unwrap_or(&v.info.hash);
+                out.push(format!("{group} {} {hash}{active}", v.info.version));
+            }
+        }
+        out
     }
 
     /// Every loaded version (and unloaded ones whose code stayed resident,

@@ -178,6 +178,9 @@ fn serve(
     let core = core::Core::new(system.clone(), &paths.dir, Address::NOBODY, policy)
         .with_workers(worker_program(), config.isolation());
     let core = embed_core(&system, core).core;
+    if let Some(link) = &convention {
+        heartbeat(link, config, &core)?;
+    }
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
     start_up(&core, &paths.dir, config.strict_trust);
     let server = Arc::new(server::Server {
@@ -188,7 +191,7 @@ fn serve(
         started: Instant::now(),
         stop: Arc::new(AtomicBool::new(false)),
         open: Arc::new(AtomicUsize::new(0)),
-        convention: convention.map(|link| (config.member_name.clone(), link)),
+        convention: convention.clone().map(|link| (config.member_name.clone(), link)),
     });
     server.serve();
     core.state().begin_shutdown();
@@ -202,6 +205,31 @@ fn serve(
         log::info!("shutdown: {u}");
     }
     core.state().save_clean_shutdown();
+    if let Some(link) = &convention
+        && let Err(e) = crate::convention::members::leave(link, &config.member_name)
+    {
+        log::warn!("{e}");
+    }
+    Ok(())
+}
+
+/// Starts this member's heartbeat in the convention's membership bucket:
+/// its name, pid, whether it leads, its capabilities and what it runs.
+fn heartbeat(link: &Link, config: &Config, core: &Arc<Director>) -> Result<(), DaemonError> {
+    use crate::convention::members::{MemberRecord, start_heartbeat};
+    let name = config.member_name.clone();
+    let leader = config.convention_leader.as_deref() == Some(name.as_str());
+    let capabilities = actor_abi::Value::Map(config.other_caps.clone()).to_json();
+    let director = core.clone();
+    let record = move || MemberRecord {
+        name: name.clone(),
+        pid: std::process::id(),
+        leader,
+        capabilities: capabilities.clone(),
+        versions: director.state().version_summary(),
+    };
+    let beat = start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;
+    core.state().on_change(Arc::new(move || beat.beat_now()));
     Ok(())
 }
 

@@ -45,6 +45,9 @@ impl Core {
     }
 
     fn save_state_as(&self, clean_shutdown: bool) {
+        if let Some(changed) = &self.changed {
+            changed();
+        }
         let Some(dir) = &self.state_dir else { return };
         let versions = self
             .groups

@@ -158,6 +158,7 @@ impl Server {
             Request::Refresh => Reply::Refreshed { groups: self.core.refresh() },
             Request::Unload { hash } => Reply::Unloaded(self.core.unload(&hash)?),
             Request::List => Reply::List { groups: self.core.list() },
+            Request::Members => Reply::Members { members: self.members()? },
             Request::Ask(send) => Reply::Answer { reply: self.ask(&send)?.to_json() },
             Request::Tell(send) => {
                 let addr = self.core().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
@@ -188,6 +189,16 @@ impl Server {
             };
             fail(kind, format!("{} ({addr}): {e}", send.target))
         })
+    }
+
+    fn members(&self) -> Result<Vec<crate::convention::members::MemberListing>, DirectorError> {
+        let Some((_, link)) = &self.convention else {
+            return Err(fail(
+                ErrorKind::NotFound,
+                "this daemon is in no convention (its directory has no convention.cfg)",
+            ));
+        };
+        crate::convention::members::members(link).map_err(|e| fail(ErrorKind::Failed, e.to_string()))
     }
 
     fn status(&self) -> Status {
