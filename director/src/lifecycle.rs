@@ -267,6 +267,7 @@ pub fn members(c: &DirectorControl, json: bool) -> ExitCode {
                 let leader = if r.leader { "  [LEADER]" } else { "" };
                 println!("Member {}{leader}  pid {}  capabilities {}", r.name, r.pid, r.capabilities);
                 r.versions.iter().for_each(|v| println!("  {v}"));
+                r.refused.iter().for_each(|why| println!("  refused {why}"));
             }
             (None, why) => println!("Member {}: unreadable ({})", m.key, why.as_deref().unwrap_or("")),
         }

@@ -133,3 +133,108 @@ fn members_heartbeat_into_the_bucket_and_a_killed_one_is_gone_within_three_heart
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("in no convention"), "{}", r.stderr);
 }
+
+const FOO_TLI: &str = "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}}}}";
+
+/// A member `name` of `nats`'s convention led by `lead`, with nothing of
+/// its own to load.
+fn bare_member(nats: &NatsServer, name: &str) -> Env {
+    let env = Env::new();
+    convention_cfg(&env, &nats.url(), PASSWORD);
+    std::fs::write(env.dir().join("membername.cfg"), format!("{name:?}")).unwrap();
+    std::fs::write(env.dir().join("convleader.cfg"), "'lead'").unwrap();
+    env
+}
+
+/// Starts `members`, then `lead` with foo 1.0 (its start loads it, and as
+/// the leader it asks the members to run it); foo's TLI in every directory.
+fn start_all(lead: &Env, members: &[&Env]) -> Vec<common::DaemonGuard> {
+    let mut guards: Vec<common::DaemonGuard> = members.iter().map(|m| m.start()).collect();
+    for env in members.iter().copied().chain([lead]) {
+        env.tli("foo", FOO_TLI);
+    }
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    guards.push(lead.start());
+    guards
+}
+
+fn record_of(env: &Env, name: &str) -> serde_json::Value {
+    members(env).into_iter().find(|m| m["key"] == name).map(|m| m["record"].clone()).unwrap_or_default()
+}
+
+/// The hashes loaded in `env`'s daemon.
+fn loaded(env: &Env) -> Vec<String> {
+    let list = env.json(&["list", "--json"]);
+    list.as_array().unwrap().iter().map(|v| v["hash"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn the_leaders_load_runs_on_a_member_that_trusts_its_key_and_is_refused_by_one_that_does_not() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let (trusting, wary) = (bare_member(&nats, "trusting"), bare_member(&nats, "wary"));
+    // `trusting` trusts the leader's signing key; `wary` only its own.
+    std::fs::copy(lead.dir().join("signer_tls.key"), trusting.dir().join("lead_tls.key")).unwrap();
+    let _daemons = start_all(&lead, &[&trusting, &wary]);
+    let h1 = lead.hash_of("foo-1.0.tls");
+    let ran = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&trusting) == [h1.clone()]);
+    assert!(
+        ran,
+        "the trusting member runs it: {:?}\nleader: {}\nmember: {}",
+        loaded(&trusting),
+        log_of(&lead),
+        log_of(&trusting)
+    );
+    assert_eq!(trusting.hash_of("foo-1.0.tls"), h1, "kept in its own directory, as the leader named it");
+    let pong = common::ask(&trusting, &["MainFoo", "{\"ping\": 3}"]);
+    assert_eq!((pong["pong"].as_i64(), pong["hash"].as_str()), (Some(3), Some(h1.as_str())));
+
+    let refused = test_support::eventually(std::time::Duration::from_secs(30), || {
+        record_of(&lead, "wary")["refused"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    assert!(refused, "{:#}", record_of(&lead, "wary"));
+    let why = record_of(&lead, "wary")["refused"][0].as_str().unwrap_or_default().to_string();
+    assert!(why.starts_with(&format!("{}: ", &h1[..12])) && why.contains("no trusted key validates"), "{why}");
+    assert!(loaded(&wary).is_empty(), "the wary member loaded nothing");
+    assert!(!wary.dir().join("foo-1.0.tls").exists(), "and kept nothing");
+    let text = lead.run(&["list", "--convention"]).ok().stdout;
+    assert!(text.contains(&format!("  refused {why}")), "{text}");
+}
+
+#[test]
+fn a_package_changed_in_the_store_is_refused_by_the_member() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let member = bare_member(&nats, "member");
+    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+    let _member = member.start();
+    // Someone with access to the server puts other bytes under the name of
+    // the leader's next package before the leader publishes it (the leader
+    // keeps an object of the same size).
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    let hash = lead.hash_of("foo-1.0.tls");
+    let mut bytes = std::fs::read(lead.dir().join("foo-1.0.tls")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let settings = director::convention::ConventionSettings::parse(
+        &director::pyliteral::parse(&std::fs::read_to_string(lead.dir().join("convention.cfg")).unwrap()).unwrap(),
+        &lead.dir(),
+    )
+    .unwrap();
+    let link = director::convention::Link::connect(&settings, "intruder").unwrap();
+    director::convention::store::publish(&link, &hash, &bytes).unwrap();
+    member.tli("foo", FOO_TLI);
+    lead.tli("foo", FOO_TLI);
+    let _lead = lead.start();
+    let refused = test_support::eventually(std::time::Duration::from_secs(30), || {
+        record_of(&lead, "member")["refused"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    assert!(refused, "{:#}", record_of(&lead, "member"));
+    let why = record_of(&lead, "member")["refused"][0].as_str().unwrap_or_default().to_string();
+    assert!(why.contains(&format!("the store's copy of {hash} hashes to")) && why.contains("was changed"), "{why}");
+    assert!(loaded(&member).is_empty());
+}
+
+fn log_of(env: &Env) -> String {
+    std::fs::read_to_string(env.root.path().join("logs/thespian_system.log")).unwrap_or_default()
+}

@@ -39,6 +39,9 @@ pub struct MemberRecord {
     pub capabilities: serde_json::Value,
     /// The versions it has loaded: `GROUP VERSION HASH`, `*` after the active one.
     pub versions: Vec<String>,
+    /// Packages of the leader it refused lately, and why (`HASH12: reason`).
+    #[serde(default)]
+    pub refused: Vec<String>,
 }
 
 /// One member as `list --convention` shows it.
@@ -128,10 +131,15 @@ pub fn leave(link: &Link, name: &str) -> Result<(), MembersError> {
 pub fn members(link: &Link) -> Result<Vec<MemberListing>, MembersError> {
     link.block_on(async {
         let store = bucket(link).await?;
-        let mut keys = store.keys().await.map_err(err)?;
+        // The keys from the stream's subjects: no consumer per listing (a
+        // consumer each, as kv's keys() makes, runs into the server's limit
+        // under frequent listing).
+        let prefix = store.prefix.clone();
+        let mut subjects = store.stream.info_with_subjects(format!("{prefix}>")).await.map_err(err)?;
         let mut out = Vec::new();
-        while let Some(key) = keys.next().await {
-            let key = key.map_err(err)?;
+        while let Some(subject) = subjects.next().await {
+            let (subject, _) = subject.map_err(err)?;
+            let Some(key) = subject.strip_prefix(&prefix).map(str::to_string) else { continue };
             if out.len() == MAX_MEMBERS {
                 break;
             }
@@ -169,6 +177,7 @@ mod tests {
             leader: true,
             capabilities: serde_json::json!({"Worker": true}),
             versions: vec!["foo 1.0 ab*".into()],
+            refused: vec![],
         };
         let bytes = serde_json::to_vec(&r).unwrap();
         assert_eq!(read_record("m1".into(), &bytes).record, Some(r));

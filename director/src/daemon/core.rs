@@ -97,6 +97,23 @@ pub struct Core {
     pub(crate) worker_program: Option<WorkerProgram>,
     /// Called whenever what is loaded changes (the convention heartbeat).
     pub(crate) changed: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Called after each new load with the package loaded (a convention
+    /// leader publishes it).
+    pub(crate) loaded: Option<LoadedHook>,
+}
+
+/// What runs after each new load (see [`Core::on_loaded`]).
+pub type LoadedHook = Arc<dyn Fn(&NewVersion) + Send + Sync>;
+
+/// A version that was just loaded, for [`Core::on_loaded`].
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Its group.
+    pub group: String,
+    /// Its package hash.
+    pub hash: String,
+    /// The package file it was loaded from.
+    pub file: PathBuf,
 }
 
 impl Core {
@@ -121,7 +138,13 @@ impl Core {
             isolation: Isolation::InProcess,
             worker_program: None,
             changed: None,
+            loaded: None,
         }
+    }
+
+    /// Calls `f` after each new load (without the state lock held).
+    pub fn on_loaded(&mut self, f: LoadedHook) {
+        self.loaded = Some(f);
     }
 
     /// Calls `f` whenever what is loaded changes (it must not lock the state).

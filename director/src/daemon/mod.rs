@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod core;
+mod membership;
 pub mod operations;
 pub mod paths;
 mod recovery;
@@ -109,6 +110,7 @@ pub fn run(dir: &Path) -> Result<(), DaemonError> {
     }
     clean_stale(&paths);
     crate::logging::install(&config).map_err(|e| DaemonError::Config(e.to_string()))?;
+    log_panics();
     signals::install();
     let convention = join_convention(&config)?;
     let listener = prepare(&paths)?;
@@ -152,6 +154,17 @@ pub fn embed_core(system: &Arc<ActorSystem>, core: core::Core) -> Embedded {
     Embedded { core, director, source_authority }
 }
 
+/// Puts a panic on any of the daemon's threads into its log, not only on
+/// its stderr (which an operator rarely reads), then reports it as before.
+fn log_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        log::error!("thread {thread:?} panicked: {info}");
+        previous(info);
+    }));
+}
+
 /// Connects to the convention's server if `convention.cfg` says there is
 /// one; a daemon that cannot join refuses to start rather than run alone.
 fn join_convention(config: &Config) -> Result<Option<Arc<Link>>, DaemonError> {
@@ -179,7 +192,7 @@ fn serve(
         .with_workers(worker_program(), config.isolation());
     let core = embed_core(&system, core).core;
     if let Some(link) = &convention {
-        heartbeat(link, config, &core)?;
+        membership::join(link, config, &core)?;
     }
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
     start_up(&core, &paths.dir, config.strict_trust);
@@ -210,26 +223,6 @@ fn serve(
     {
         log::warn!("{e}");
     }
-    Ok(())
-}
-
-/// Starts this member's heartbeat in the convention's membership bucket:
-/// its name, pid, whether it leads, its capabilities and what it runs.
-fn heartbeat(link: &Link, config: &Config, core: &Arc<Director>) -> Result<(), DaemonError> {
-    use crate::convention::members::{MemberRecord, start_heartbeat};
-    let name = config.member_name.clone();
-    let leader = config.convention_leader.as_deref() == Some(name.as_str());
-    let capabilities = actor_abi::Value::Map(config.other_caps.clone()).to_json();
-    let director = core.clone();
-    let record = move || MemberRecord {
-        name: name.clone(),
-        pid: std::process::id(),
-        leader,
-        capabilities: capabilities.clone(),
-        versions: director.state().version_summary(),
-    };
-    let beat = start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;
-    core.state().on_change(Arc::new(move || beat.beat_now()));
     Ok(())
 }
 

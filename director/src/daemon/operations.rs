@@ -233,6 +233,10 @@ impl Director {
         let auto_unloaded = self.auto_unload(&group, &hash, tli.as_ref());
         let deleted_files = self.keep_limit(&group, tli.as_ref());
         self.state().send_notifications();
+        let hook = self.state().loaded.clone();
+        if let Some(hook) = hook {
+            hook(&crate::daemon::core::NewVersion { group: group.clone(), hash: hash.clone(), file: file.clone() });
+        }
         Ok(Loaded {
             group,
             file: file.display().to_string(),

@@ -112,8 +112,11 @@ impl Env {
 
     /// Starts the daemon; the guard shuts it down when dropped.
     pub fn start(&self) -> DaemonGuard {
+        // The guard first: a start that reports a failure may still leave a
+        // daemon running, which the guard then stops.
+        let guard = DaemonGuard { dir: self.dir(), cwd: self.root.path().to_path_buf() };
         self.run(&["start"]).ok();
-        DaemonGuard { dir: self.dir(), cwd: self.root.path().to_path_buf() }
+        guard
     }
 
     pub fn pid(&self) -> u32 {

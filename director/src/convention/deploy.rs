@@ -1,0 +1,274 @@
+//! Loading once on the leader, running everywhere: after a load, the
+//! leader puts the package file into the store and asks each member to run
+//! it (`NAME.run.MEMBER`, request and reply). A member fetches the bytes,
+//! checks their hash, writes them into its own directory and loads them
+//! like any file there, so that its own Source Authority verifies them with
+//! its own trusted keys; it answers with the outcome.
+//!
+//! A request is another host's word: it is size-capped, parsed as data,
+//! refused unless it names this member's leader (`convleader.cfg`), and
+//! refused when `othercaps.cfg` says `'AllowRemoteActorSources': 'no'`.
+//! Requests are handled one at a time on a thread of their own, never on
+//! the NATS client's runtime (a load can take long).
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::convention::link::Link;
+use crate::convention::store;
+use crate::daemon::operations::Director;
+
+/// The largest run request a member reads.
+const MAX_REQUEST: usize = 4 << 10;
+/// How long the leader waits for a member to fetch, verify and load.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many refusals a member keeps showing.
+const MAX_REFUSALS: usize = 16;
+
+/// The leader's request: run this version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// The leader's member name.
+    pub leader: String,
+    /// The package's group.
+    pub group: String,
+    /// The package hash (the name in the store).
+    pub hash: String,
+    /// The package file's name at the leader (`GROUP-VERSION.tls`): the
+    /// Source Authority checks it against the signed manifest.
+    pub file_name: String,
+}
+
+/// A member's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReply {
+    /// The member.
+    pub member: String,
+    /// True if the version is loaded there now.
+    pub loaded: bool,
+    /// What happened (the refusal's reason when not loaded).
+    pub detail: String,
+}
+
+/// `othercaps.cfg`'s `AllowRemoteActorSources`, as in the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowRemote {
+    /// `'yes'` (the default): run what the leader asks for.
+    Yes,
+    /// `'no'`: never run packages from other members.
+    No,
+    /// `'LeaderOnly'`: only the leader's (the only sender here).
+    LeaderOnly,
+}
+
+impl AllowRemote {
+    /// Reads the capability; anything else is refused by `config`.
+    pub fn from_caps(caps: &actor_abi::Map) -> Result<AllowRemote, String> {
+        match caps.get("AllowRemoteActorSources") {
+            None => Ok(AllowRemote::Yes),
+            Some(actor_abi::Value::String(s)) if s == "yes" => Ok(AllowRemote::Yes),
+            Some(actor_abi::Value::String(s)) if s == "no" => Ok(AllowRemote::No),
+            Some(actor_abi::Value::String(s)) if s == "LeaderOnly" => Ok(AllowRemote::LeaderOnly),
+            Some(other) => Err(format!("AllowRemoteActorSources: expected 'yes', 'no' or 'LeaderOnly', found {other}")),
+        }
+    }
+}
+
+/// The subject a member takes run requests on (`.` in a member name, as in
+/// a host name, becomes `_`: subjects use `.` between tokens).
+pub fn run_subject(convention: &str, member: &str) -> String {
+    format!("{convention}.run.{}", member.replace('.', "_"))
+}
+
+/// What a member needs to run the leader's versions.
+pub struct MemberSide {
+    /// This member's name.
+    pub name: String,
+    /// `convleader.cfg`: the only name a request may come from.
+    pub leader: Option<String>,
+    /// `AllowRemoteActorSources`.
+    pub allow: AllowRemote,
+    /// The director directory the packages are written into.
+    pub dir: PathBuf,
+    /// The Director that loads them.
+    pub director: Arc<Director>,
+    /// Recent refusals (`HASH12: reason`), shown in the member's record.
+    pub refusals: Arc<Mutex<Vec<String>>>,
+}
+
+/// Takes run requests for this member from now on.
+pub fn serve_member(link: &Arc<Link>, side: MemberSide) -> Result<(), String> {
+    let subject = run_subject(link.name(), &side.name);
+    let mut requests = link
+        .block_on(link.client().subscribe(subject.clone()))
+        .map_err(|e| format!("subscribing to {subject}: {e}"))?;
+    let (tx, rx) = channel();
+    link.spawn(async move {
+        while let Some(msg) = requests.next().await {
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+    let link = link.clone();
+    std::thread::Builder::new()
+        .name("thespian-deploy".into())
+        .spawn(move || handle_requests(&link, &side, rx))
+        .map_err(|e| format!("starting the deploy thread: {e}"))?;
+    Ok(())
+}
+
+fn handle_requests(link: &Link, side: &MemberSide, rx: Receiver<async_nats::Message>) {
+    for msg in rx {
+        let Some(reply_to) = msg.reply.clone() else { continue };
+        let reply = match parse(&msg.payload) {
+            Ok(req) => run(link, side, &req),
+            Err(why) => {
+                log::warn!("convention: dropped a run request: {why}");
+                continue;
+            }
+        };
+        if !reply.loaded {
+            let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            refusals.push(reply.detail.clone());
+            let excess = refusals.len().saturating_sub(MAX_REFUSALS);
+            refusals.drain(..excess);
+        }
+        let bytes = serde_json::to_vec(&reply).unwrap_or_default();
+        if let Err(e) = link.block_on(link.client().publish(reply_to, bytes.into())) {
+            log::warn!("convention: answering a run request: {e}");
+        }
+    }
+}
+
+fn parse(payload: &[u8]) -> Result<RunRequest, String> {
+    if payload.len() > MAX_REQUEST {
+        return Err(format!("{} bytes (at most {MAX_REQUEST})", payload.len()));
+    }
+    let req: RunRequest = serde_json::from_slice(payload).map_err(|e| format!("not a run request: {e}"))?;
+    let hex = req.hash.len() == 64 && req.hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if !hex {
+        return Err(format!("{:?} is not a package hash", req.hash));
+    }
+    runtime::tls::format::check_group(&req.group).map_err(|e| format!("group {:?}: {e}", req.group))?;
+    let f = &req.file_name;
+    let plain = f.len() <= 255 && !f.contains('/') && !f.starts_with('.') && f.ends_with(".tls");
+    if !plain || !(f == &format!("{}.tls", req.group) || f.starts_with(&format!("{}-", req.group))) {
+        return Err(format!("file name {f:?} is not a package file name of group {:?}", req.group));
+    }
+    Ok(req)
+}
+
+/// Fetches, writes and loads the requested version; the outcome.
+fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
+    let short = &req.hash[..12];
+    let outcome = (|| {
+        if side.leader.as_deref() != Some(req.leader.as_str()) {
+            return Err(format!("{short}: the request says it is from {:?}, not this member's leader", req.leader));
+        }
+        if side.allow == AllowRemote::No {
+            return Err(format!("{short}: AllowRemoteActorSources is 'no'"));
+        }
+        let bytes = store::fetch(link, &req.hash).map_err(|e| format!("{short}: {e}"))?;
+        // The leader's file name: verification checks it against the
+        // signed manifest. A different package of that name here stays.
+        let file = side.dir.join(&req.file_name);
+        if let Ok(here) = std::fs::read(&file)
+            && runtime::sha256_hex(&here) != req.hash
+        {
+            return Err(format!("{short}: a different {} is in this member's directory", req.file_name));
+        }
+        crate::atomic::write(&file, &bytes, 0o644).map_err(|e| format!("{short}: writing {}: {e}", file.display()))?;
+        match side.director.load(&file.display().to_string()) {
+            Ok(l) => Ok(format!("{short}: loaded {} {}", l.group, l.version)),
+            Err(e) => {
+                // Refused here (no trusted key...): the file is not kept.
+                let _ = std::fs::remove_file(&file);
+                Err(format!("{short}: {}", e.message))
+            }
+        }
+    })();
+    match outcome {
+        Ok(detail) => {
+            log::info!("convention: ran the leader's {detail}");
+            RunReply { member: side.name.clone(), loaded: true, detail }
+        }
+        Err(detail) => {
+            log::warn!("convention: refused the leader's package {detail}");
+            RunReply { member: side.name.clone(), loaded: false, detail }
+        }
+    }
+}
+
+/// On the leader, after a load: stores the package file and asks each of
+/// `members` to run it, on a thread of its own; logs each answer.
+pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf, members: Vec<String>) {
+    let spawned = std::thread::Builder::new().name("thespian-publish".into()).spawn(move || {
+        log::info!("convention: storing {} {} and asking {members:?} to run it", req.group, &req.hash[..12]);
+        let published = std::fs::read(&file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))
+            .and_then(|bytes| store::publish(&link, &req.hash, &bytes).map_err(|e| e.to_string()));
+        if let Err(e) = published {
+            log::error!("convention: publishing {} {}: {e}", req.group, &req.hash[..12]);
+            return;
+        }
+        let payload = serde_json::to_vec(&req).unwrap_or_default();
+        for member in members {
+            let subject = run_subject(link.name(), &member);
+            let ask = link.client().request(subject, payload.clone().into());
+            // The timeout is made inside the runtime (it needs its timer).
+            match link.block_on(async move { tokio::time::timeout(RUN_TIMEOUT, ask).await }) {
+                Ok(Ok(answer)) => match serde_json::from_slice::<RunReply>(&answer.payload) {
+                    Ok(r) if r.loaded => log::info!("convention: {member}: {}", r.detail),
+                    Ok(r) => log::warn!("convention: {member} refused: {}", r.detail),
+                    Err(e) => log::warn!("convention: {member} answered something else: {e}"),
+                },
+                Ok(Err(e)) => log::warn!("convention: asking {member} to run {}: {e}", &req.hash[..12]),
+                Err(_) => log::warn!("convention: {member} did not answer within {RUN_TIMEOUT:?}"),
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        log::error!("convention: cannot start publishing: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_request_is_checked_before_anything_is_fetched() {
+        let req = |group: &str, hash: String, file: &str| {
+            serde_json::json!({"leader": "l", "group": group, "hash": hash, "file_name": file}).to_string()
+        };
+        assert!(parse(req("foo", "ab".repeat(32), "foo-1.0.tls").as_bytes()).is_ok());
+        assert!(parse(req("foo", "AB".repeat(32), "foo-1.tls").as_bytes()).unwrap_err().contains("not a package hash"));
+        assert!(parse(req("../x", "ab".repeat(32), "x.tls").as_bytes()).unwrap_err().starts_with("group"));
+        for bad in ["../foo-1.tls", "bar-1.tls", "foo-1.zip", ".foo.tls", "foo-/x.tls"] {
+            let e = parse(req("foo", "ab".repeat(32), bad).as_bytes()).unwrap_err();
+            assert!(e.contains("is not a package file name"), "{bad}: {e}");
+        }
+        assert!(parse(&vec![b' '; MAX_REQUEST + 1]).unwrap_err().contains("at most"));
+        assert!(parse(b"{}").unwrap_err().starts_with("not a run request"));
+    }
+
+    #[test]
+    fn allow_remote_sources_reads_the_originals_three_values() {
+        let caps = |v: &str| {
+            let mut m = actor_abi::Map::new();
+            m.insert("AllowRemoteActorSources".into(), actor_abi::Value::from(v));
+            m
+        };
+        assert_eq!(AllowRemote::from_caps(&actor_abi::Map::new()), Ok(AllowRemote::Yes));
+        assert_eq!(AllowRemote::from_caps(&caps("no")), Ok(AllowRemote::No));
+        assert_eq!(AllowRemote::from_caps(&caps("LeaderOnly")), Ok(AllowRemote::LeaderOnly));
+        assert!(AllowRemote::from_caps(&caps("maybe")).is_err());
+        assert_eq!(run_subject("prod", "host.example"), "prod.run.host_example");
+    }
+}

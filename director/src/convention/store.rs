@@ -1,0 +1,99 @@
+//! The convention's package store: the exact signed `.tls` bytes the
+//! leader loaded, in the JetStream object store `NAME-packages`, each named
+//! by its package hash (the SHA-256 of the file).
+//!
+//! A member never takes the store's word: it checks the size before it
+//! reads, reads at most [`MAX_PACKAGE`] bytes, checks that the bytes hash to
+//! the name it asked for, and then verifies the package with its own
+//! trusted keys like any file in its directory (see `deploy`).
+
+use async_nats::jetstream::object_store::{self, ObjectStore};
+use tokio::io::AsyncReadExt;
+
+use crate::convention::link::Link;
+
+/// The largest package the store takes or a member reads.
+pub const MAX_PACKAGE: usize = 256 << 20;
+
+/// Why a package could not be stored or fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The server or the client failed.
+    #[error("package store: {0}")]
+    Nats(String),
+    /// No package of that hash is stored.
+    #[error("package {0} is not in the convention's store")]
+    Missing(String),
+    /// Larger than [`MAX_PACKAGE`].
+    #[error("package {hash} in the store is {size} bytes (at most {MAX_PACKAGE})")]
+    TooLarge {
+        /// The hash asked for.
+        hash: String,
+        /// Its size.
+        size: usize,
+    },
+    /// The bytes do not hash to their name: changed in the store.
+    #[error("the store's copy of {hash} hashes to {got}: it was changed, refused")]
+    Tampered {
+        /// The hash asked for.
+        hash: String,
+        /// The hash of what came back.
+        got: String,
+    },
+}
+
+fn nats(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Nats(e.to_string())
+}
+
+async fn bucket(link: &Link) -> Result<ObjectStore, StoreError> {
+    let js = async_nats::jetstream::new(link.client().clone());
+    let name = format!("{}-packages", link.name());
+    if let Ok(store) = js.get_object_store(&name).await {
+        return Ok(store);
+    }
+    let config = object_store::Config {
+        bucket: name,
+        description: Some("thespian-director signed packages, by hash".into()),
+        ..Default::default()
+    };
+    js.create_object_store(config).await.map_err(nats)
+}
+
+/// Stores `bytes` (a package file) under `hash`, unless it is there already.
+pub fn publish(link: &Link, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    if bytes.len() > MAX_PACKAGE {
+        return Err(StoreError::TooLarge { hash: hash.to_string(), size: bytes.len() });
+    }
+    link.block_on(async {
+        let store = bucket(link).await?;
+        if store.info(hash).await.is_ok_and(|i| i.size == bytes.len()) {
+            return Ok(());
+        }
+        let mut reader = bytes;
+        store.put(hash, &mut reader).await.map(drop).map_err(nats)
+    })
+}
+
+/// Fetches the package `hash`, checked for size and for its hash.
+pub fn fetch(link: &Link, hash: &str) -> Result<Vec<u8>, StoreError> {
+    let bytes = link.block_on(async {
+        let store = bucket(link).await?;
+        let info = store.info(hash).await.map_err(|_| StoreError::Missing(hash.to_string()))?;
+        if info.size > MAX_PACKAGE {
+            return Err(StoreError::TooLarge { hash: hash.to_string(), size: info.size });
+        }
+        let object = store.get(hash).await.map_err(nats)?;
+        let mut bytes = Vec::with_capacity(info.size);
+        object.take(MAX_PACKAGE as u64 + 1).read_to_end(&mut bytes).await.map_err(nats)?;
+        Ok(bytes)
+    })?;
+    if bytes.len() > MAX_PACKAGE {
+        return Err(StoreError::TooLarge { hash: hash.to_string(), size: bytes.len() });
+    }
+    let got = runtime::sha256_hex(&bytes);
+    if got != hash {
+        return Err(StoreError::Tampered { hash: hash.to_string(), got });
+    }
+    Ok(bytes)
+}

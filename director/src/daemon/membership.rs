@@ -1,0 +1,80 @@
+//! The daemon's part in a convention: its heartbeat record, and its role.
+//! The leader (the member `convleader.cfg` names) stores each package it
+//! loads and asks the other members to run it; every other member takes
+//! those requests and runs what it can verify itself (`convention::deploy`).
+
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::convention::Link;
+use crate::convention::deploy::{self, AllowRemote, MemberSide, RunRequest};
+use crate::convention::members::{self, MemberRecord};
+use crate::daemon::DaemonError;
+use crate::daemon::core::NewVersion;
+use crate::daemon::operations::Director;
+
+/// Starts this member's heartbeat and its role; an error refuses the start.
+pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> Result<(), DaemonError> {
+    let allow = AllowRemote::from_caps(&config.other_caps)
+        .map_err(|e| DaemonError::Config(format!("{}: {e}", config.dir.join("othercaps.cfg").display())))?;
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    heartbeat(link, config, core, refusals.clone())?;
+    let name = config.member_name.clone();
+    if config.convention_leader.as_deref() == Some(name.as_str()) {
+        lead(link, core, name);
+        return Ok(());
+    }
+    let side = MemberSide {
+        name,
+        leader: config.convention_leader.clone(),
+        allow,
+        dir: config.dir.clone(),
+        director: core.clone(),
+        refusals,
+    };
+    deploy::serve_member(link, side).map_err(DaemonError::Config)
+}
+
+/// The leader: after each new load, store the package and ask every other
+/// member (as listed now) to run it.
+fn lead(link: &Arc<Link>, core: &Arc<Director>, name: String) {
+    let link = link.clone();
+    core.state().on_loaded(Arc::new(move |v: &NewVersion| {
+        let others = match members::members(&link) {
+            Ok(all) => all.into_iter().map(|m| m.key).filter(|k| *k != name).collect(),
+            Err(e) => {
+                log::warn!("convention: listing members to run {} on: {e}", v.group);
+                Vec::new()
+            }
+        };
+        let Some(file_name) = v.file.file_name().map(|f| f.to_string_lossy().into_owned()) else { return };
+        let req = RunRequest { leader: name.clone(), group: v.group.clone(), hash: v.hash.clone(), file_name };
+        deploy::deploy(link.clone(), req, v.file.clone(), others);
+    }));
+}
+
+/// Starts this member's heartbeat in the convention's membership bucket:
+/// its name, pid, whether it leads, its capabilities, what it runs and
+/// what it refused.
+fn heartbeat(
+    link: &Link,
+    config: &Config,
+    core: &Arc<Director>,
+    refusals: Arc<Mutex<Vec<String>>>,
+) -> Result<(), DaemonError> {
+    let name = config.member_name.clone();
+    let leader = config.convention_leader.as_deref() == Some(name.as_str());
+    let capabilities = actor_abi::Value::Map(config.other_caps.clone()).to_json();
+    let director = core.clone();
+    let record = move || MemberRecord {
+        name: name.clone(),
+        pid: std::process::id(),
+        leader,
+        capabilities: capabilities.clone(),
+        versions: director.state().version_summary(),
+        refused: refusals.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+    };
+    let beat = members::start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;
+    core.state().on_change(Arc::new(move || beat.beat_now()));
+    Ok(())
+}
