@@ -1,9 +1,14 @@
 //! Several hosts as one Director (a convention), on NATS (issue 14).
 //!
-//! So far: the settings (`convention.cfg`, `membername.cfg`) and the
-//! daemon's connection to the server ([`Link`]): a daemon with a
-//! `convention.cfg` connects at start and refuses to start if it cannot.
-//! Membership, the package store and messages across hosts come next.
+//! So far:
+//! - [`settings`]: `convention.cfg` and `membername.cfg`;
+//! - [`link`]: the daemon's connection (a daemon with a `convention.cfg`
+//!   connects at start and refuses to start if it cannot);
+//! - [`members`]: the membership bucket and its heartbeat records;
+//! - [`store`]: the package store, by hash;
+//! - [`deploy`]: the leader's loads run on the members, verified by each.
+//!
+//! Placement, unload propagation and messages across hosts come next.
 
 pub mod deploy;
 pub mod link;
