@@ -238,3 +238,26 @@ fn a_package_changed_in_the_store_is_refused_by_the_member() {
 fn log_of(env: &Env) -> String {
     std::fs::read_to_string(env.root.path().join("logs/thespian_system.log")).unwrap_or_default()
 }
+
+#[test]
+fn a_member_that_starts_later_runs_what_the_leader_runs_and_the_leaders_unload_reaches_it() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let late = bare_member(&nats, "late");
+    std::fs::copy(lead.dir().join("signer_tls.key"), late.dir().join("lead_tls.key")).unwrap();
+    let _lead = start_all(&lead, &[]);
+    let h1 = lead.hash_of("foo-1.0.tls");
+    let _late = late.start();
+    late.tli("foo", FOO_TLI);
+    let ran = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&late) == [h1.clone()]);
+    assert!(ran, "the late member converges to the leader: {:?}\n{}", loaded(&late), log_of(&late));
+    assert_eq!(common::ask(&late, &["MainFoo", "{\"ping\": 1}"])["hash"], h1.as_str());
+
+    lead.run(&["unload", &h1[..12]]).ok();
+    let gone = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&late).is_empty());
+    assert!(gone, "the leader's unload reaches the member: {:?}\n{}", loaded(&late), log_of(&late));
+    let clean = test_support::eventually(std::time::Duration::from_secs(10), || {
+        common::children_of(late.pid()).is_empty() && !late.maps().contains("libfoo.so")
+    });
+    assert!(clean, "no worker and no mapping of the library are left on the member");
+}

@@ -10,7 +10,14 @@
 //! refused when `othercaps.cfg` says `'AllowRemoteActorSources': 'no'`.
 //! Requests are handled one at a time on a thread of their own, never on
 //! the NATS client's runtime (a load can take long).
+//!
+//! Requests make a member run a new load at once; a second thread makes
+//! it converge, every heartbeat, to what the leader's membership record
+//! says it runs: a member that starts later runs what the leader runs, and
+//! a version the leader unloads is unloaded on the members that took it
+//! from the leader (see `converge`).
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -99,6 +106,9 @@ pub struct MemberSide {
     pub director: Arc<Director>,
     /// Recent refusals (`HASH12: reason`), shown in the member's record.
     pub refusals: Arc<Mutex<Vec<String>>>,
+    /// The hashes it loaded because the leader runs them: unloaded again
+    /// when the leader no longer does.
+    pub from_leader: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Takes run requests for this member from now on.
@@ -115,12 +125,76 @@ pub fn serve_member(link: &Arc<Link>, side: MemberSide) -> Result<(), String> {
             }
         }
     });
-    let link = link.clone();
+    let side = Arc::new(side);
+    let (requests_link, requests_side) = (link.clone(), side.clone());
     std::thread::Builder::new()
         .name("thespian-deploy".into())
-        .spawn(move || handle_requests(&link, &side, rx))
+        .spawn(move || handle_requests(&requests_link, &requests_side, rx))
         .map_err(|e| format!("starting the deploy thread: {e}"))?;
+    let link = link.clone();
+    std::thread::Builder::new()
+        .name("thespian-converge".into())
+        .spawn(move || converge(&link, &side))
+        .map_err(|e| format!("starting the convergence thread: {e}"))?;
     Ok(())
+}
+
+/// Every heartbeat, brings this member to what the leader's record says it
+/// runs: runs each package of the leader it has not (and has not tried
+/// since the leader started running it), and unloads each it took from the
+/// leader that the leader no longer runs. With no record of the leader
+/// (the leader is restarting, or cut off), it changes nothing.
+fn converge(link: &Link, side: &MemberSide) {
+    let mut tried: HashSet<String> = HashSet::new();
+    loop {
+        std::thread::sleep(crate::convention::members::HEARTBEAT);
+        let Some(leader) = side.leader.as_deref() else { return };
+        let Ok(all) = crate::convention::members::members(link) else { continue };
+        let Some(record) = all.into_iter().find(|m| m.key == leader).and_then(|m| m.record) else { continue };
+        let wanted: HashSet<&str> = record.packages.iter().map(|p| p.hash.as_str()).collect();
+        tried.retain(|h| wanted.contains(h.as_str()));
+        let here: HashSet<String> = side.director.state().packages().into_iter().map(|p| p.hash).collect();
+        for p in record.packages.iter().filter(|p| !here.contains(&p.hash)) {
+            if tried.insert(p.hash.clone()) {
+                let req = RunRequest {
+                    leader: leader.to_string(),
+                    group: p.group.clone(),
+                    hash: p.hash.clone(),
+                    file_name: p.file_name.clone(),
+                };
+                let reply = match parse(serde_json::to_vec(&req).unwrap_or_default().as_slice()) {
+                    Ok(req) => run(link, side, &req),
+                    Err(why) => RunReply { member: side.name.clone(), loaded: false, detail: why },
+                };
+                note(side, &reply);
+            }
+        }
+        let gone: Vec<String> = {
+            let from = side.from_leader.lock().unwrap_or_else(|p| p.into_inner());
+            from.iter().filter(|h| !wanted.contains(h.as_str())).cloned().collect()
+        };
+        for hash in gone {
+            side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).remove(&hash);
+            if !here.contains(&hash) {
+                continue;
+            }
+            match side.director.unload(&hash) {
+                Ok(u) => log::info!("convention: the leader no longer runs {}: unloaded, code {}", &hash[..12], u.code),
+                Err(e) => log::warn!("convention: unloading {} as the leader did: {e}", &hash[..12]),
+            }
+        }
+    }
+}
+
+/// Remembers the outcome of running a leader's package.
+fn note(side: &MemberSide, reply: &RunReply) {
+    if reply.loaded {
+        return;
+    }
+    let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
+    refusals.push(reply.detail.clone());
+    let excess = refusals.len().saturating_sub(MAX_REFUSALS);
+    refusals.drain(..excess);
 }
 
 fn handle_requests(link: &Link, side: &MemberSide, rx: Receiver<async_nats::Message>) {
@@ -133,12 +207,7 @@ fn handle_requests(link: &Link, side: &MemberSide, rx: Receiver<async_nats::Mess
                 continue;
             }
         };
-        if !reply.loaded {
-            let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
-            refusals.push(reply.detail.clone());
-            let excess = refusals.len().saturating_sub(MAX_REFUSALS);
-            refusals.drain(..excess);
-        }
+        note(side, &reply);
         let bytes = serde_json::to_vec(&reply).unwrap_or_default();
         if let Err(e) = link.block_on(link.client().publish(reply_to, bytes.into())) {
             log::warn!("convention: answering a run request: {e}");
@@ -185,7 +254,10 @@ fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
         }
         crate::atomic::write(&file, &bytes, 0o644).map_err(|e| format!("{short}: writing {}: {e}", file.display()))?;
         match side.director.load(&file.display().to_string()) {
-            Ok(l) => Ok(format!("{short}: loaded {} {}", l.group, l.version)),
+            Ok(l) => {
+                side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
+                Ok(format!("{short}: loaded {} {}", l.group, l.version))
+            }
             Err(e) => {
                 // Refused here (no trusted key...): the file is not kept.
                 let _ = std::fs::remove_file(&file);

@@ -42,6 +42,21 @@ pub struct MemberRecord {
     /// Packages of the leader it refused lately, and why (`HASH12: reason`).
     #[serde(default)]
     pub refused: Vec<String>,
+    /// Its loaded packages, in load order per group: from the leader's
+    /// record, what every member converges to.
+    #[serde(default)]
+    pub packages: Vec<PackageRef>,
+}
+
+/// A loaded package, as a member's record names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PackageRef {
+    /// Its group.
+    pub group: String,
+    /// Its package hash (its name in the store).
+    pub hash: String,
+    /// Its file name (`GROUP-VERSION.tls`).
+    pub file_name: String,
 }
 
 /// One member as `list --convention` shows it.
@@ -178,6 +193,7 @@ mod tests {
             capabilities: serde_json::json!({"Worker": true}),
             versions: vec!["foo 1.0 ab*".into()],
             refused: vec![],
+            packages: vec![],
         };
         let bytes = serde_json::to_vec(&r).unwrap();
         assert_eq!(read_record("m1".into(), &bytes).record, Some(r));

@@ -356,6 +356,18 @@ impl Core {
         out
     }
 
+    /// Every loaded package, in load order per group.
+    pub fn packages(&self) -> Vec<crate::convention::members::PackageRef> {
+        let versions = self.groups.iter().flat_map(|(group, g)| g.versions.iter().map(move |v| (group, v)));
+        versions
+            .map(|(group, v)| crate::convention::members::PackageRef {
+                group: group.clone(),
+                hash: v.info.hash.clone(),
+                file_name: v.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            })
+            .collect()
+    }
+
     /// Every loaded version (and unloaded ones whose code stayed resident,
     /// as last re-checked: see `Director::list`), per group.
     pub fn list(&self) -> Vec<GroupListing> {

@@ -31,6 +31,7 @@ pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> R
         dir: config.dir.clone(),
         director: core.clone(),
         refusals,
+        from_leader: Arc::default(),
     };
     deploy::serve_member(link, side).map_err(DaemonError::Config)
 }
@@ -66,13 +67,21 @@ fn heartbeat(
     let leader = config.convention_leader.as_deref() == Some(name.as_str());
     let capabilities = actor_abi::Value::Map(config.other_caps.clone()).to_json();
     let director = core.clone();
-    let record = move || MemberRecord {
-        name: name.clone(),
-        pid: std::process::id(),
-        leader,
-        capabilities: capabilities.clone(),
-        versions: director.state().version_summary(),
-        refused: refusals.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+    let record = move || {
+        // One lock for both: the state mutex is not re-entrant.
+        let (versions, packages) = {
+            let state = director.state();
+            (state.version_summary(), state.packages())
+        };
+        MemberRecord {
+            name: name.clone(),
+            pid: std::process::id(),
+            leader,
+            capabilities: capabilities.clone(),
+            versions,
+            refused: refusals.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            packages,
+        }
     };
     let beat = members::start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;
     core.state().on_change(Arc::new(move || beat.beat_now()));
