@@ -261,3 +261,57 @@ fn a_member_that_starts_later_runs_what_the_leader_runs_and_the_leaders_unload_r
     });
     assert!(clean, "no worker and no mapping of the library are left on the member");
 }
+
+/// How many times `env`'s daemon loaded one of the leader's packages
+/// (asked again for one it runs, it says "already running").
+fn runs_of(env: &Env) -> usize {
+    log_of(env).lines().filter(|l| l.contains("convention: ran the leader's") && l.contains(": loaded ")).count()
+}
+
+#[test]
+fn members_keep_running_through_a_leader_restart_and_a_nats_server_restart() {
+    let mut nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let member = bare_member(&nats, "member");
+    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+    let _daemons = start_all(&lead, &[&member]);
+    let h1 = lead.hash_of("foo-1.0.tls");
+    let up = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&member) == [h1.clone()]);
+    assert!(up, "{:?}", loaded(&member));
+    let actor_of = |env: &Env| env.json(&["list", "--json"])[0]["actors"][0]["address"].clone();
+    let actor = actor_of(&member);
+    assert!(actor.is_string(), "{actor}");
+
+    // The leader dies: its record expires; the member changes nothing.
+    let pid = lead.pid();
+    // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let expired = test_support::eventually(std::time::Duration::from_secs(10), || names(&member) == ["member"]);
+    assert!(expired, "{:?}", names(&member));
+    std::thread::sleep(crate::HEARTBEAT * 2);
+    assert_eq!(loaded(&member), std::slice::from_ref(&h1), "the member keeps what it runs while the leader is gone");
+    // The leader comes back (restoring foo after its crash): nothing runs twice.
+    lead.run(&["start"]).ok();
+    let back = test_support::eventually(std::time::Duration::from_secs(10), || names(&member).len() == 2);
+    assert!(back, "{:?}", names(&member));
+    std::thread::sleep(crate::HEARTBEAT * 2);
+    assert_eq!(loaded(&member), std::slice::from_ref(&h1));
+    assert_eq!(runs_of(&member), 1, "the member ran the leader's package once: {}", log_of(&member));
+    assert_eq!(actor_of(&member), actor, "the same actor runs, not a new one");
+
+    // nats-server restarts: both reconnect, heartbeats resume, nothing runs twice.
+    nats.restart();
+    for env in [&lead, &member] {
+        let reconnected = test_support::eventually(std::time::Duration::from_secs(30), || {
+            env.run(&["status"]).stdout.contains("(connected)") && names(env).len() == 2
+        });
+        assert!(reconnected, "{}\n{:?}", env.run(&["status"]).stdout, names(env));
+    }
+    std::thread::sleep(crate::HEARTBEAT * 2);
+    assert_eq!(loaded(&member), [h1]);
+    assert_eq!(runs_of(&member), 1, "{}", log_of(&member));
+    assert_eq!(actor_of(&member), actor);
+    assert_eq!(common::ask(&member, &["MainFoo", "{\"ping\": 3}"])["pong"], 3);
+}
+
+const HEARTBEAT: std::time::Duration = director::convention::members::HEARTBEAT;

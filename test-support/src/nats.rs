@@ -61,17 +61,19 @@ impl NatsServer {
              authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }} ] }}\n"
         );
         std::fs::write(&conf, text).expect("write nats.conf");
-        let child = Command::new(nats_server_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server");
+        let child = spawn(&conf);
         let server = NatsServer { child, port, dir };
         server.wait_ready(Duration::from_secs(20));
         server
+    }
+
+    /// Stops the server and starts it again on the same port with the
+    /// same store (what a client sees as a server restart).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.dir.path().join("nats.conf"));
+        self.wait_ready(Duration::from_secs(20));
     }
 
     /// `nats://127.0.0.1:PORT`.
@@ -111,6 +113,17 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(conf: &std::path::Path) -> Child {
+    Command::new(nats_server_binary())
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nats-server")
 }
 
 /// A TCP port on loopback that was free a moment ago.

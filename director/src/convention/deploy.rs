@@ -256,7 +256,8 @@ fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
         match side.director.load(&file.display().to_string()) {
             Ok(l) => {
                 side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
-                Ok(format!("{short}: loaded {} {}", l.group, l.version))
+                let what = if l.already_loaded { "already running" } else { "loaded" };
+                Ok(format!("{short}: {what} {} {}", l.group, l.version))
             }
             Err(e) => {
                 // Refused here (no trusted key...): the file is not kept.
