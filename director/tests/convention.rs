@@ -315,3 +315,27 @@ fn members_keep_running_through_a_leader_restart_and_a_nats_server_restart() {
 }
 
 const HEARTBEAT: std::time::Duration = director::convention::members::HEARTBEAT;
+
+#[test]
+fn a_tls_server_is_joined_with_the_ca_convention_cfg_names_and_refused_without_it() {
+    let nats = NatsServer::start_tls();
+    let url = nats.url().replace("nats://", "tls://");
+    let ca = nats.ca().expect("a TLS server has a CA");
+    let env = Env::new();
+    let _guard = common::DaemonGuard::new(&env);
+    let cfg = |tls: &str| {
+        let text = format!("{{'Url': {url:?}, 'Name': 'prod', 'User': {USER:?}, 'Password': {PASSWORD:?}{tls}}}");
+        std::fs::write(env.dir().join("convention.cfg"), text).unwrap();
+    };
+    // Without the CA, the server's certificate is not trusted.
+    cfg("");
+    let r = env.run(&["start"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&format!("cannot connect to {url}")), "{}", r.stderr);
+    assert!(r.stderr.to_lowercase().contains("certificate"), "says why: {}", r.stderr);
+    // With it, the daemon joins over TLS.
+    cfg(&format!(", 'Tls': {{'Ca': {:?}}}", ca.display().to_string()));
+    env.run(&["start"]).ok();
+    let status = env.run(&["status"]).ok().stdout;
+    assert!(status.contains(&format!("via {url} (connected)")), "{status}");
+}

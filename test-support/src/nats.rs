@@ -43,6 +43,8 @@ pub struct NatsServer {
     port: u16,
     /// Holds the store directory and the configuration file.
     dir: tempfile::TempDir,
+    /// The CA and server certificate of a TLS server.
+    certs: Option<tempfile::TempDir>,
 }
 
 impl NatsServer {
@@ -52,17 +54,46 @@ impl NatsServer {
     /// # Panics
     /// If it cannot be started or does not come up within 20 s.
     pub fn start() -> NatsServer {
+        NatsServer::start_with("")
+    }
+
+    /// [`NatsServer::start`] with TLS: a CA and a server certificate for
+    /// 127.0.0.1 made with `openssl` in the server's directory; clients
+    /// must trust `ca.pem` there ([`NatsServer::dir`]).
+    ///
+    /// # Panics
+    /// If `openssl` is missing or fails.
+    pub fn start_tls() -> NatsServer {
+        let certs = tempfile::tempdir().expect("a temporary directory");
+        make_certificates(certs.path());
+        let c = certs.path();
+        let tls = format!(
+            "tls {{ cert_file: {:?}, key_file: {:?} }}\n",
+            c.join("server.pem").display().to_string(),
+            c.join("server.key").display().to_string()
+        );
+        let mut server = NatsServer::start_with(&tls);
+        server.certs = Some(certs);
+        server
+    }
+
+    /// Where [`NatsServer::start_tls`] put `ca.pem`.
+    pub fn ca(&self) -> Option<PathBuf> {
+        self.certs.as_ref().map(|d| d.path().join("ca.pem"))
+    }
+
+    fn start_with(extra: &str) -> NatsServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
         let store = dir.path().join("store");
         let conf = dir.path().join("nats.conf");
         let text = format!(
             "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {store:?} }}\n\
-             authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }} ] }}\n"
+             authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }} ] }}\n{extra}"
         );
         std::fs::write(&conf, text).expect("write nats.conf");
         let child = spawn(&conf);
-        let server = NatsServer { child, port, dir };
+        let server = NatsServer { child, port, dir, certs: None };
         server.wait_ready(Duration::from_secs(20));
         server
     }
@@ -113,6 +144,61 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CA (`ca.pem`) and a server key and certificate for 127.0.0.1 signed
+/// by it (`server.key`, `server.pem`), in `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out =
+            Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (the TLS tests need it)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=test-ca",
+        "-days",
+        "2",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write san.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 fn spawn(conf: &std::path::Path) -> Child {
