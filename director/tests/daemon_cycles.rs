@@ -13,24 +13,11 @@ use director::{DirectorControl, SendOptions};
 use serde_json::json;
 
 fn fds_of(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    test_support::open_fds_of(&pid.to_string()).unwrap_or(0)
 }
 
-fn threads_of(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
-}
-
-/// The daemon's children that are zombies (exited, never reaped).
-fn zombies_of(pid: u32) -> usize {
-    let all = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok);
-    all.filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            fields.first() == Some(&"Z") && fields.get(1) == Some(&pid.to_string().as_str())
-        })
-        .count()
+fn threads_of(pid: u32) -> u64 {
+    test_support::threads_of(&pid.to_string()).unwrap_or(0)
 }
 
 #[test]
@@ -63,7 +50,7 @@ fn a_thousand_isolated_load_unload_cycles_leave_the_daemon_as_it_was() {
     (200..1200).for_each(cycle);
 
     assert_eq!(common::children_of(pid).len(), 1, "only version 1's worker is left");
-    assert_eq!(zombies_of(pid), 0, "every worker was reaped");
+    assert_eq!(common::zombies_of(pid), 0, "every worker was reaped");
     // The baseline may still count the last warm-up cycle's connection or
     // exit-handling thread: nothing may be left above it.
     let settled =

@@ -13,21 +13,6 @@ use test_support::plugins;
 
 const T: Duration = Duration::from_secs(30);
 
-/// Child processes of this test process that have not been reaped.
-fn zombie_children() -> usize {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
-        .filter(|stat| {
-            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str())
-        })
-        .count()
-}
-
 #[test]
 fn a_thousand_worker_cycles_leave_no_process_descriptor_or_directory() {
     let env = Env::new();
@@ -45,7 +30,7 @@ fn a_thousand_worker_cycles_leave_no_process_descriptor_or_directory() {
         assert_eq!(pong.get("pong").and_then(|v| v.as_i64()), Some(i));
         assert!(matches!(worker.stop(T), WorkerExit::Exited(_)), "cycle {i}");
     }
-    assert_eq!(zombie_children(), 0, "every worker was reaped");
+    assert_eq!(common::zombies_of(std::process::id()), 0, "every worker was reaped");
     // A worker's output pipe closes on its reader thread once it reads the
     // end, a moment after the worker is reaped.
     let back = test_support::eventually(Duration::from_secs(10), || test_support::open_fds() == Some(fds));

@@ -101,6 +101,7 @@ pub fn reset_peak_rss() -> std::io::Result<()> {
     std::fs::write("/proc/self/clear_refs", b"5")
 }
 
+/// A number field of `/proc/PID/status` (a `kB` unit is dropped).
 fn status_kib(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -111,7 +112,37 @@ fn status_kib(pid: &str, field: &str) -> Option<u64> {
 
 /// How many file descriptors this process has open; `None` if unreadable.
 pub fn open_fds() -> Option<usize> {
-    std::fs::read_dir("/proc/self/fd").ok().map(Iterator::count)
+    open_fds_of("self")
+}
+
+/// How many file descriptors process `pid` (a number or `self`) has open.
+pub fn open_fds_of(pid: &str) -> Option<usize> {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).ok().map(Iterator::count)
+}
+
+/// How many threads process `pid` (a number or `self`) has.
+pub fn threads_of(pid: &str) -> Option<u64> {
+    status_kib(pid, "Threads:")
+}
+
+/// The children of process `pid`, each with its state letter (`Z` for a
+/// zombie), from `/proc/*/stat`.
+pub fn children_of(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok) {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Fields after the command name (which may hold spaces): state, ppid.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let mut fields = after.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse::<u32>().ok()));
+        if let (Some(state), Some(ppid)) = (state, ppid)
+            && ppid == pid
+        {
+            out.push((child, state.to_string()));
+        }
+    }
+    out
 }
 
 /// The workspace root.

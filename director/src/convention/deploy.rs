@@ -162,8 +162,8 @@ fn converge(link: &Link, side: &MemberSide) {
                     hash: p.hash.clone(),
                     file_name: p.file_name.clone(),
                 };
-                let reply = match parse(serde_json::to_vec(&req).unwrap_or_default().as_slice()) {
-                    Ok(req) => run(link, side, &req),
+                let reply = match check(&req) {
+                    Ok(()) => run(link, side, &req),
                     Err(why) => RunReply { member: side.name.clone(), loaded: false, detail: why },
                 };
                 note(side, &reply);
@@ -220,6 +220,13 @@ fn parse(payload: &[u8]) -> Result<RunRequest, String> {
         return Err(format!("{} bytes (at most {MAX_REQUEST})", payload.len()));
     }
     let req: RunRequest = serde_json::from_slice(payload).map_err(|e| format!("not a run request: {e}"))?;
+    check(&req)?;
+    Ok(req)
+}
+
+/// Checks what a run request names (from the wire, or from the leader's
+/// record) before anything is fetched or written.
+fn check(req: &RunRequest) -> Result<(), String> {
     let hex = req.hash.len() == 64 && req.hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     if !hex {
         return Err(format!("{:?} is not a package hash", req.hash));
@@ -230,7 +237,7 @@ fn parse(payload: &[u8]) -> Result<RunRequest, String> {
     if !plain || !(f == &format!("{}.tls", req.group) || f.starts_with(&format!("{}-", req.group))) {
         return Err(format!("file name {f:?} is not a package file name of group {:?}", req.group));
     }
-    Ok(req)
+    Ok(())
 }
 
 /// Fetches, writes and loads the requested version; the outcome.
@@ -278,10 +285,18 @@ fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
     }
 }
 
-/// On the leader, after a load: stores the package file and asks each of
-/// `members` to run it, on a thread of its own; logs each answer.
-pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf, members: Vec<String>) {
+/// On the leader, after a load: on a thread of its own (the load does not
+/// wait on the server), stores the package file and asks each other member
+/// (as listed now) to run it; logs each answer.
+pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf) {
     let spawned = std::thread::Builder::new().name("thespian-publish".into()).spawn(move || {
+        let members: Vec<String> = match crate::convention::members::members(&link) {
+            Ok(all) => all.into_iter().map(|m| m.key).filter(|k| *k != req.leader).collect(),
+            Err(e) => {
+                log::warn!("convention: listing members to run {} on: {e}", req.group);
+                Vec::new()
+            }
+        };
         log::info!("convention: storing {} {} and asking {members:?} to run it", req.group, &req.hash[..12]);
         let published = std::fs::read(&file)
             .map_err(|e| format!("reading {}: {e}", file.display()))

@@ -97,9 +97,7 @@ impl ConventionSettings {
     /// from `dir`.
     pub fn parse(v: &Value, dir: &Path) -> Result<ConventionSettings, SettingsError> {
         let map = v.as_map().ok_or_else(|| bad("convention.cfg", format!("expected a dict, found {}", v.kind())))?;
-        if let Some(k) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(bad(k, format!("unknown key (allowed: {})", KEYS.join(", "))));
-        }
+        only_keys(map, "", KEYS)?;
         let url = text(v, "Url")?.ok_or_else(|| bad("Url", "missing (say where the NATS server is)"))?;
         check_url(&url)?;
         let name = text(v, "Name")?.ok_or_else(|| bad("Name", "missing (the convention's name)"))?;
@@ -110,6 +108,14 @@ impl ConventionSettings {
             Some(t) => Some(tls(t, dir)?),
         };
         Ok(ConventionSettings { url, name, auth, tls })
+    }
+}
+
+/// Refuses the first key of `map` not in `allowed`, as field `prefix`KEY.
+fn only_keys(map: &actor_abi::Map, prefix: &str, allowed: &[&str]) -> Result<(), SettingsError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(bad(&format!("{prefix}{k}"), format!("unknown key (allowed: {})", allowed.join(", ")))),
+        None => Ok(()),
     }
 }
 
@@ -176,9 +182,7 @@ fn auth(v: &Value, dir: &Path) -> Result<ConventionAuth, SettingsError> {
 
 fn tls(t: &Value, dir: &Path) -> Result<TlsFiles, SettingsError> {
     let map = t.as_map().ok_or_else(|| bad("Tls", format!("expected a dict, found {}", t.kind())))?;
-    if let Some(k) = map.keys().find(|k| !["Ca", "Cert", "Key"].contains(&k.as_str())) {
-        return Err(bad(&format!("Tls.{k}"), "unknown key (allowed: Ca, Cert, Key)"));
-    }
+    only_keys(map, "Tls.", &["Ca", "Cert", "Key"])?;
     let files = TlsFiles {
         ca: path(t, "Ca", "Tls.Ca", dir)?,
         cert: path(t, "Cert", "Tls.Cert", dir)?,

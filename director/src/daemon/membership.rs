@@ -41,16 +41,9 @@ pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> R
 fn lead(link: &Arc<Link>, core: &Arc<Director>, name: String) {
     let link = link.clone();
     core.state().on_loaded(Arc::new(move |v: &NewVersion| {
-        let others = match members::members(&link) {
-            Ok(all) => all.into_iter().map(|m| m.key).filter(|k| *k != name).collect(),
-            Err(e) => {
-                log::warn!("convention: listing members to run {} on: {e}", v.group);
-                Vec::new()
-            }
-        };
         let Some(file_name) = v.file.file_name().map(|f| f.to_string_lossy().into_owned()) else { return };
         let req = RunRequest { leader: name.clone(), group: v.group.clone(), hash: v.hash.clone(), file_name };
-        deploy::deploy(link.clone(), req, v.file.clone(), others);
+        deploy::deploy(link.clone(), req, v.file.clone());
     }));
 }
 

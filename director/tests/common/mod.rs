@@ -352,19 +352,12 @@ pub fn wait_logged(what: &str, pick: impl Fn(&Logged) -> bool) -> Logged {
     }
 }
 
-/// The live child processes of `pid` (from `/proc/*/stat`).
+/// The live (not zombie) child processes of `pid`.
 pub fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
-        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Fields after the command name (which may hold spaces): state, ppid.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let mut fields = after.split_whitespace();
-        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse::<u32>().ok()));
-        if ppid == Some(pid) && state != Some("Z") {
-            out.push(child);
-        }
-    }
-    out
+    test_support::children_of(pid).into_iter().filter(|(_, state)| state != "Z").map(|(child, _)| child).collect()
+}
+
+/// The children of `pid` that exited and were never reaped.
+pub fn zombies_of(pid: u32) -> usize {
+    test_support::children_of(pid).iter().filter(|(_, state)| state == "Z").count()
 }
