@@ -13,23 +13,54 @@ use actor_abi::{Actor, Address, Context, Message, Value};
 use common::{Env, Starter, capture_logs, count_logged, wait_logged};
 use runtime::LoadError;
 use runtime::tls::SourceAuthority;
-use runtime::worker::{IsolatedVersion, WorkerProgram};
+use runtime::worker::{IsolatedVersion, WorkerProgram, WorkerTransport};
+
+/// Both ways a worker's frames travel.
+const TRANSPORTS: [WorkerTransport; 2] = [WorkerTransport::Socket, WorkerTransport::SharedMemory];
 use test_support::plugins;
 
 const T: Duration = Duration::from_secs(30);
 
 /// A fake worker in Python: `script` runs with `s`, the socket at fd 3,
-/// `node` (its node number), and helpers in scope: `frame(kind, body)`,
+/// `node` (its node number), and helpers in scope: `send(bytes)` (on the
+/// socket, or into the shared ring with a doorbell), `frame(kind, body)`,
 /// `ctl(op, body)`, `addr(node, home, id)`, `text(t)`, and
 /// `hello_and_loaded()` (a correct hello, and a load answered as done).
-fn fake(script: &str) -> WorkerProgram {
+/// Over shared memory it first tries to shrink the region (which would
+/// make the starter's next read a SIGBUS): the seal must refuse it.
+fn fake(script: &str, transport: WorkerTransport) -> WorkerProgram {
     let prelude = r#"
-import os, socket, struct, sys, time
+import mmap, os, socket, struct, sys, time
 s = socket.socket(fileno=3)
 node = int(os.environ["THESPIAN_WORKER_NODE"])
+RING = 1 << 20
+if "THESPIAN_WORKER_RING" in os.environ:
+    try:
+        os.ftruncate(4, 4096)
+    except OSError:
+        pass
+    m = mmap.mmap(4, int(os.environ["THESPIAN_WORKER_RING"]))
+    tail = 0
+def send(b):
+    global tail
+    if "THESPIAN_WORKER_RING" not in os.environ:
+        return s.sendall(b)
+    while b:
+        head = struct.unpack_from("<Q", m, 256 + 128)[0]
+        room = RING - (tail - head)
+        if room == 0:
+            time.sleep(0.001)
+            continue
+        at = tail % RING
+        n = min(len(b), room, RING - at)
+        m[4096 + RING + at:4096 + RING + at + n] = b[:n]
+        tail += n
+        b = b[n:]
+        struct.pack_into("<Q", m, 256, tail)
+        s.send(b"\x01")
 def frame(kind, body):
     b = bytes([1, kind]) + body
-    s.sendall(struct.pack("<I", len(b)) + b)
+    send(struct.pack("<I", len(b)) + b)
 def ctl(op, body=b""):
     frame(2, bytes([op]) + body)
 def addr(node, home, id):
@@ -44,6 +75,7 @@ def hello_and_loaded():
     WorkerProgram {
         program: "python3".into(),
         args: vec!["-c".into(), format!("{prelude}\n{script}").into()],
+        transport,
         ..WorkerProgram::default()
     }
 }
@@ -80,19 +112,50 @@ fn entries(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
 fn a_worker_that_writes_garbage_or_lies_about_its_node_is_refused_and_reaped() {
     let (Starter { system, env, root }, echo) = &starter();
     let cases = [
-        ("garbage", "s.sendall(b'\\x06\\0\\0\\0\\x09\\x01' + b'\\0' * 4); time.sleep(30)", "protocol version 9"),
-        ("huge frame", "s.sendall(struct.pack('<I', 0xffffffff)); time.sleep(30)", "frame length 4294967295"),
+        ("garbage", "send(b'\\x06\\0\\0\\0\\x09\\x01' + b'\\0' * 4); time.sleep(30)", "protocol version 9"),
+        ("huge frame", "send(struct.pack('<I', 0xffffffff)); time.sleep(30)", "frame length 4294967295"),
         ("another node's hello", "ctl(1, struct.pack('<II', node + 1, os.getpid())); time.sleep(30)", "expected hello"),
         ("silence", "time.sleep(30)", "no answer within"),
     ];
     for (what, script, why) in cases {
-        match try_start(env, system, &fake(script)) {
+        for transport in TRANSPORTS {
+            let what = &format!("{what} ({transport:?})");
+            refused(env, system, &fake(script, transport), what, why);
+            assert_eq!(
+                system.ask(echo, what.as_str(), T),
+                Ok(Value::from(what.as_str())),
+                "{what}: the starter keeps serving"
+            );
+            assert!(entries(root.path()).is_empty(), "{what}: nothing staged is left: {:?}", entries(root.path()));
+        }
+    }
+}
+
+#[test]
+fn a_worker_that_breaks_the_shared_ring_is_refused_and_reaped() {
+    let (Starter { system, env, root }, echo) = &starter();
+    let cases = [
+        ("a write position past the ring", "struct.pack_into('<Q', m, 256, 1 << 40); s.send(b'\\x01'); time.sleep(30)"),
+        (
+            "a read position past what was written",
+            "struct.pack_into('<Q', m, 128, 1 << 40); ctl(1, struct.pack('<II', node, os.getpid())); time.sleep(30)",
+        ),
+    ];
+    for (what, script) in cases {
+        refused(env, system, &fake(script, WorkerTransport::SharedMemory), what, "shared ring is corrupt");
+        assert_eq!(system.ask(echo, what, T), Ok(Value::from(what)), "{what}: the starter keeps serving");
+        assert!(entries(root.path()).is_empty(), "{what}: nothing staged is left: {:?}", entries(root.path()));
+    }
+}
+
+/// Asserts that starting `program` fails for a reason that contains `why`.
+fn refused(env: &Env, system: &runtime::ActorSystem, program: &WorkerProgram, what: &str, why: &str) {
+    {
+        match try_start(env, system, program) {
             Err(LoadError::Worker { reason, .. }) => assert!(reason.contains(why), "{what}: {reason}"),
             Err(other) => panic!("{what}: refused for the wrong reason: {other}"),
             Ok(_) => panic!("{what}: the fake worker was accepted"),
         }
-        assert_eq!(system.ask(echo, what, T), Ok(Value::from(what)), "{what}: the starter keeps serving");
-        assert!(entries(root.path()).is_empty(), "{what}: nothing staged is left: {:?}", entries(root.path()));
     }
 }
 
@@ -108,16 +171,18 @@ time.sleep(0.2)
 frame(1, struct.pack("<I", 1) + addr(0, 0, 999) + addr(ECHO[0], ECHO[1], ECHO[2]) + bytes([1]) + struct.pack("<I", 1) + bytes([0]))
 time.sleep(30)
 "#;
-    let mut program = fake(script);
-    program.args.extend([echo.node(), echo.home()].map(|n| n.to_string().into()));
-    program.args.push(echo.id().to_string().into());
-    let worker = try_start(env, system, &program).expect("the fake says hello and answers the load");
-    let dropped = worker.wait_exit(Duration::from_millis(1));
-    assert!(dropped.is_none(), "the fake is still running when its forgery arrives");
-    let r = worker.create_actor("foo.fooactor");
-    assert!(matches!(r, Err(runtime::CreateActorError::Worker { .. })), "{r:?}");
-    assert_eq!(system.ask(echo, "still here", T), Ok(Value::from("still here")));
-    assert_eq!(system.dead_letters(), 0, "the forged value was never delivered (its answer would be a dead letter)");
+    for transport in TRANSPORTS {
+        let mut program = fake(script, transport);
+        program.args.extend([echo.node(), echo.home()].map(|n| n.to_string().into()));
+        program.args.push(echo.id().to_string().into());
+        let worker = try_start(env, system, &program).expect("the fake says hello and answers the load");
+        let dropped = worker.wait_exit(Duration::from_millis(1));
+        assert!(dropped.is_none(), "the fake is still running when its forgery arrives");
+        let r = worker.create_actor("foo.fooactor");
+        assert!(matches!(r, Err(runtime::CreateActorError::Worker { .. })), "{transport:?}: {r:?}");
+        assert_eq!(system.ask(echo, "still here", T), Ok(Value::from("still here")));
+        assert_eq!(system.dead_letters(), 0, "{transport:?}: the forged value was never delivered");
+    }
 }
 
 #[test]
@@ -139,7 +204,8 @@ log(-1)
 print("printed -1", flush=True)
 time.sleep(30)
 "#;
-    let worker = try_start(env, system, &fake(script)).expect("the fake says hello and answers the load");
+    let worker = try_start(env, system, &fake(script, WorkerTransport::Socket))
+        .expect("the fake says hello and answers the load");
     let node = format!("node {}: ", worker.node());
     for source in ["log records", "output"] {
         wait_logged(&format!("the drop report of the {source}"), |r| {

@@ -211,25 +211,34 @@ fn forged_frame(from: actor_abi::Address, to: actor_abi::Address) -> Vec<u8> {
     frame
 }
 
-/// A package that writes on its worker's socket (descriptor 3) is a
+/// A package that scribbles on its worker's channel to the daemon is a
 /// hostile peer: for garbage, an oversized frame, and a well-formed frame
-/// that speaks for another group's actor, the daemon drops and kills the
-/// worker, logs what was wrong, shows it in `list`, and restarts it.
+/// that speaks for another group's actor, written into the shared ring
+/// behind the runtime's back, and for anything but a doorbell written on
+/// the socket (descriptor 3), the daemon drops and kills the worker, logs
+/// what was wrong, shows it in `list`, and restarts it.
 #[test]
 fn a_worker_that_writes_hostile_frames_is_dropped_and_others_are_unaffected() {
     let (env, _daemon) = two_groups();
     let foo: actor_abi::Address = version_of(&env, "foo")["actors"][0]["address"].as_str().unwrap().parse().unwrap();
     let daemon_actor = actor_abi::Address::from_parts(0, 0, 1);
+    let ring = |hex: String| format!("{{\"write_ring\": \"{hex}\"}}");
     let cases = [
-        ("an oversized frame", hex(&u32::MAX.to_le_bytes()), "frame length 4294967295 is outside"),
-        ("garbage", "0500000009ffffffff".to_string(), "protocol version 9"),
-        ("a forged sender", hex(&forged_frame(foo, daemon_actor)), &format!("sent a message as {foo}") as &str),
+        ("an oversized frame", ring(hex(&u32::MAX.to_le_bytes())), "frame length 4294967295 is outside"),
+        ("garbage", ring("0500000009ffffffff".to_string()), "protocol version 9"),
+        ("a forged sender", ring(hex(&forged_frame(foo, daemon_actor))), &format!("sent a message as {foo}") as &str),
+        (
+            "bytes on the doorbell socket",
+            "{\"write_fd\": [3, \"0500000009\"]}".to_string(),
+            "wrote 0x05 on the doorbell",
+        ),
     ];
-    for (n, (what, bytes, expected)) in cases.iter().enumerate() {
+    for (n, (what, msg, expected)) in cases.iter().enumerate() {
         let pid = worker_pid(&version_of(&env, "misbehave")).expect("misbehave runs");
-        let r = env.run(&["ask", "--timeout", "30", "M", &format!("{{\"write_fd\": [3, \"{bytes}\"]}}")]);
+        let r = env.run(&["ask", "--timeout", "30", "M", msg]);
         // The reply may or may not make it out before the worker is dropped.
         assert!(r.code == 0 || r.stderr.contains("went away"), "{what}: {}", r.stderr);
+        assert!(!r.stdout.contains("no shared ring"), "{what}: {}", r.stdout);
         let restarted = eventually(Duration::from_secs(30), || {
             worker_pid(&version_of(&env, "misbehave")).is_some_and(|p| p != pid)
         });
@@ -243,6 +252,27 @@ fn a_worker_that_writes_hostile_frames_is_dropped_and_others_are_unaffected() {
     for (what, _, expected) in &cases {
         assert!(log.lines().any(|l| l.contains("killing worker") && l.contains(expected)), "{what} logged: {log}");
     }
+}
+
+/// The daemon killed with SIGKILL cannot stop its workers: each notices
+/// that its end of the socket closed and exits by itself (no orphan keeps
+/// running a package nobody can reach).
+#[test]
+fn workers_exit_by_themselves_when_the_daemon_is_killed() {
+    let (env, daemon) = two_groups();
+    let workers = common::children_of(env.pid());
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    // Messages have crossed both rings, so each worker's threads poll.
+    other_group_serves(&env, 1);
+    // SAFETY (test): kill(2) on the daemon's pid, which this test started.
+    assert_eq!(unsafe { libc::kill(env.pid() as i32, libc::SIGKILL) }, 0);
+    for pid in workers {
+        assert!(
+            eventually(Duration::from_secs(10), || common::process_exited(pid)),
+            "worker {pid} outlived its daemon"
+        );
+    }
+    drop(daemon);
 }
 
 /// A restart that cannot start the worker (its package file is gone) is

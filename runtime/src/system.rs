@@ -21,7 +21,7 @@ use crate::engine::spawn;
 use crate::engine::state::EngineState;
 use crate::error::{AskError, CreateActorError, LoadError, StartError, UnloadError};
 use crate::package::{PackageInfo, VerifiedPackage};
-use crate::remote::stream::Connection;
+use crate::remote::stream::{Channel, Connection};
 use crate::remote::{Outbound, RemoteEnvelope, Violation};
 use crate::report::{ResidentState, ShutdownReport, UnloadReport};
 
@@ -289,7 +289,7 @@ impl ActorSystem {
     /// A control message from the peer is a violation (it is dropped); see
     /// [`ActorSystem::connect_with_control`].
     pub fn connect(&self, peer: u32, stream: UnixStream, kind: RouteKind) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, stream, kind, None, None)
+        nodes::connect(&self.engine, peer, Channel::Socket(stream), kind, None, None)
     }
 
     /// As [`ActorSystem::connect`], handing the peer's control messages to
@@ -302,7 +302,19 @@ impl ActorSystem {
         kind: RouteKind,
         control: std::sync::mpsc::Sender<crate::remote::Control>,
     ) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, stream, kind, Some(control), None)
+        nodes::connect(&self.engine, peer, Channel::Socket(stream), kind, Some(control), None)
+    }
+
+    /// As [`ActorSystem::connect_with_control`] over any channel (a worker
+    /// to the system that started it).
+    pub(crate) fn connect_channel(
+        &self,
+        peer: u32,
+        channel: Channel,
+        kind: RouteKind,
+        control: std::sync::mpsc::Sender<crate::remote::Control>,
+    ) -> std::io::Result<Connection> {
+        nodes::connect(&self.engine, peer, channel, kind, Some(control), None)
     }
 
     /// As [`ActorSystem::connect_with_control`] for a worker this system
@@ -310,11 +322,11 @@ impl ActorSystem {
     pub(crate) fn connect_worker(
         &self,
         peer: u32,
-        stream: UnixStream,
+        channel: Channel,
         control: std::sync::mpsc::Sender<crate::remote::Control>,
         on_violation: nodes::ViolationHook,
     ) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, stream, RouteKind::Node, Some(control), Some(on_violation))
+        nodes::connect(&self.engine, peer, channel, RouteKind::Node, Some(control), Some(on_violation))
     }
 
     /// Makes `authority` the keeper of this system's global names (a

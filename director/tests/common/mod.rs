@@ -361,3 +361,11 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 pub fn zombies_of(pid: u32) -> usize {
     test_support::children_of(pid).iter().filter(|(_, state)| state == "Z").count()
 }
+
+/// True once process `pid` has ended: gone, or a zombie nobody reaped yet.
+pub fn process_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.split_whitespace().next() == Some("Z")),
+    }
+}

@@ -22,7 +22,12 @@
 //! - `"bomb_drops"`: how many `Bomb`s were dropped in this library;
 //! - `{"write_fd": [fd, hex]}`: writes the bytes `hex` spells to descriptor
 //!   `fd` of its process (in a worker, 3 is the socket to the daemon: a
-//!   package that forges frames), then answers `"written"`.
+//!   package that forges frames), then answers `"written"`;
+//! - `{"write_ring": hex}`: in a worker whose messages travel in shared
+//!   memory, writes the bytes `hex` spells into the ring to the daemon as
+//!   if they were frames (found through `/proc/self/maps`, behind the
+//!   runtime's back), rings the doorbell, waits 300 ms (the runtime's next
+//!   write lands over those bytes), then answers `"written"`.
 //!
 //! Its library constructor records the pid of every process that loads it
 //! in `$THESPIAN_TEST_CTOR_MARK`, when that is set.
@@ -167,6 +172,10 @@ impl Actor for Misbehave {
             cx.send(&from, reply);
             return;
         }
+        if let Some(hex) = msg.get("write_ring").and_then(Value::as_str) {
+            cx.send(&from, write_ring(hex));
+            return;
+        }
         if let Some(what) = msg.get("panic") {
             self.panic_attempts += 1;
             panic!("asked to panic: {what}");
@@ -226,13 +235,15 @@ fn segv() -> ! {
     unreachable!("a write through null returned")
 }
 
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
 /// Writes the bytes `hex` spells to descriptor `fd`, which stays open.
 fn write_fd(fd: i32, hex: &str) -> Value {
     use std::io::Write;
     use std::os::fd::FromRawFd;
-    let bytes: Option<Vec<u8>> =
-        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect();
-    let Some(bytes) = bytes else { return "not hex".into() };
+    let Some(bytes) = unhex(hex) else { return "not hex".into() };
     // SAFETY: none needed for memory: the File is never dropped
     // (ManuallyDrop), so the descriptor, whatever it is, stays open; a bad
     // one makes the write fail. Writing to a descriptor the package does
@@ -242,6 +253,43 @@ fn write_fd(fd: i32, hex: &str) -> Value {
         Ok(()) => "written".into(),
         Err(e) => format!("write failed: {e}").into(),
     }
+}
+
+/// The layout `runtime::remote::ring` documents: a page of headers, the
+/// daemon-to-worker ring, then the worker-to-daemon ring (index 1), whose
+/// write position is the first word of the second 256-byte header.
+const RING_BYTES: usize = 1 << 20;
+const RING1_TAIL: usize = 256;
+const RING1_DATA: usize = 4096 + RING_BYTES;
+
+/// Writes the bytes `hex` spells into the worker-to-daemon ring, moves its
+/// write position past them and rings the doorbell (descriptor 3).
+fn write_ring(hex: &str) -> Value {
+    let Some(bytes) = unhex(hex) else { return "not hex".into() };
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let line = maps.lines().find(|l| l.contains("/memfd:thespian-worker"));
+    let Some(start) = line.and_then(|l| l.split('-').next()).and_then(|a| usize::from_str_radix(a, 16).ok()) else {
+        return "no shared ring in this process".into();
+    };
+    let base = start as *mut u8;
+    // SAFETY: `base` is the start of the runtime's live shared mapping
+    // (2 MiB + a page, read and write, mapped for the life of the worker);
+    // every offset below stays inside it. Scribbling on it behind the
+    // runtime's back is the misbehaviour this message exists for.
+    unsafe {
+        let tail = &*base.add(RING1_TAIL).cast::<std::sync::atomic::AtomicU64>();
+        let mut at = tail.load(Ordering::Acquire);
+        for b in &bytes {
+            base.add(RING1_DATA + (at as usize % RING_BYTES)).write_volatile(*b);
+            at += 1;
+        }
+        tail.store(at, Ordering::Release);
+    }
+    let rang = write_fd(3, "01");
+    // The runtime's own next write (this answer) starts where it left off,
+    // over these bytes: give the daemon time to read them first.
+    std::thread::sleep(Duration::from_millis(300));
+    rang
 }
 
 /// Recurses until the stack runs out.

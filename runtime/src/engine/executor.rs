@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::engine::cell::ActorCell;
 use crate::engine::state::EngineState;
+use crate::remote::inbound::Inbound;
 
 /// Work for a pool thread.
 pub(crate) enum Task {
@@ -45,16 +46,23 @@ thread_local! {
 }
 
 impl Executor {
-    /// Starts `threads` threads named `name-N`.
-    pub(crate) fn start(name: &str, threads: usize, engine: &Arc<EngineState>) -> std::io::Result<Executor> {
+    /// Starts `threads` threads named `name-N`; idle, they poll `idle` (a
+    /// ring from another process) before they park.
+    pub(crate) fn start(
+        name: &str,
+        threads: usize,
+        engine: &Arc<EngineState>,
+        idle: Option<Arc<Inbound>>,
+    ) -> std::io::Result<Executor> {
         let (tx, rx) = unbounded::<Task>();
         let id = NEXT_EXECUTOR.fetch_add(1, Ordering::Relaxed);
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads.max(1) {
             let rx = rx.clone();
-            let engine = Arc::downgrade(engine);
-            let spawned =
-                std::thread::Builder::new().name(thread_name(name, i)).spawn(move || worker(id, &rx, &engine));
+            let (engine, idle) = (Arc::downgrade(engine), idle.clone());
+            let spawned = std::thread::Builder::new()
+                .name(thread_name(name, i))
+                .spawn(move || worker(id, &rx, &engine, idle.as_deref()));
             match spawned {
                 Ok(h) => workers.push(h),
                 Err(e) => {
@@ -144,7 +152,7 @@ fn run_task(task: Task, engine: &std::sync::Weak<EngineState>) -> bool {
     true
 }
 
-fn worker(id: u64, rx: &Receiver<Task>, engine: &std::sync::Weak<EngineState>) {
+fn worker(id: u64, rx: &Receiver<Task>, engine: &std::sync::Weak<EngineState>, idle: Option<&Inbound>) {
     CURRENT.with(|c| c.set(id));
     let mut spinner = crate::spin::Spinner::new();
     loop {
@@ -152,23 +160,56 @@ fn worker(id: u64, rx: &Receiver<Task>, engine: &std::sync::Weak<EngineState>) {
         // so other threads' tasks are never starved by a local ping-pong.
         run_local_burst(engine);
         let local_left = LOCAL.with(|q| !q.borrow().is_empty());
-        let task = if local_left {
-            rx.try_recv().ok()
+        let woke = if local_left {
+            rx.try_recv().map_or(Woke::Local, Woke::Task)
         } else {
-            // Work often arrives right after the last: look before parking.
-            spinner.wait(|| rx.try_recv().ok().map(Some), || rx.recv().ok())
+            wait_for_work(rx, &mut spinner, idle)
         };
-        let Some(task) = task else {
-            if local_left {
-                continue;
-            }
-            break;
+        let go_on = match woke {
+            Woke::Local => true,
+            Woke::Task(task) => run_task(task, engine),
+            Woke::Closed => false,
         };
-        if !run_task(task, engine) {
+        if !go_on {
             break;
         }
     }
     // Whatever is still queued locally belongs to stopped actors; drop it here.
     LOCAL.with(|q| q.borrow_mut().clear());
     CURRENT.with(|c| c.set(0));
+}
+
+/// What an idle pool thread found.
+enum Woke {
+    /// A task from the shared channel.
+    Task(Task),
+    /// Work on this thread's local queue (messages taken from the ring).
+    Local,
+    /// The channel is closed.
+    Closed,
+}
+
+/// Waits for a task; work often arrives right after the last, so the
+/// thread polls (the channel, and `idle`'s ring) before it parks. While it
+/// polls the ring, the peer rings no doorbell; after it stops polling it
+/// looks at the ring once more, then parks on the channel (the reader
+/// thread takes over the ring).
+fn wait_for_work(rx: &Receiver<Task>, spinner: &mut crate::spin::Spinner, idle: Option<&Inbound>) -> Woke {
+    let Some(inbound) = idle else {
+        return spinner.wait(|| rx.try_recv().ok().map(Woke::Task), || rx.recv().map_or(Woke::Closed, Woke::Task));
+    };
+    let polling = inbound.polling();
+    spinner.wait(
+        || match rx.try_recv() {
+            Ok(task) => Some(Woke::Task(task)),
+            Err(_) => inbound.try_drain().then_some(Woke::Local),
+        },
+        move || {
+            drop(polling);
+            if inbound.try_drain() {
+                return Woke::Local;
+            }
+            rx.recv().map_or(Woke::Closed, Woke::Task)
+        },
+    )
 }

@@ -13,7 +13,6 @@
 //! The `routes` lock is taken alone, or under `names` (see `state`).
 
 use std::collections::HashMap;
-use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
@@ -25,7 +24,9 @@ use crate::engine::route::{DeadReason, dead_letter, route_envelope};
 use crate::engine::state::EngineState;
 use crate::error::AskError;
 use crate::remote::budget::{LINES_PER_SECOND, LineBudget};
-use crate::remote::stream::{self, Connection, Ended};
+use crate::remote::frame::Frame;
+use crate::remote::inbound::{FrameHandler, Inbound};
+use crate::remote::stream::{self, Channel, Connection, Ended, Reader};
 use crate::remote::{Control, Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
 
 /// The transports of one engine: one per node, and one for every node
@@ -134,32 +135,91 @@ pub enum RouteKind {
 pub(crate) fn connect(
     engine: &Arc<EngineState>,
     peer: u32,
-    stream: UnixStream,
+    channel: Channel,
     kind: RouteKind,
     control: Option<Sender<Control>>,
     on_violation: Option<ViolationHook>,
 ) -> std::io::Result<Connection> {
-    let (sender, writer) = stream::start_writer(peer, stream.try_clone()?)?;
+    let (wire, input) = channel.split()?;
+    let (sender, writer) = stream::start_writer(peer, wire)?;
     match kind {
         RouteKind::Node => attach(engine, peer, sender.clone()),
         RouteKind::Default => attach_default(engine, sender.clone()),
     }
-    let (input, weak, closer) = (stream.try_clone()?, Arc::downgrade(engine), sender.clone());
+    let (weak, closer) = (Arc::downgrade(engine), sender.clone());
     let violation = Arc::new(std::sync::Mutex::new(None));
     let record_violation = violation.clone();
+    let handle = frame_handler(Arc::downgrade(engine), peer, kind, control, sender.clone());
+    let input = match input {
+        Reader::Ring(consumer, doorbell, broken) => {
+            Input::Ring(Arc::new(Inbound::new(peer, consumer, doorbell, broken, handle)))
+        }
+        Reader::Socket(socket) => Input::Socket(socket, handle),
+    };
+    // A worker's actor threads poll its one ring to the starter (see
+    // `remote::inbound`); then the reader thread need not spin.
+    let polled = kind == RouteKind::Default && matches!(&input, Input::Ring(i) if engine.set_idle_poll(i.clone()));
     let reader = std::thread::Builder::new().name(format!("thespian-in-{peer}")).spawn(move || {
-        let deliver = |env| match weak.upgrade() {
-            // The system that started this one relays its other workers'
-            // messages: it speaks for every node. Any other peer speaks
-            // only for its own actors.
-            Some(engine) if kind == RouteKind::Default => deliver_from_hub(&engine, peer, env),
-            Some(engine) => deliver_in(&engine, peer, env),
-            None => Ok(()),
+        let mut input = input;
+        let ended = match &mut input {
+            Input::Socket(socket, handle) => stream::read_loop(peer, socket, handle),
+            Input::Ring(inbound) => inbound.run(!polled),
         };
-        let mut budget = LineBudget::new(LINES_PER_SECOND, format!("node {peer}: log records"));
-        // Refused name claims are logged once per peer, not once each.
-        let mut names_refused = false;
-        let control = |ctrl: Control| match (ctrl, &control) {
+        if let Ended::Violation(v) = &ended {
+            *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+            if let Some(hook) = on_violation {
+                hook(v);
+            }
+        }
+        // Only now may the control channel close (the handler holds its
+        // sending end): whoever waits on it finds the violation recorded.
+        if let Input::Ring(inbound) = &input {
+            inbound.retire();
+        }
+        drop(input);
+        closer.close();
+        if let Some(engine) = weak.upgrade() {
+            log_end(&ended);
+            match kind {
+                RouteKind::Node => lost(&engine, peer),
+                RouteKind::Default => lost_default(&engine),
+            };
+        }
+        ended
+    })?;
+    Ok(Connection::new(peer, sender, channel, reader, writer, violation))
+}
+
+/// Where a reader thread reads.
+enum Input {
+    Socket(stream::SpinningReader, FrameHandler),
+    Ring(Arc<Inbound>),
+}
+
+/// What a connection does with each frame `peer` sends: messages are
+/// checked and delivered, control messages handled here (log records,
+/// name claims) or handed to `control`.
+fn frame_handler(
+    weak: std::sync::Weak<EngineState>,
+    peer: u32,
+    kind: RouteKind,
+    control: Option<Sender<Control>>,
+    closer: Arc<stream::StreamSender>,
+) -> FrameHandler {
+    let mut budget = LineBudget::new(LINES_PER_SECOND, format!("node {peer}: log records"));
+    // Refused name claims are logged once per peer, not once each.
+    let mut names_refused = false;
+    let deliver = move |weak: &std::sync::Weak<EngineState>, env| match weak.upgrade() {
+        // The system that started this one relays its other workers'
+        // messages: it speaks for every node. Any other peer speaks
+        // only for its own actors.
+        Some(engine) if kind == RouteKind::Default => deliver_from_hub(&engine, peer, env),
+        Some(engine) => deliver_in(&engine, peer, env),
+        None => Ok(()),
+    };
+    Box::new(move |frame| match frame {
+        Frame::Batch(envs) => envs.into_iter().try_for_each(|env| deliver(&weak, env)),
+        Frame::Control(ctrl) => match (ctrl, &control) {
             (Control::Log { level, target, message, actor }, _) => {
                 if !budget.admit(std::time::Instant::now()) {
                     return Ok(());
@@ -184,26 +244,8 @@ pub(crate) fn connect(
             }
             (ctrl, Some(tx)) => tx.send(ctrl).or(Ok(())),
             (ctrl, None) => Err(Violation::UnexpectedControl { peer, what: format!("{ctrl:?}") }),
-        };
-        let ended = stream::read_loop(peer, stream::SpinningReader::new(input), deliver, control);
-        budget.finish();
-        if let Ended::Violation(v) = &ended {
-            *record_violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
-            if let Some(hook) = on_violation {
-                hook(v);
-            }
-        }
-        closer.close();
-        if let Some(engine) = weak.upgrade() {
-            log_end(&ended);
-            match kind {
-                RouteKind::Node => lost(&engine, peer),
-                RouteKind::Default => lost_default(&engine),
-            };
-        }
-        ended
-    })?;
-    Ok(Connection::new(peer, sender, stream, reader, writer, violation))
+        },
+    })
 }
 
 /// The longest global name a peer may claim.

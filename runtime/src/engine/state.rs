@@ -45,6 +45,7 @@ use crate::engine::timer::Timer;
 use crate::error::{StartError, UnloadError};
 use crate::native::staging;
 use crate::package::PackageInfo;
+use crate::remote::inbound::Inbound;
 
 /// Every table of one actor system's engine.
 pub(crate) struct EngineState {
@@ -73,6 +74,9 @@ pub(crate) struct EngineState {
     pub(in crate::engine) deliveries: Mutex<Deliveries>,
     /// In a worker: the starter's table of global names (see `spawn`).
     pub(in crate::engine) name_authority: OnceLock<Arc<dyn crate::remote::NameAuthority>>,
+    /// In a worker: the ring from the starter, which package threads poll
+    /// while idle (see `remote::inbound`).
+    idle_poll: OnceLock<Arc<Inbound>>,
 }
 
 static SYSTEM_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -110,8 +114,9 @@ impl EngineState {
             next_node: AtomicU32::new(1),
             deliveries: Mutex::new(Deliveries::default()),
             name_authority: OnceLock::new(),
+            idle_poll: OnceLock::new(),
         });
-        let host = Executor::start("thespian-host", engine.config.host_threads, &engine)?;
+        let host = Executor::start("thespian-host", engine.config.host_threads, &engine, None)?;
         let _ = engine.host_exec.set(host);
         engine.timer.start(Arc::downgrade(&engine))?;
         Ok(engine)
@@ -120,6 +125,17 @@ impl EngineState {
     pub(crate) fn host_exec(&self) -> &Executor {
         // Set in `start` before any actor exists.
         self.host_exec.get().unwrap_or_else(|| unreachable!("host executor is set at start"))
+    }
+
+    /// Makes `inbound` the ring package threads started from now on poll
+    /// while idle; set once (false if it was set before).
+    pub(crate) fn set_idle_poll(&self, inbound: Arc<Inbound>) -> bool {
+        self.idle_poll.set(inbound).is_ok()
+    }
+
+    /// The ring package threads poll while idle, if any.
+    pub(crate) fn idle_poll(&self) -> Option<Arc<Inbound>> {
+        self.idle_poll.get().cloned()
     }
 
     /// This node's number.

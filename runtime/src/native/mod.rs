@@ -8,4 +8,5 @@
 pub(crate) mod library;
 pub mod maps;
 pub(crate) mod os;
+pub(crate) mod shared_memory;
 pub(crate) mod staging;

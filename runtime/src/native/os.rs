@@ -40,17 +40,18 @@ impl Limits {
     }
 }
 
-/// Makes `cmd`'s child find `stream` at descriptor `target` (with
-/// close-on-exec cleared), start a session of its own (no controlling
-/// terminal) and run under `limits`. `stream` must stay open until the
-/// child is spawned.
-pub(crate) fn prepare_child(cmd: &mut Command, stream: &UnixStream, target: RawFd, limits: &Limits) {
-    let fd = stream.as_raw_fd();
+/// Makes `cmd`'s child find each descriptor of `fds` at its target number
+/// (with close-on-exec cleared), start a session of its own (no
+/// controlling terminal) and run under `limits`. The descriptors must stay
+/// open until the child is spawned.
+pub(crate) fn prepare_child(cmd: &mut Command, fds: &[(RawFd, RawFd)], limits: &Limits) {
+    let fds = fds.to_vec();
     let limits = limits.0.clone();
     // SAFETY: the closure runs in the child between fork and exec and only
-    // calls async-signal-safe functions (dup2, fcntl, setsid, setrlimit) on
-    // descriptors the parent owns and keeps open until spawn returns, and on
-    // `limits`, which was allocated before the fork.
+    // calls async-signal-safe functions (fcntl, dup2, close, setsid,
+    // setrlimit) on descriptors the parent owns and keeps open until spawn
+    // returns, and on `fds` and `limits`, which were allocated before the
+    // fork (nothing is allocated after it).
     unsafe {
         cmd.pre_exec(move || {
             for (resource, value) in &limits {
@@ -59,13 +60,24 @@ pub(crate) fn prepare_child(cmd: &mut Command, stream: &UnixStream, target: RawF
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            if fd == target {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+            // Move every source above the targets first, so that no dup2
+            // overwrites a source still to be placed.
+            let mut moved = [0 as RawFd; 8];
+            if fds.len() > moved.len() {
+                return Err(std::io::ErrorKind::InvalidInput.into());
+            }
+            for (i, (fd, _)) in fds.iter().enumerate() {
+                moved[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 64);
+                if moved[i] < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-            } else if libc::dup2(fd, target) < 0 {
-                return Err(std::io::Error::last_os_error());
+            }
+            for (i, (_, target)) in fds.iter().enumerate() {
+                // dup2 clears close-on-exec on the target.
+                if libc::dup2(moved[i], *target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(moved[i]);
             }
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -145,6 +157,16 @@ fn poll_in(stream: &UnixStream, timeout_ms: i32) -> std::io::Result<bool> {
 /// read then reports it).
 pub(crate) fn readable_now(stream: &UnixStream) -> bool {
     poll_in(stream, 0).unwrap_or(true)
+}
+
+/// True if the socket's peer has closed its end (or this end was shut
+/// down): nothing written will be read.
+pub(crate) fn hung_up(stream: &UnixStream) -> bool {
+    let mut fds = libc::pollfd { fd: stream.as_raw_fd(), events: 0, revents: 0 };
+    // SAFETY: `fds` is one live pollfd, the count is 1, no waiting; the
+    // descriptor is open for the life of `stream`.
+    let n = unsafe { libc::poll(&mut fds, 1, 0) };
+    n > 0 && fds.revents & (libc::POLLHUP | libc::POLLERR) != 0
 }
 
 /// Blocks until a read of `stream` would not block.

@@ -78,6 +78,12 @@ impl LineBudget {
     }
 }
 
+impl Drop for LineBudget {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,9 @@
 pub mod budget;
 mod control;
 pub mod frame;
+pub(crate) mod inbound;
 mod message;
+pub mod ring;
 pub mod stream;
 
 pub use control::{Control, LoadRequest};
@@ -89,6 +91,14 @@ pub enum Violation {
         peer: u32,
         /// What was wrong.
         error: frame::FrameError,
+    },
+    /// The peer broke the protocol of the rings it shares with this side.
+    #[error("node {peer}: {error}")]
+    BadRing {
+        /// The peer's node.
+        peer: u32,
+        /// What was wrong.
+        error: ring::RingError,
     },
 }
 

@@ -1,20 +1,23 @@
-//! A transport over a byte stream (a Unix socketpair to a worker process):
-//! a sender that writes each message as soon as it can, batching whatever
-//! piles up, and a read loop that decodes frames and hands each message on.
+//! A transport over a byte stream to a worker process: a Unix socketpair,
+//! or two rings in memory shared with the worker (see `ring`) with the
+//! socket as their doorbell. A sender writes each message as soon as it
+//! can, batching whatever piles up, and a read loop decodes frames and
+//! hands each message on.
 //!
 //! Sending never blocks on the peer. When nothing is queued or being
-//! written, [`StreamSender::send`] writes the message's frame itself with a
-//! non-blocking send (no thread hop: an ask across costs two fewer wake-ups);
-//! whatever the socket does not take at once, and every message sent while
-//! another write is under way, goes to the writer thread, which writes all
-//! that is queued as one frame (at most [`frame::MAX_BATCH`] messages and
-//! about [`BATCH_BYTES`] bytes). The queue is bounded ([`MAX_QUEUED`]
-//! messages): a peer that stops reading is a peer gone, not a daemon out of
-//! memory.
+//! written, [`StreamSender::send`] writes the message's frame itself
+//! without waiting (no thread hop: an ask across costs two fewer
+//! wake-ups); whatever the wire does not take at once, and every message
+//! sent while another write is under way, goes to the writer thread, which
+//! writes all that is queued as one frame (at most [`frame::MAX_BATCH`]
+//! messages and about [`BATCH_BYTES`] bytes). The queue is bounded
+//! ([`MAX_QUEUED`] messages): a peer that stops reading is a peer gone, not
+//! a daemon out of memory.
 //!
 //! Order: `busy` marks the one write under way (inline or the writer's);
 //! nothing else is written until it clears, and bytes an inline write left
-//! over (`leftover`) go out before anything queued after them.
+//! over (`leftover`) go out before anything queued after them. So a wire
+//! has one writer at a time, which a ring needs.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -22,7 +25,9 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
+use crate::native::shared_memory::SharedRegion;
 use crate::remote::frame::{self, Frame, ReadError};
+use crate::remote::ring::{self, Consumer, Producer, RingError, Side};
 use crate::remote::{Control, Outbound, PeerGone, RemoteEnvelope, Violation};
 
 /// About how many bytes one frame carries before the writer starts another.
@@ -58,10 +63,126 @@ impl Queue {
     }
 }
 
+/// What a connection runs over.
+#[derive(Debug)]
+pub(crate) enum Channel {
+    /// Frames on the socket itself.
+    Socket(UnixStream),
+    /// Frames in rings shared with the peer; the socket carries only
+    /// doorbell bytes, and its end is the peer's end.
+    Shared {
+        /// The doorbell (and the peer's liveness).
+        socket: UnixStream,
+        /// The region holding both rings.
+        region: Arc<SharedRegion>,
+        /// Which end of the region this process is.
+        side: Side,
+    },
+}
+
+impl Channel {
+    /// The socket under the channel.
+    pub(crate) fn socket(&self) -> &UnixStream {
+        match self {
+            Channel::Socket(s) | Channel::Shared { socket: s, .. } => s,
+        }
+    }
+
+    /// The channel's writing and reading halves.
+    pub(crate) fn split(&self) -> std::io::Result<(Wire, Reader)> {
+        Ok(match self {
+            Channel::Socket(s) => (Wire::Socket(s.try_clone()?), Reader::Socket(SpinningReader::new(s.try_clone()?))),
+            Channel::Shared { socket, region, side } => {
+                let (producer, consumer) = ring::ends(region.clone(), *side);
+                let broken = Arc::new(Mutex::new(None));
+                let wire = Wire::Ring {
+                    producer: Mutex::new(producer),
+                    doorbell: socket.try_clone()?,
+                    broken: broken.clone(),
+                };
+                let reader = Reader::Ring(consumer, socket.try_clone()?, broken);
+                (wire, reader)
+            }
+        })
+    }
+}
+
+/// Where a sender's bytes go.
+pub(crate) enum Wire {
+    Socket(UnixStream),
+    /// `broken`: set when the peer broke the ring this side writes (see
+    /// [`Wire::send_nonblocking`]); the reader reports it as the violation.
+    Ring {
+        producer: Mutex<Producer>,
+        doorbell: UnixStream,
+        broken: BrokenRing,
+    },
+}
+
+/// Where a sender leaves the ring error it found, for the reader thread.
+pub(crate) type BrokenRing = Arc<Mutex<Option<RingError>>>;
+
+impl Wire {
+    /// Writes what the wire takes of `bytes` now; how many bytes went. A
+    /// ring the peer broke is left in `broken` and the socket's reading
+    /// side shut, so that the reader thread wakes and drops the peer.
+    fn send_nonblocking(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Socket(s) => crate::native::os::send_nonblocking(s, bytes),
+            Wire::Ring { producer, doorbell, broken } => {
+                let mut p = producer.lock().unwrap_or_else(|e| e.into_inner());
+                let n = match p.put(bytes) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        broken.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e.clone());
+                        let _ = doorbell.shutdown(std::net::Shutdown::Read);
+                        return Err(crate::remote::inbound::corrupt(e));
+                    }
+                };
+                if n > 0 && p.consumer_asleep() {
+                    ring_doorbell(doorbell)?;
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// Writes all of `bytes`, waiting for room as long as the peer is there.
+    fn write_all(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let doorbell = match self {
+            Wire::Socket(s) => return (&*s).write_all(bytes).and_then(|()| (&*s).flush()),
+            Wire::Ring { doorbell, .. } => doorbell,
+        };
+        let mut off = 0;
+        let mut nap = std::time::Duration::from_micros(20);
+        while off < bytes.len() {
+            let n = self.send_nonblocking(&bytes[off..])?;
+            off += n;
+            if n > 0 {
+                nap = std::time::Duration::from_micros(20);
+                continue;
+            }
+            // The ring is full: the reader is busy or gone.
+            if crate::native::os::hung_up(doorbell) {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(std::time::Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// Tells a sleeping reader that the ring has data. A full socket buffer
+/// means doorbells are waiting to be read already.
+fn ring_doorbell(doorbell: &UnixStream) -> std::io::Result<()> {
+    crate::native::os::send_nonblocking(doorbell, &[ring::DOORBELL]).map(drop)
+}
+
 /// The sending half of a stream transport (an [`Outbound`]).
 pub struct StreamSender {
     peer: u32,
-    out: Arc<UnixStream>,
+    out: Wire,
     queue: Mutex<Queue>,
     ready: Condvar,
 }
@@ -107,7 +228,7 @@ impl StreamSender {
             let mut bytes = buf.borrow_mut();
             bytes.clear();
             encode_item(item, &mut bytes);
-            let sent = crate::native::os::send_nonblocking(&self.out, &bytes);
+            let sent = self.out.send_nonblocking(&bytes);
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.busy = false;
             match sent {
@@ -205,9 +326,8 @@ fn body_size(msg: &crate::remote::RemoteMessage) -> usize {
 
 /// Starts the writer thread for `peer` on `out`. The thread ends when the
 /// sender is closed or a write fails (the sender is then closed too).
-pub fn start_writer(peer: u32, out: UnixStream) -> std::io::Result<(Arc<StreamSender>, JoinHandle<()>)> {
-    let out = Arc::new(out);
-    let sender = Arc::new(StreamSender { peer, out: out.clone(), queue: Mutex::default(), ready: Condvar::new() });
+pub(crate) fn start_writer(peer: u32, out: Wire) -> std::io::Result<(Arc<StreamSender>, JoinHandle<()>)> {
+    let sender = Arc::new(StreamSender { peer, out, queue: Mutex::default(), ready: Condvar::new() });
     let me = sender.clone();
     let handle = std::thread::Builder::new().name(format!("thespian-out-{peer}")).spawn(move || {
         let (mut batch, mut bytes) = (Vec::new(), Vec::new());
@@ -216,7 +336,7 @@ pub fn start_writer(peer: u32, out: UnixStream) -> std::io::Result<(Arc<StreamSe
             if me.next_frames(&mut batch, &mut bytes).is_none() {
                 break;
             }
-            let wrote = (&*out).write_all(&bytes).and_then(|()| (&*out).flush());
+            let wrote = me.out.write_all(&bytes);
             me.done_writing();
             if wrote.is_err() {
                 me.close();
@@ -268,6 +388,13 @@ impl Read for Polled {
     }
 }
 
+/// The reading half of a channel: a socket to read frames from, or a ring
+/// and its doorbell (see `inbound`).
+pub(crate) enum Reader {
+    Socket(SpinningReader),
+    Ring(Consumer, UnixStream, BrokenRing),
+}
+
 /// How a read loop ended.
 #[derive(Debug, thiserror::Error)]
 pub enum Ended {
@@ -288,27 +415,18 @@ pub enum Ended {
 }
 
 /// Reads frames from `peer` until the stream ends or the peer breaks the
-/// protocol, handing every message to `deliver` and every control message
-/// to `control`; a refusal by either ends the loop too.
-pub fn read_loop(
+/// protocol, handing each to `handle`; a refusal by it ends the loop too.
+pub(crate) fn read_loop(
     peer: u32,
     mut input: impl Read,
-    mut deliver: impl FnMut(RemoteEnvelope) -> Result<(), Violation>,
-    mut control: impl FnMut(Control) -> Result<(), Violation>,
+    mut handle: impl FnMut(Frame) -> Result<(), Violation>,
 ) -> Ended {
     let mut buf = Vec::new();
     loop {
         match frame::read_frame(&mut input, &mut buf) {
             Ok(None) => return Ended::Closed(peer),
-            Ok(Some(Frame::Batch(envs))) => {
-                for env in envs {
-                    if let Err(v) = deliver(env) {
-                        return Ended::Violation(v);
-                    }
-                }
-            }
-            Ok(Some(Frame::Control(ctrl))) => {
-                if let Err(v) = control(ctrl) {
+            Ok(Some(frame)) => {
+                if let Err(v) = handle(frame) {
                     return Ended::Violation(v);
                 }
             }
@@ -323,7 +441,7 @@ pub fn read_loop(
 pub struct Connection {
     peer: u32,
     sender: Arc<StreamSender>,
-    stream: std::os::unix::net::UnixStream,
+    channel: Channel,
     reader: Option<JoinHandle<Ended>>,
     writer: Option<JoinHandle<()>>,
     violation: Arc<Mutex<Option<Violation>>>,
@@ -333,12 +451,12 @@ impl Connection {
     pub(crate) fn new(
         peer: u32,
         sender: Arc<StreamSender>,
-        stream: std::os::unix::net::UnixStream,
+        channel: Channel,
         reader: JoinHandle<Ended>,
         writer: JoinHandle<()>,
         violation: Arc<Mutex<Option<Violation>>>,
     ) -> Connection {
-        Connection { peer, sender, stream, reader: Some(reader), writer: Some(writer), violation }
+        Connection { peer, sender, channel, reader: Some(reader), writer: Some(writer), violation }
     }
 
     /// The protocol violation the peer was dropped for, if that is how the
@@ -367,7 +485,7 @@ impl Connection {
     /// reader ended.
     pub fn close(mut self) -> Option<Ended> {
         self.sender.close();
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.channel.socket().shutdown(std::net::Shutdown::Both);
         self.join()
     }
 

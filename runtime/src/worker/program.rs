@@ -14,6 +14,22 @@ pub struct WorkerProgram {
     pub args: Vec<OsString>,
     /// Resource limits applied to the worker process.
     pub limits: WorkerLimits,
+    /// What messages to and from the worker travel over.
+    pub transport: WorkerTransport,
+}
+
+/// What messages to and from a worker travel over. Either way the socket's
+/// end is the worker's end, and everything the worker writes is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkerTransport {
+    /// Rings in memory shared with the worker, the socket ringing a
+    /// doorbell only when the reader sleeps: no system call per message
+    /// while both sides are busy (the default).
+    #[default]
+    SharedMemory,
+    /// Frames on the socket itself: a system call or more per message,
+    /// and a worker in any language can speak it.
+    Socket,
 }
 
 /// Resource limits of a worker process (`setrlimit`, soft = hard); `None`

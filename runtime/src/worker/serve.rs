@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use actor_abi::Address;
 
+use crate::native::shared_memory::SharedRegion;
 use crate::native::staging::Staging;
 use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
-use crate::remote::stream::{Connection, StreamSender};
+use crate::remote::ring::{REGION_BYTES, Side};
+use crate::remote::stream::{Channel, Connection, StreamSender};
 use crate::remote::{Control, LoadRequest, NameAuthority};
-use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
+use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, RING_ENV, RING_FD, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions, RouteKind, SystemConfig};
 
 /// If this process was started as a worker, serves as one and exits;
@@ -42,11 +44,12 @@ fn serve(node: &str) -> Result<(), String> {
     let node: u32 = node.parse().map_err(|_| format!("{NODE_ENV}={node:?} is not a node number"))?;
     let root = std::env::var_os(ROOT_ENV).map(PathBuf::from).ok_or(format!("{ROOT_ENV} is not set"))?;
     let stream = crate::native::os::inherited_stream(WORKER_FD).map_err(|e| format!("descriptor {WORKER_FD}: {e}"))?;
+    let link = starter_channel(stream)?;
     let config = SystemConfig::default().with_node(node).with_extract_root(root);
     let system = ActorSystem::start(config).map_err(|e| e.to_string())?;
     let (tx, incoming) = channel();
     let conn = system
-        .connect_with_control(Address::MAIN_NODE, stream, RouteKind::Default, tx)
+        .connect_channel(Address::MAIN_NODE, link, RouteKind::Default, tx)
         .map_err(|e| format!("connecting: {e}"))?;
     let names = Arc::new(NamesClient::new(conn.sender()));
     system.set_name_authority(names.clone());
@@ -72,6 +75,18 @@ fn serve(node: &str) -> Result<(), String> {
     system.shutdown();
     conn.close();
     Ok(())
+}
+
+/// The channel to the starter: the socket, and the shared region if the
+/// starter made one.
+fn starter_channel(socket: std::os::unix::net::UnixStream) -> Result<Channel, String> {
+    let Some(size) = std::env::var_os(RING_ENV) else { return Ok(Channel::Socket(socket)) };
+    let size: usize = size.to_string_lossy().parse().map_err(|_| format!("{RING_ENV}={size:?} is not a size"))?;
+    if size != REGION_BYTES {
+        return Err(format!("{RING_ENV}={size}: this worker's rings take {REGION_BYTES} bytes"));
+    }
+    let region = SharedRegion::inherited(RING_FD, size).map_err(|e| format!("descriptor {RING_FD}: {e}"))?;
+    Ok(Channel::Shared { socket, region: Arc::new(region), side: Side::Worker })
 }
 
 /// Hands the starter's answers to name claims to the claims waiting on

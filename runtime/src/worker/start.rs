@@ -21,12 +21,14 @@ use actor_abi::Address;
 
 use crate::error::{CreateActorError, LoadError};
 use crate::native::os::PidFd;
+use crate::native::shared_memory::SharedRegion;
 use crate::package::{PackageInfo, VerifiedPackage};
-use crate::remote::stream::Connection;
+use crate::remote::ring::{self, Side};
+use crate::remote::stream::{Channel, Connection};
 use crate::remote::{Control, LoadRequest};
 use crate::worker::exit::{ExitWatch, WorkerExit, start_reaper};
-use crate::worker::program::WorkerProgram;
-use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, ROOT_ENV, WORKER_FD};
+use crate::worker::program::{WorkerProgram, WorkerTransport};
+use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, RING_ENV, RING_FD, ROOT_ENV, WORKER_FD};
 use crate::{ActorSystem, CreateOptions};
 
 /// A package version loaded in a worker process of its own. Dropping it
@@ -59,11 +61,11 @@ fn start(
     let (staging, library, sha256) = files.stage_with_hash(system.extract_root())?;
     let node = system.new_node();
     let name = format!("thespian-worker {group} {version}");
-    let (child, stream) = spawn(program, &name, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
+    let (child, link) = spawn(program, &name, node, system.extract_root()).map_err(|e| fail(e.to_string()))?;
     let pid = child.id();
     let pidfd = PidFd::open(pid).map(Arc::new);
     let exit = Arc::new(ExitWatch::default());
-    let reaper = stream.try_clone().and_then(|s| start_reaper(child, s, exit.clone()));
+    let reaper = link.socket().try_clone().and_then(|s| start_reaper(child, s, exit.clone()));
     let (pidfd, reaper) = match (pidfd, reaper) {
         (Ok(p), Ok(r)) => (p, r),
         (Err(e), _) | (_, Err(e)) => return Err(fail(format!("watching worker {pid}: {e}"))),
@@ -74,7 +76,7 @@ fn start(
         log::warn!("killing worker {pid}: {v}");
         killer.kill();
     });
-    let conn = system.connect_worker(node, stream, tx, kill).map_err(|e| fail(e.to_string()))?;
+    let conn = system.connect_worker(node, link, tx, kill).map_err(|e| fail(e.to_string()))?;
     let mut worker = IsolatedVersion {
         info: PackageInfo {
             home: 0,
@@ -143,9 +145,11 @@ fn version_dir(library: &Path, root: &Path, hash: &str) -> Option<PathBuf> {
 }
 
 /// Starts `program` as the worker for `node`, its end of a socketpair at
-/// descriptor 3, in a session of its own, stdin from /dev/null; `name` is
-/// its `argv[0]`, what `ps` shows.
-fn spawn(program: &WorkerProgram, name: &str, node: u32, root: &Path) -> std::io::Result<(Child, UnixStream)> {
+/// descriptor 3 (and, for shared memory, the region at descriptor 4), in a
+/// session of its own, stdin from /dev/null; `name` is its `argv[0]`, what
+/// `ps` shows.
+fn spawn(program: &WorkerProgram, name: &str, node: u32, root: &Path) -> std::io::Result<(Child, Channel)> {
+    use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let (ours, theirs) = UnixStream::pair()?;
     let mut cmd = Command::new(&program.program);
@@ -158,12 +162,26 @@ fn spawn(program: &WorkerProgram, name: &str, node: u32, root: &Path) -> std::io
     // stdout and stderr share one pipe, read into the starter's log.
     let (output, output_end) = std::io::pipe()?;
     cmd.stdout(output_end.try_clone()?).stderr(output_end);
-    crate::native::os::prepare_child(&mut cmd, &theirs, WORKER_FD, &program.limits.os_limits());
+    let mut fds = vec![(theirs.as_raw_fd(), WORKER_FD)];
+    let mut region = match program.transport {
+        WorkerTransport::SharedMemory => Some(SharedRegion::create(name, ring::REGION_BYTES)?),
+        WorkerTransport::Socket => None,
+    };
+    let region_fd = region.as_mut().and_then(SharedRegion::take_fd);
+    if let Some(fd) = &region_fd {
+        fds.push((fd.as_raw_fd(), RING_FD));
+        cmd.env(RING_ENV, ring::REGION_BYTES.to_string());
+    }
+    crate::native::os::prepare_child(&mut cmd, &fds, &program.limits.os_limits());
     let child = cmd.spawn()?;
     drop(cmd);
-    drop(theirs);
+    drop((theirs, region_fd));
     crate::worker::output::forward(output, child.id(), node)?;
-    Ok((child, ours))
+    let channel = match region {
+        Some(region) => Channel::Shared { socket: ours, region: Arc::new(region), side: Side::Starter },
+        None => Channel::Socket(ours),
+    };
+    Ok((child, channel))
 }
 
 impl IsolatedVersion {

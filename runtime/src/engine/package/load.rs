@@ -113,7 +113,8 @@ fn open_and_start(
     let home = engine.new_home().ok_or(LoadError::HomesExhausted)?;
     let library = Arc::new(Library::open(path, home)?);
     check_actors(pkg, &library, path)?;
-    let threads = Executor::start(&format!("pkg{home}-{}", pkg.group), engine.config.package_threads, engine)
+    let name = format!("pkg{home}-{}", pkg.group);
+    let threads = Executor::start(&name, engine.config.package_threads, engine, engine.idle_poll())
         .map_err(|source| LoadError::Threads { group: pkg.group.clone(), source })?;
     let info = PackageInfo {
         home,
