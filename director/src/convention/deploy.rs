@@ -151,6 +151,10 @@ fn converge(link: &Link, side: &MemberSide) {
         let Some(leader) = side.leader.as_deref() else { return };
         let Ok(all) = crate::convention::members::members(link) else { continue };
         let Some(record) = all.into_iter().find(|m| m.key == leader).and_then(|m| m.record) else { continue };
+        if !record.settled {
+            // A leader still restoring its directory: its list is not final.
+            continue;
+        }
         let wanted: HashSet<&str> = record.packages.iter().map(|p| p.hash.as_str()).collect();
         tried.retain(|h| wanted.contains(h.as_str()));
         let here: HashSet<String> = side.director.state().packages().into_iter().map(|p| p.hash).collect();

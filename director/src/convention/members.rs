@@ -46,6 +46,12 @@ pub struct MemberRecord {
     /// record, what every member converges to.
     #[serde(default)]
     pub packages: Vec<PackageRef>,
+    /// True once its daemon has restored what its directory holds: until
+    /// then `packages` is not yet what it runs, and members must not
+    /// converge to it (they would unload, then run again, what a
+    /// restarting leader is about to restore).
+    #[serde(default)]
+    pub settled: bool,
 }
 
 /// A loaded package, as a member's record names it.
@@ -194,6 +200,7 @@ mod tests {
             versions: vec!["foo 1.0 ab*".into()],
             refused: vec![],
             packages: vec![],
+            settled: true,
         };
         let bytes = serde_json::to_vec(&r).unwrap();
         assert_eq!(read_record("m1".into(), &bytes).record, Some(r));

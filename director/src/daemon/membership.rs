@@ -3,6 +3,7 @@
 //! loads and asks the other members to run it; every other member takes
 //! those requests and runs what it can verify itself (`convention::deploy`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
@@ -13,16 +14,33 @@ use crate::daemon::DaemonError;
 use crate::daemon::core::NewVersion;
 use crate::daemon::operations::Director;
 
+/// This member's word that its daemon has restored its directory (see
+/// [`MemberRecord::settled`]).
+pub(crate) struct Settled {
+    flag: Arc<AtomicBool>,
+    beat: members::Heartbeat,
+}
+
+impl Settled {
+    /// The daemon has restored what its directory holds: say so now.
+    pub(crate) fn now(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.beat.beat_now();
+    }
+}
+
 /// Starts this member's heartbeat and its role; an error refuses the start.
-pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> Result<(), DaemonError> {
+pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> Result<Settled, DaemonError> {
     let allow = AllowRemote::from_caps(&config.other_caps)
         .map_err(|e| DaemonError::Config(format!("{}: {e}", config.dir.join("othercaps.cfg").display())))?;
     let refusals = Arc::new(Mutex::new(Vec::new()));
-    heartbeat(link, config, core, refusals.clone())?;
+    let flag = Arc::new(AtomicBool::new(false));
+    let beat = heartbeat(link, config, core, refusals.clone(), flag.clone())?;
+    let settled = Settled { flag, beat };
     let name = config.member_name.clone();
     if config.convention_leader.as_deref() == Some(name.as_str()) {
         lead(link, core, name);
-        return Ok(());
+        return Ok(settled);
     }
     let side = MemberSide {
         name,
@@ -33,7 +51,8 @@ pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> R
         refusals,
         from_leader: Arc::default(),
     };
-    deploy::serve_member(link, side).map_err(DaemonError::Config)
+    deploy::serve_member(link, side).map_err(DaemonError::Config)?;
+    Ok(settled)
 }
 
 /// The leader: after each new load, store the package and ask every other
@@ -55,7 +74,8 @@ fn heartbeat(
     config: &Config,
     core: &Arc<Director>,
     refusals: Arc<Mutex<Vec<String>>>,
-) -> Result<(), DaemonError> {
+    settled: Arc<AtomicBool>,
+) -> Result<members::Heartbeat, DaemonError> {
     let name = config.member_name.clone();
     let leader = config.convention_leader.as_deref() == Some(name.as_str());
     let capabilities = actor_abi::Value::Map(config.other_caps.clone()).to_json();
@@ -74,9 +94,11 @@ fn heartbeat(
             versions,
             refused: refusals.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             packages,
+            settled: settled.load(Ordering::Acquire),
         }
     };
     let beat = members::start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;
-    core.state().on_change(Arc::new(move || beat.beat_now()));
-    Ok(())
+    let on_change = beat.clone();
+    core.state().on_change(Arc::new(move || on_change.beat_now()));
+    Ok(beat)
 }

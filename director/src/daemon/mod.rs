@@ -191,11 +191,15 @@ fn serve(
     let core = core::Core::new(system.clone(), &paths.dir, Address::NOBODY, policy)
         .with_workers(worker_program(), config.isolation());
     let core = embed_core(&system, core).core;
-    if let Some(link) = &convention {
-        membership::join(link, config, &core)?;
-    }
+    let member = match &convention {
+        Some(link) => Some(membership::join(link, config, &core)?),
+        None => None,
+    };
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
     start_up(&core, &paths.dir, config.strict_trust);
+    if let Some(member) = &member {
+        member.now();
+    }
     let server = Arc::new(server::Server {
         listener,
         core: core.clone(),
