@@ -241,8 +241,3 @@ fn drain_doorbell(doorbell: &UnixStream) -> Result<bool, Woken> {
     }
     Ok(false)
 }
-
-/// Why a ring broke, as an I/O error (for a transport that reads bytes).
-pub(crate) fn corrupt(e: RingError) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
-}

@@ -75,6 +75,12 @@ pub enum RingError {
     NotADoorbell(u8),
 }
 
+impl From<RingError> for std::io::Error {
+    fn from(e: RingError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
 /// The byte that says "the ring has data" on the socket.
 pub const DOORBELL: u8 = 1;
 

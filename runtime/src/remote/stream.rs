@@ -136,7 +136,7 @@ impl Wire {
                     Err(e) => {
                         broken.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e.clone());
                         let _ = doorbell.shutdown(std::net::Shutdown::Read);
-                        return Err(crate::remote::inbound::corrupt(e));
+                        return Err(e.into());
                     }
                 };
                 if n > 0 && p.consumer_asleep() {
