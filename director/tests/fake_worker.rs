@@ -21,7 +21,7 @@ use test_support::plugins;
 
 const T: Duration = Duration::from_secs(30);
 
-/// A fake worker in Python: `script` runs with `s`, the socket at fd 3,
+/// A fake worker in Python: `script` runs with `s`, the socket (its stdin),
 /// `node` (its node number), and helpers in scope: `send(bytes)` (on the
 /// socket, or into the shared ring with a doorbell), `frame(kind, body)`,
 /// `ctl(op, body)`, `addr(node, home, id)`, `text(t)`, and
@@ -31,15 +31,16 @@ const T: Duration = Duration::from_secs(30);
 fn fake(script: &str, transport: WorkerTransport) -> WorkerProgram {
     let prelude = r#"
 import mmap, os, socket, struct, sys, time
-s = socket.socket(fileno=3)
+s = socket.socket(fileno=0)
 node = int(os.environ["THESPIAN_WORKER_NODE"])
 RING = 1 << 20
 if "THESPIAN_WORKER_RING" in os.environ:
+    _, fds, _, _ = socket.recv_fds(s, 1, 1)
     try:
-        os.ftruncate(4, 4096)
+        os.ftruncate(fds[0], 4096)
     except OSError:
         pass
-    m = mmap.mmap(4, int(os.environ["THESPIAN_WORKER_RING"]))
+    m = mmap.mmap(fds[0], int(os.environ["THESPIAN_WORKER_RING"]))
     tail = 0
 def send(b):
     global tail

@@ -142,7 +142,10 @@ fn a_tli_picks_its_isolation_and_list_shows_where_each_version_runs() {
     env.in_process();
     env.tli("foo", FOO_TLI);
     env.gensrc_prebuilt(Some("1.0")).ok();
-    env.tli("misbehave", MISBEHAVE_TLI.replace("'Limits'", "'Isolation': 'process', 'Limits'").as_str());
+    let tli = MISBEHAVE_TLI
+        .replace("'Limits'", "'Isolation': 'process', 'Limits'")
+        .replace("'MemoryMiB': 768", "'MemoryMiB': 768, 'OpenFiles': 256, 'CpuSeconds': 3600");
+    env.tli("misbehave", &tli);
     env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
     let config = env.run(&["config"]).ok().stdout;
     assert!(config.contains("Isolation: in-process"), "{config}");
@@ -152,6 +155,10 @@ fn a_tli_picks_its_isolation_and_list_shows_where_each_version_runs() {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let address_space = limits.lines().find(|l| l.starts_with("Max address space")).unwrap();
     assert!(address_space.contains(&(768u64 << 20).to_string()), "MemoryMiB applied: {address_space}");
+    for (line, value) in [("Max open files", "256"), ("Max cpu time", "3600")] {
+        let found = limits.lines().find(|l| l.starts_with(line)).unwrap();
+        assert_eq!(found.split_whitespace().filter(|w| *w == value).count(), 2, "soft = hard = {value}: {found}");
+    }
     let text = env.run(&["list"]).ok().stdout;
     assert!(text.contains(&format!("code mapped  worker pid {pid}")), "{text}");
     assert!(text.contains("code mapped  in-process"), "{text}");
@@ -215,7 +222,7 @@ fn forged_frame(from: actor_abi::Address, to: actor_abi::Address) -> Vec<u8> {
 /// hostile peer: for garbage, an oversized frame, and a well-formed frame
 /// that speaks for another group's actor, written into the shared ring
 /// behind the runtime's back, and for anything but a doorbell written on
-/// the socket (descriptor 3), the daemon drops and kills the worker, logs
+/// the socket to the daemon, the daemon drops and kills the worker, logs
 /// what was wrong, shows it in `list`, and restarts it.
 #[test]
 fn a_worker_that_writes_hostile_frames_is_dropped_and_others_are_unaffected() {
@@ -229,7 +236,7 @@ fn a_worker_that_writes_hostile_frames_is_dropped_and_others_are_unaffected() {
         ("a forged sender", ring(hex(&forged_frame(foo, daemon_actor))), &format!("sent a message as {foo}") as &str),
         (
             "bytes on the doorbell socket",
-            "{\"write_fd\": [3, \"0500000009\"]}".to_string(),
+            "{\"write_fd\": [-1, \"0500000009\"]}".to_string(),
             "wrote 0x05 on the doorbell",
         ),
     ];

@@ -50,6 +50,12 @@ fn a_version_in_a_worker_answers_asks_and_stops_leaving_nothing_behind() {
     assert!(matches!(worker.create_actor("foo.nosuch"), Err(CreateActorError::Worker { .. })));
     let hello = actor_abi::Message::Value(value!({"ping": 9}));
     assert_eq!(system.tell_delivered(&foo, hello, T), Ok(()), "OnLoad-style delivery waits work across");
+    // A session of its own, no controlling terminal, nothing on stdin (its
+    // socket came as stdin and was moved off it).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    assert_eq!((fields[3], fields[4]), (pid.to_string().as_str(), "0"), "session and tty: {stat}");
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(), std::path::Path::new("/dev/null"));
 
     assert!(matches!(worker.stop(T), WorkerExit::Exited(status) if status.success()));
     assert!(process_gone(pid), "the worker is reaped, not a zombie");

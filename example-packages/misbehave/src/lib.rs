@@ -21,8 +21,9 @@
 //!   comes back with the `Bomb` as its original, answers `"poisoned by TEXT"`;
 //! - `"bomb_drops"`: how many `Bomb`s were dropped in this library;
 //! - `{"write_fd": [fd, hex]}`: writes the bytes `hex` spells to descriptor
-//!   `fd` of its process (in a worker, 3 is the socket to the daemon: a
-//!   package that forges frames), then answers `"written"`;
+//!   `fd` of its process (-1: the first socket it has open; in a worker,
+//!   that is its socket to the daemon: a package that forges frames), then
+//!   answers `"written"`;
 //! - `{"write_ring": hex}`: in a worker whose messages travel in shared
 //!   memory, writes the bytes `hex` spells into the ring to the daemon as
 //!   if they were frames (found through `/proc/self/maps`, behind the
@@ -166,6 +167,10 @@ impl Actor for Misbehave {
         }
         if let Some(Value::List(args)) = msg.get("write_fd") {
             let reply = match (args.first().and_then(Value::as_i64), args.get(1).and_then(Value::as_str)) {
+                (Some(-1), Some(hex)) => match first_socket() {
+                    Some(fd) => write_fd(fd, hex),
+                    None => "no socket open".into(),
+                },
                 (Some(fd), Some(hex)) => write_fd(fd as i32, hex),
                 _ => "write_fd takes [fd, hex]".into(),
             };
@@ -263,7 +268,7 @@ const RING1_TAIL: usize = 256;
 const RING1_DATA: usize = 4096 + RING_BYTES;
 
 /// Writes the bytes `hex` spells into the worker-to-daemon ring, moves its
-/// write position past them and rings the doorbell (descriptor 3).
+/// write position past them and rings the doorbell (its first socket).
 fn write_ring(hex: &str) -> Value {
     let Some(bytes) = unhex(hex) else { return "not hex".into() };
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
@@ -285,11 +290,26 @@ fn write_ring(hex: &str) -> Value {
         }
         tail.store(at, Ordering::Release);
     }
-    let rang = write_fd(3, "01");
+    let rang = match first_socket() {
+        Some(fd) => write_fd(fd, "01"),
+        None => "no socket open".into(),
+    };
     // The runtime's own next write (this answer) starts where it left off,
     // over these bytes: give the daemon time to read them first.
     std::thread::sleep(Duration::from_millis(300));
     rang
+}
+
+/// The lowest descriptor of this process that is a socket.
+fn first_socket() -> Option<i32> {
+    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
+    let mut fds: Vec<i32> = entries
+        .filter_map(Result::ok)
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")))
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort_unstable();
+    fds.first().copied()
 }
 
 /// Recurses until the stack runs out.

@@ -8,15 +8,13 @@ pub(crate) fn euid() -> u32 {
 
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 type Resource = libc::__rlimit_resource_t;
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 type Resource = libc::c_int;
 
-/// Resource limits for a child process (`setrlimit`, soft = hard).
+/// Resource limits for a child process (`prlimit`, soft = hard).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Limits(Vec<(Resource, u64)>);
 
@@ -40,68 +38,135 @@ impl Limits {
     }
 }
 
-/// Makes `cmd`'s child find each descriptor of `fds` at its target number
-/// (with close-on-exec cleared), start a session of its own (no
-/// controlling terminal) and run under `limits`. The descriptors must stay
-/// open until the child is spawned.
-pub(crate) fn prepare_child(cmd: &mut Command, fds: &[(RawFd, RawFd)], limits: &Limits) {
-    let fds = fds.to_vec();
-    let limits = limits.0.clone();
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // calls async-signal-safe functions (fcntl, dup2, close, setsid,
-    // setrlimit) on descriptors the parent owns and keeps open until spawn
-    // returns, and on `fds` and `limits`, which were allocated before the
-    // fork (nothing is allocated after it).
-    unsafe {
-        cmd.pre_exec(move || {
-            for (resource, value) in &limits {
-                let lim = libc::rlimit { rlim_cur: *value as libc::rlim_t, rlim_max: *value as libc::rlim_t };
-                if libc::setrlimit(*resource, &lim) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            // Move every source above the targets first, so that no dup2
-            // overwrites a source still to be placed.
-            let mut moved = [0 as RawFd; 8];
-            if fds.len() > moved.len() {
-                return Err(std::io::ErrorKind::InvalidInput.into());
-            }
-            for (i, (fd, _)) in fds.iter().enumerate() {
-                moved[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 64);
-                if moved[i] < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            for (i, (_, target)) in fds.iter().enumerate() {
-                // dup2 clears close-on-exec on the target.
-                if libc::dup2(moved[i], *target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::close(moved[i]);
-            }
-            if libc::setsid() < 0 {
+impl Limits {
+    /// Applies the limits to the running process `pid` (`prlimit`, soft =
+    /// hard): a worker gets them right after it is spawned, before it is
+    /// asked to load anything, so no package code runs without them.
+    pub(crate) fn apply_to(&self, pid: u32) -> std::io::Result<()> {
+        let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+        for (resource, value) in &self.0 {
+            let lim = libc::rlimit { rlim_cur: *value as libc::rlim_t, rlim_max: *value as libc::rlim_t };
+            // SAFETY: `lim` is a live rlimit read by the call; the old
+            // limit is not asked for (null).
+            if unsafe { libc::prlimit(pid, *resource, &lim, std::ptr::null_mut()) } < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
-        });
+        }
+        Ok(())
     }
 }
 
-/// Takes the stream socket the starting process left at descriptor `fd`.
-/// Refused unless `fd` is open and a socket.
-pub(crate) fn inherited_stream(fd: RawFd) -> std::io::Result<UnixStream> {
+/// Starts a session of this process's own: no controlling terminal (a
+/// worker does this first; it is never a process group leader then).
+pub(crate) fn new_session() -> std::io::Result<()> {
+    // SAFETY: setsid takes no arguments and touches no memory.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes the stream socket the starting process left as this process's
+/// stdin, moves it to a descriptor of its own (close-on-exec) and puts
+/// `/dev/null` on stdin, so that nothing reading stdin can take the
+/// protocol's bytes. Refused unless stdin is a socket.
+pub(crate) fn socket_from_stdin() -> std::io::Result<UnixStream> {
     // SAFETY: `st` is a plain struct that fstat fills; fstat has no other effect.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above; a bad descriptor makes fstat fail, nothing else.
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+    if unsafe { libc::fstat(0, &mut st) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
     if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return Err(std::io::Error::other(format!("descriptor {fd} is not a socket")));
+        return Err(std::io::Error::other("stdin is not a socket"));
     }
-    // SAFETY: `fd` is an open socket that the starter handed to this process
-    // for it alone; this is the only place that takes ownership of it.
-    Ok(unsafe { UnixStream::from_raw_fd(fd) })
+    // SAFETY: duplicates descriptor 0 (open, checked above) to a new one.
+    let fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just made for us alone; this is its only owner.
+    let socket = unsafe { UnixStream::from_raw_fd(fd) };
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: dup2 of an open descriptor onto 0; `null` closes its own copy.
+    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(socket)
+}
+
+/// The byte that comes with a descriptor sent by [`send_fd`].
+const FD_MARK: u8 = b'F';
+
+/// Room for a control message with one descriptor.
+fn fd_space() -> usize {
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
+}
+
+/// Sends `fd` over `stream` (SCM_RIGHTS, with one marker byte).
+pub(crate) fn send_fd(stream: &UnixStream, fd: RawFd) -> std::io::Result<()> {
+    let mut byte = [FD_MARK];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut control = vec![0u8; fd_space()];
+    // SAFETY: a zeroed msghdr is valid; every pointer set below points into
+    // `iov`, `byte` and `control`, which outlive the sendmsg call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len() as _;
+    // SAFETY: `control` has room for one header with one descriptor
+    // (CMSG_SPACE), so CMSG_FIRSTHDR is non-null and CMSG_DATA holds a
+    // RawFd; the writes stay inside `control`.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+    }
+    // SAFETY: `msg` is fully set up as described above; the socket is open.
+    if unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) } != 1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one descriptor sent by [`send_fd`] (blocking). Refused if the
+/// message is not exactly the marker byte with one descriptor.
+pub(crate) fn recv_fd(stream: &UnixStream) -> std::io::Result<std::os::fd::OwnedFd> {
+    let mut byte = [0u8];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut control = vec![0u8; fd_space()];
+    // SAFETY: as in send_fd: the pointers point into live locals.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len() as _;
+    // SAFETY: `msg` describes buffers that live through the call;
+    // MSG_CMSG_CLOEXEC makes a received descriptor close-on-exec.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel filled `msg.msg_control` up to `msg_controllen`;
+    // CMSG_FIRSTHDR returns null when there is no header, checked below.
+    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    if n != 1 || byte[0] != FD_MARK || cmsg.is_null() {
+        return Err(std::io::Error::other("expected one descriptor from the starter"));
+    }
+    // SAFETY: `cmsg` points to a header inside `control` (non-null above).
+    let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
+        return Err(std::io::Error::other("expected a descriptor (SCM_RIGHTS) from the starter"));
+    }
+    // SAFETY: an SCM_RIGHTS header carries at least one RawFd in its data.
+    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>()) };
+    // SAFETY: the kernel installed `fd` in this process for this message;
+    // this is its only owner.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// A handle on one child process that stays right after the child is

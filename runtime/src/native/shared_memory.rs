@@ -1,6 +1,6 @@
 //! A region of memory shared with one other process (a worker): created
-//! as a `memfd` and mapped here, handed to the child as a descriptor, and
-//! mapped there from it.
+//! as a `memfd` and mapped here, sent to the child over its socket
+//! (SCM_RIGHTS), and mapped there from it.
 //!
 //! Invariants: the mapping lives exactly as long as the [`SharedRegion`];
 //! no Rust reference to its bytes is ever formed, since the other process
@@ -60,26 +60,23 @@ impl SharedRegion {
         Ok(region)
     }
 
-    /// Maps the region a starting process left at descriptor `fd`, which
-    /// must be a regular file (a memfd) of exactly `len` bytes. The
-    /// descriptor is closed once mapped.
-    pub(crate) fn inherited(fd: RawFd, len: usize) -> std::io::Result<SharedRegion> {
+    /// Maps the region a starting process sent (`fd`), which must be a
+    /// regular file (a memfd) of exactly `len` bytes. The descriptor is
+    /// closed once mapped.
+    pub(crate) fn from_fd(fd: OwnedFd, len: usize) -> std::io::Result<SharedRegion> {
         // SAFETY: `st` is a plain struct that fstat fills; fstat has no other effect.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above; a bad descriptor makes fstat fail, nothing else.
-        if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        // SAFETY: as above, on an open descriptor.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         if st.st_mode & libc::S_IFMT != libc::S_IFREG || u64::try_from(st.st_size).ok() != Some(len as u64) {
             return Err(std::io::Error::other(format!(
-                "descriptor {fd} is not a shared region of {len} bytes (size {})",
+                "the descriptor sent is not a shared region of {len} bytes (size {})",
                 st.st_size
             )));
         }
-        // SAFETY: `fd` is the region the starter handed to this process for
-        // it alone; this is the only place that takes ownership of it.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        map(owned.as_raw_fd(), len)
+        map(fd.as_raw_fd(), len)
     }
 
     /// The memfd, for a child to inherit; `None` once taken.

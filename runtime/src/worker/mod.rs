@@ -3,10 +3,11 @@
 //!
 //! The starting system ([`IsolatedVersion::start`]) takes a package
 //! verified and staged as for an in-process load, then starts
-//! the worker program with one end of a socketpair at descriptor 3 and,
-//! by default, a region of shared memory at descriptor 4 (see
-//! `remote::ring`: messages then travel there, the socket rings a doorbell
-//! and tells each side when the other is gone). The
+//! the worker program with one end of a socketpair as its stdin (the
+//! worker moves it off descriptor 0 at once) and, by default, sends it a
+//! region of shared memory over that socket (see `remote::ring`: messages
+//! then travel there, the socket rings a doorbell and tells each side when
+//! the other is gone). The
 //! worker (a program that calls [`run_if_worker`] first in `main`) runs an
 //! actor system of its own as the node it was given, says hello, re-checks
 //! the library's SHA-256, never the signatures, and loads it. Messages and
@@ -29,9 +30,6 @@ pub use start::IsolatedVersion;
 pub(crate) const NODE_ENV: &str = "THESPIAN_WORKER_NODE";
 pub(crate) const ROOT_ENV: &str = "THESPIAN_WORKER_ROOT";
 pub(crate) const LOG_LEVEL_ENV: &str = "THESPIAN_WORKER_LOG_LEVEL";
-/// Set (to the region's size) when messages travel in shared memory.
+/// Set (to the region's size) when messages travel in shared memory; the
+/// region is then the first thing sent on the socket.
 pub(crate) const RING_ENV: &str = "THESPIAN_WORKER_RING";
-/// The descriptor the worker's end of the socketpair is at.
-pub(crate) const WORKER_FD: i32 = 3;
-/// The descriptor the shared region (a memfd) is at, with [`RING_ENV`].
-pub(crate) const RING_FD: i32 = 4;

@@ -32,7 +32,8 @@ pub enum WorkerTransport {
     Socket,
 }
 
-/// Resource limits of a worker process (`setrlimit`, soft = hard); `None`
+/// Resource limits of a worker process (`prlimit` right after it starts, before
+/// it loads anything; soft = hard); `None`
 /// leaves the daemon's own limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WorkerLimits {

@@ -16,7 +16,7 @@ use crate::package::{LibraryFiles, VerifiedPackage, sha256_hex};
 use crate::remote::ring::{REGION_BYTES, Side};
 use crate::remote::stream::{Channel, Connection, StreamSender};
 use crate::remote::{Control, LoadRequest, NameAuthority};
-use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, RING_ENV, RING_FD, ROOT_ENV, WORKER_FD};
+use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, RING_ENV, ROOT_ENV};
 use crate::{ActorSystem, CreateOptions, RouteKind, SystemConfig};
 
 /// If this process was started as a worker, serves as one and exits;
@@ -43,7 +43,8 @@ pub fn run_if_worker() {
 fn serve(node: &str) -> Result<(), String> {
     let node: u32 = node.parse().map_err(|_| format!("{NODE_ENV}={node:?} is not a node number"))?;
     let root = std::env::var_os(ROOT_ENV).map(PathBuf::from).ok_or(format!("{ROOT_ENV} is not set"))?;
-    let stream = crate::native::os::inherited_stream(WORKER_FD).map_err(|e| format!("descriptor {WORKER_FD}: {e}"))?;
+    crate::native::os::new_session().map_err(|e| format!("starting a session: {e}"))?;
+    let stream = crate::native::os::socket_from_stdin().map_err(|e| format!("the starter's socket: {e}"))?;
     let link = starter_channel(stream)?;
     let config = SystemConfig::default().with_node(node).with_extract_root(root);
     let system = ActorSystem::start(config).map_err(|e| e.to_string())?;
@@ -85,7 +86,8 @@ fn starter_channel(socket: std::os::unix::net::UnixStream) -> Result<Channel, St
     if size != REGION_BYTES {
         return Err(format!("{RING_ENV}={size}: this worker's rings take {REGION_BYTES} bytes"));
     }
-    let region = SharedRegion::inherited(RING_FD, size).map_err(|e| format!("descriptor {RING_FD}: {e}"))?;
+    let fd = crate::native::os::recv_fd(&socket).map_err(|e| format!("the shared region: {e}"))?;
+    let region = SharedRegion::from_fd(fd, size).map_err(|e| format!("the shared region: {e}"))?;
     Ok(Channel::Shared { socket, region: Arc::new(region), side: Side::Worker })
 }
 
