@@ -68,6 +68,34 @@ fn a_daemon_joins_the_convention_and_wrong_credentials_are_refused_clearly() {
     env.run(&["shutdown"]).ok();
 }
 
+/// An nkey user: `convention.cfg` names a seed file; a seed the server does
+/// not know is refused clearly, and the seed never shows.
+#[test]
+fn a_daemon_joins_with_an_nkey_seed_and_an_unknown_seed_is_refused() {
+    let user = nkeys::KeyPair::new_user();
+    let nats = NatsServer::start_with_nkeys(&[&user.public_key()]);
+    let env = Env::new();
+    let seed_file = env.dir().join("member.nk");
+    let cfg = format!("{{'Url': {:?}, 'Name': 'prod', 'NkeySeed': 'member.nk'}}", nats.url());
+    std::fs::write(env.dir().join("convention.cfg"), cfg).unwrap();
+    let stranger = nkeys::KeyPair::new_user().seed().unwrap();
+    std::fs::write(&seed_file, format!("{stranger}\n")).unwrap();
+    let config = env.run(&["config"]).ok().stdout;
+    assert!(config.contains(&format!("(nkey seed file {})", seed_file.display())), "{config}");
+    let _guard = common::DaemonGuard::new(&env);
+    let r = env.run(&["start"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("the server refused these credentials"), "a clear refusal: {}", r.stderr);
+    assert!(!r.stderr.contains(&stranger), "the seed never shows: {}", r.stderr);
+
+    std::fs::write(&seed_file, format!("{}\n", user.seed().unwrap())).unwrap();
+    env.run(&["start"]).ok();
+    let status = env.run(&["status"]).ok().stdout;
+    assert!(status.contains(&format!("via {} (connected)", nats.url())), "{status}");
+    assert!(names(&env).len() == 1, "it registered: {:?}", names(&env));
+    env.run(&["shutdown"]).ok();
+}
+
 /// A member of `nats`'s convention named `name`, foo 1.0 in its directory.
 fn member(nats: &NatsServer, name: &str, leader: &str) -> Env {
     let env = Env::new();

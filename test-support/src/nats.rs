@@ -54,7 +54,14 @@ impl NatsServer {
     /// # Panics
     /// If it cannot be started or does not come up within 20 s.
     pub fn start() -> NatsServer {
-        NatsServer::start_with("")
+        NatsServer::start_with("", &[])
+    }
+
+    /// [`NatsServer::start`] that also accepts the nkey users `public_keys`
+    /// (each a user's public key, `U...`), who prove themselves by signing
+    /// the server's nonce with their seed.
+    pub fn start_with_nkeys(public_keys: &[&str]) -> NatsServer {
+        NatsServer::start_with("", public_keys)
     }
 
     /// [`NatsServer::start`] with TLS: a CA and a server certificate for
@@ -72,7 +79,7 @@ impl NatsServer {
             c.join("server.pem").display().to_string(),
             c.join("server.key").display().to_string()
         );
-        let mut server = NatsServer::start_with(&tls);
+        let mut server = NatsServer::start_with(&tls, &[]);
         server.certs = Some(certs);
         server
     }
@@ -82,14 +89,15 @@ impl NatsServer {
         self.certs.as_ref().map(|d| d.path().join("ca.pem"))
     }
 
-    fn start_with(extra: &str) -> NatsServer {
+    fn start_with(extra: &str, nkeys: &[&str]) -> NatsServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
         let store = dir.path().join("store");
         let conf = dir.path().join("nats.conf");
+        let nkey_users: String = nkeys.iter().map(|k| format!(", {{ nkey: {k:?} }}")).collect();
         let text = format!(
             "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {store:?} }}\n\
-             authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }} ] }}\n{extra}"
+             authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }}{nkey_users} ] }}\n{extra}"
         );
         std::fs::write(&conf, text).expect("write nats.conf");
         let child = spawn(&conf);
