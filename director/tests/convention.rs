@@ -227,6 +227,17 @@ fn the_leaders_load_runs_on_a_member_that_trusts_its_key_and_is_refused_by_one_t
     assert!(!wary.dir().join("foo-1.0.tls").exists(), "and kept nothing");
     let text = lead.run(&["list", "--convention"]).ok().stdout;
     assert!(text.contains(&format!("  refused {why}")), "{text}");
+    assert_eq!(record_of(&lead, "wary")["refused"].as_array().map(Vec::len), Some(1), "one refusal per package");
+
+    // The operator adds the leader's key: the next try (after 5 s at first)
+    // runs it, and the refusal is gone.
+    std::fs::copy(lead.dir().join("signer_tls.key"), wary.dir().join("lead_tls.key")).unwrap();
+    let ran = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&wary) == [h1.clone()]);
+    assert!(ran, "the wary member tried again: {:?}\n{}", loaded(&wary), log_of(&wary));
+    let cleared = test_support::eventually(std::time::Duration::from_secs(10), || {
+        record_of(&lead, "wary")["refused"].as_array().is_some_and(Vec::is_empty)
+    });
+    assert!(cleared, "{:#}", record_of(&lead, "wary"));
 }
 
 #[test]

@@ -17,11 +17,11 @@
 //! a version the leader unloads is unloaded on the members that took it
 //! from the leader (see `converge`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,18 @@ const MAX_REQUEST: usize = 4 << 10;
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many refusals a member keeps showing.
 const MAX_REFUSALS: usize = 16;
+/// How long a member waits before it tries a package it refused again
+/// (the operator may have added the key since); doubled after each
+/// refusal up to [`LAST_RETRY`].
+pub const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between two tries of a refused package.
+pub const LAST_RETRY: Duration = Duration::from_secs(300);
+
+/// When a refused package is tried next.
+struct Retry {
+    at: Instant,
+    wait: Duration,
+}
 
 /// The leader's request: run this version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,12 +152,13 @@ pub fn serve_member(link: &Arc<Link>, side: MemberSide) -> Result<(), String> {
 }
 
 /// Every heartbeat, brings this member to what the leader's record says it
-/// runs: runs each package of the leader it has not (and has not tried
-/// since the leader started running it), and unloads each it took from the
-/// leader that the leader no longer runs. With no record of the leader
-/// (the leader is restarting, or cut off), it changes nothing.
+/// runs: runs each package of the leader it has not (a refused one again
+/// after [`FIRST_RETRY`], doubling to [`LAST_RETRY`]), and unloads each it
+/// took from the leader that the leader no longer runs. With no settled
+/// record of the leader (the leader is restarting, or cut off), it changes
+/// nothing.
 fn converge(link: &Link, side: &MemberSide) {
-    let mut tried: HashSet<String> = HashSet::new();
+    let mut tried: HashMap<String, Retry> = HashMap::new();
     loop {
         std::thread::sleep(crate::convention::members::HEARTBEAT);
         let Some(leader) = side.leader.as_deref() else { return };
@@ -156,21 +169,32 @@ fn converge(link: &Link, side: &MemberSide) {
             continue;
         }
         let wanted: HashSet<&str> = record.packages.iter().map(|p| p.hash.as_str()).collect();
-        tried.retain(|h| wanted.contains(h.as_str()));
+        tried.retain(|h, _| wanted.contains(h.as_str()));
         let here: HashSet<String> = side.director.state().packages().into_iter().map(|p| p.hash).collect();
         for p in record.packages.iter().filter(|p| !here.contains(&p.hash)) {
-            if tried.insert(p.hash.clone()) {
-                let req = RunRequest {
-                    leader: leader.to_string(),
-                    group: p.group.clone(),
-                    hash: p.hash.clone(),
-                    file_name: p.file_name.clone(),
-                };
-                let reply = match check(&req) {
-                    Ok(()) => run(link, side, &req),
-                    Err(why) => RunReply { member: side.name.clone(), loaded: false, detail: why },
-                };
-                note(side, &reply);
+            let now = Instant::now();
+            if tried.get(&p.hash).is_some_and(|r| now < r.at) {
+                continue;
+            }
+            let req = RunRequest {
+                leader: leader.to_string(),
+                group: p.group.clone(),
+                hash: p.hash.clone(),
+                file_name: p.file_name.clone(),
+            };
+            let reply = match check(&req) {
+                Ok(()) => run(link, side, &req),
+                Err(why) => {
+                    let detail = format!("{}: {why}", p.hash.get(..12).unwrap_or("?"));
+                    RunReply { member: side.name.clone(), loaded: false, detail }
+                }
+            };
+            note(side, &p.hash, &reply);
+            if reply.loaded {
+                tried.remove(&p.hash);
+            } else {
+                let wait = tried.get(&p.hash).map_or(FIRST_RETRY, |r| (r.wait * 2).min(LAST_RETRY));
+                tried.insert(p.hash.clone(), Retry { at: now + wait, wait });
             }
         }
         let gone: Vec<String> = {
@@ -190,12 +214,15 @@ fn converge(link: &Link, side: &MemberSide) {
     }
 }
 
-/// Remembers the outcome of running a leader's package.
-fn note(side: &MemberSide, reply: &RunReply) {
+/// Remembers the outcome of running a leader's package `hash`: a refusal
+/// replaces an earlier one of the same package, a load clears it.
+fn note(side: &MemberSide, hash: &str, reply: &RunReply) {
+    let prefix = format!("{}: ", hash.get(..12).unwrap_or(hash));
+    let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
+    refusals.retain(|r| !r.starts_with(&prefix));
     if reply.loaded {
         return;
     }
-    let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
     refusals.push(reply.detail.clone());
     let excess = refusals.len().saturating_sub(MAX_REFUSALS);
     refusals.drain(..excess);
@@ -204,14 +231,14 @@ fn note(side: &MemberSide, reply: &RunReply) {
 fn handle_requests(link: &Link, side: &MemberSide, rx: Receiver<async_nats::Message>) {
     for msg in rx {
         let Some(reply_to) = msg.reply.clone() else { continue };
-        let reply = match parse(&msg.payload) {
-            Ok(req) => run(link, side, &req),
+        let (hash, reply) = match parse(&msg.payload) {
+            Ok(req) => (req.hash.clone(), run(link, side, &req)),
             Err(why) => {
                 log::warn!("convention: dropped a run request: {why}");
                 continue;
             }
         };
-        note(side, &reply);
+        note(side, &hash, &reply);
         let bytes = serde_json::to_vec(&reply).unwrap_or_default();
         if let Err(e) = link.block_on(link.client().publish(reply_to, bytes.into())) {
             log::warn!("convention: answering a run request: {e}");
