@@ -302,7 +302,7 @@ impl ActorSystem {
         kind: RouteKind,
         control: std::sync::mpsc::Sender<crate::remote::Control>,
     ) -> std::io::Result<Connection> {
-        nodes::connect(&self.engine, peer, Channel::Socket(stream), kind, Some(control), None)
+        self.connect_channel(peer, Channel::Socket(stream), kind, control)
     }
 
     /// As [`ActorSystem::connect_with_control`] over any channel (a worker

@@ -36,9 +36,7 @@ impl Limits {
         self.0.push((libc::RLIMIT_NOFILE, n));
         self
     }
-}
 
-impl Limits {
     /// Applies the limits to the running process `pid` (`prlimit`, soft =
     /// hard): a worker gets them right after it is spawned, before it is
     /// asked to load anything, so no package code runs without them.
@@ -66,18 +64,24 @@ pub(crate) fn new_session() -> std::io::Result<()> {
     Ok(())
 }
 
+/// What `fstat` says of descriptor `fd`.
+pub(crate) fn fstat(fd: RawFd) -> std::io::Result<libc::stat> {
+    // SAFETY: `st` is a plain struct that fstat fills; fstat has no other
+    // effect, and a bad descriptor makes it fail.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
 /// Takes the stream socket the starting process left as this process's
 /// stdin, moves it to a descriptor of its own (close-on-exec) and puts
 /// `/dev/null` on stdin, so that nothing reading stdin can take the
 /// protocol's bytes. Refused unless stdin is a socket.
 pub(crate) fn socket_from_stdin() -> std::io::Result<UnixStream> {
-    // SAFETY: `st` is a plain struct that fstat fills; fstat has no other effect.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; a bad descriptor makes fstat fail, nothing else.
-    if unsafe { libc::fstat(0, &mut st) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+    if fstat(0)?.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(std::io::Error::other("stdin is not a socket"));
     }
     // SAFETY: duplicates descriptor 0 (open, checked above) to a new one.
@@ -104,18 +108,25 @@ fn fd_space() -> usize {
     unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
 }
 
+/// A message header of one buffer (`iov`) and room for control data
+/// (`control`). It holds raw pointers to both: the caller keeps them alive
+/// (and unmoved) until the sendmsg or recvmsg that uses it returns.
+fn fd_message(iov: &mut libc::iovec, control: &mut [u8]) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is a valid value (null pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control.len() as _;
+    msg
+}
+
 /// Sends `fd` over `stream` (SCM_RIGHTS, with one marker byte).
 pub(crate) fn send_fd(stream: &UnixStream, fd: RawFd) -> std::io::Result<()> {
     let mut byte = [FD_MARK];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
     let mut control = vec![0u8; fd_space()];
-    // SAFETY: a zeroed msghdr is valid; every pointer set below points into
-    // `iov`, `byte` and `control`, which outlive the sendmsg call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len() as _;
+    let msg = fd_message(&mut iov, &mut control);
     // SAFETY: `control` has room for one header with one descriptor
     // (CMSG_SPACE), so CMSG_FIRSTHDR is non-null and CMSG_DATA holds a
     // RawFd; the writes stay inside `control`.
@@ -126,7 +137,8 @@ pub(crate) fn send_fd(stream: &UnixStream, fd: RawFd) -> std::io::Result<()> {
         (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
     }
-    // SAFETY: `msg` is fully set up as described above; the socket is open.
+    // SAFETY: `msg` points into `iov`, `byte` and `control`, live until
+    // after the call; the socket is open.
     if unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) } != 1 {
         return Err(std::io::Error::last_os_error());
     }
@@ -139,12 +151,7 @@ pub(crate) fn recv_fd(stream: &UnixStream) -> std::io::Result<std::os::fd::Owned
     let mut byte = [0u8];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
     let mut control = vec![0u8; fd_space()];
-    // SAFETY: as in send_fd: the pointers point into live locals.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len() as _;
+    let mut msg = fd_message(&mut iov, &mut control);
     // SAFETY: `msg` describes buffers that live through the call;
     // MSG_CMSG_CLOEXEC makes a received descriptor close-on-exec.
     let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };

@@ -64,12 +64,7 @@ impl SharedRegion {
     /// regular file (a memfd) of exactly `len` bytes. The descriptor is
     /// closed once mapped.
     pub(crate) fn from_fd(fd: OwnedFd, len: usize) -> std::io::Result<SharedRegion> {
-        // SAFETY: `st` is a plain struct that fstat fills; fstat has no other effect.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above, on an open descriptor.
-        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let st = crate::native::os::fstat(fd.as_raw_fd())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG || u64::try_from(st.st_size).ok() != Some(len as u64) {
             return Err(std::io::Error::other(format!(
                 "the descriptor sent is not a shared region of {len} bytes (size {})",

@@ -158,6 +158,7 @@ impl Inbound {
     /// The reader thread: handles frames until the connection ends. With
     /// `spin`, polls the ring briefly before sleeping on the doorbell
     /// (when no actor thread polls it).
+    ///
     /// Call [`Inbound::retire`] once the ending is dealt with.
     pub(crate) fn run(&self, spin: bool) -> Ended {
         let mut spinner = crate::spin::Spinner::new();

@@ -96,20 +96,25 @@ impl Ring {
         self.region.atomic(self.index * HEADER + at)
     }
 
-    /// Copies `bytes` in at position `pos`, wrapping at the ring's end.
-    fn copy_in(&self, pos: u64, bytes: &[u8]) {
+    /// Where `len` bytes from position `pos` lie in the region: the offset
+    /// of the ring's data, the offset of `pos` in it, and how many of the
+    /// bytes fit before the ring's end (the rest wrap to its start).
+    fn span(&self, pos: u64, len: usize) -> (usize, usize, usize) {
         let data = HEADERS + self.index * RING_BYTES;
         let at = (pos % RING_BYTES as u64) as usize;
-        let first = bytes.len().min(RING_BYTES - at);
+        (data, at, len.min(RING_BYTES - at))
+    }
+
+    /// Copies `bytes` in at position `pos`, wrapping at the ring's end.
+    fn copy_in(&self, pos: u64, bytes: &[u8]) {
+        let (data, at, first) = self.span(pos, bytes.len());
         self.region.copy_in(data + at, &bytes[..first]);
         self.region.copy_in(data, &bytes[first..]);
     }
 
     /// Copies `out.len()` bytes out from position `pos`, wrapping.
     fn copy_out(&self, pos: u64, out: &mut [u8]) {
-        let data = HEADERS + self.index * RING_BYTES;
-        let at = (pos % RING_BYTES as u64) as usize;
-        let first = out.len().min(RING_BYTES - at);
+        let (data, at, first) = self.span(pos, out.len());
         let (a, b) = out.split_at_mut(first);
         self.region.copy_out(data + at, a);
         self.region.copy_out(data, b);
