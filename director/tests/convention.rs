@@ -190,6 +190,16 @@ fn record_of(env: &Env, name: &str) -> serde_json::Value {
     members(env).into_iter().find(|m| m["key"] == name).map(|m| m["record"].clone()).unwrap_or_default()
 }
 
+/// The first refusal in `name`'s record as `env` lists it, once there is
+/// one (within 30 s).
+fn first_refusal(env: &Env, name: &str) -> String {
+    let refused = test_support::eventually(std::time::Duration::from_secs(30), || {
+        record_of(env, name)["refused"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    assert!(refused, "{:#}", record_of(env, name));
+    record_of(env, name)["refused"][0].as_str().unwrap_or_default().to_string()
+}
+
 /// The hashes loaded in `env`'s daemon.
 fn loaded(env: &Env) -> Vec<String> {
     let list = env.json(&["list", "--json"]);
@@ -217,11 +227,7 @@ fn the_leaders_load_runs_on_a_member_that_trusts_its_key_and_is_refused_by_one_t
     let pong = common::ask(&trusting, &["MainFoo", "{\"ping\": 3}"]);
     assert_eq!((pong["pong"].as_i64(), pong["hash"].as_str()), (Some(3), Some(h1.as_str())));
 
-    let refused = test_support::eventually(std::time::Duration::from_secs(30), || {
-        record_of(&lead, "wary")["refused"].as_array().is_some_and(|r| !r.is_empty())
-    });
-    assert!(refused, "{:#}", record_of(&lead, "wary"));
-    let why = record_of(&lead, "wary")["refused"][0].as_str().unwrap_or_default().to_string();
+    let why = first_refusal(&lead, "wary");
     assert!(why.starts_with(&format!("{}: ", &h1[..12])) && why.contains("no trusted key validates"), "{why}");
     assert!(loaded(&wary).is_empty(), "the wary member loaded nothing");
     assert!(!wary.dir().join("foo-1.0.tls").exists(), "and kept nothing");
@@ -265,11 +271,7 @@ fn a_package_changed_in_the_store_is_refused_by_the_member() {
     member.tli("foo", FOO_TLI);
     lead.tli("foo", FOO_TLI);
     let _lead = lead.start();
-    let refused = test_support::eventually(std::time::Duration::from_secs(30), || {
-        record_of(&lead, "member")["refused"].as_array().is_some_and(|r| !r.is_empty())
-    });
-    assert!(refused, "{:#}", record_of(&lead, "member"));
-    let why = record_of(&lead, "member")["refused"][0].as_str().unwrap_or_default().to_string();
+    let why = first_refusal(&lead, "member");
     assert!(why.contains(&format!("the store's copy of {hash} hashes to")) && why.contains("was changed"), "{why}");
     assert!(loaded(&member).is_empty());
 }

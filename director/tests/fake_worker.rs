@@ -14,12 +14,12 @@ use common::{Env, Starter, capture_logs, count_logged, wait_logged};
 use runtime::LoadError;
 use runtime::tls::SourceAuthority;
 use runtime::worker::{IsolatedVersion, WorkerProgram, WorkerTransport};
-
-/// Both ways a worker's frames travel.
-const TRANSPORTS: [WorkerTransport; 2] = [WorkerTransport::Socket, WorkerTransport::SharedMemory];
 use test_support::plugins;
 
 const T: Duration = Duration::from_secs(30);
+
+/// Both ways a worker's frames travel.
+const TRANSPORTS: [WorkerTransport; 2] = [WorkerTransport::Socket, WorkerTransport::SharedMemory];
 
 /// A fake worker in Python: `script` runs with `s`, the socket (its stdin),
 /// `node` (its node number), and helpers in scope: `send(bytes)` (on the
@@ -151,12 +151,10 @@ fn a_worker_that_breaks_the_shared_ring_is_refused_and_reaped() {
 
 /// Asserts that starting `program` fails for a reason that contains `why`.
 fn refused(env: &Env, system: &runtime::ActorSystem, program: &WorkerProgram, what: &str, why: &str) {
-    {
-        match try_start(env, system, program) {
-            Err(LoadError::Worker { reason, .. }) => assert!(reason.contains(why), "{what}: {reason}"),
-            Err(other) => panic!("{what}: refused for the wrong reason: {other}"),
-            Ok(_) => panic!("{what}: the fake worker was accepted"),
-        }
+    match try_start(env, system, program) {
+        Err(LoadError::Worker { reason, .. }) => assert!(reason.contains(why), "{what}: {reason}"),
+        Err(other) => panic!("{what}: refused for the wrong reason: {other}"),
+        Ok(_) => panic!("{what}: the fake worker was accepted"),
     }
 }
 

@@ -131,18 +131,23 @@ pub fn children_of(pid: u32) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok) {
         let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Fields after the command name (which may hold spaces): state, ppid.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let mut fields = after.split_whitespace();
-        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse::<u32>().ok()));
-        if let (Some(state), Some(ppid)) = (state, ppid)
+        if let Some((state, ppid)) = state_and_parent(child)
             && ppid == pid
         {
-            out.push((child, state.to_string()));
+            out.push((child, state));
         }
     }
     out
+}
+
+/// Process `pid`'s state letter (`Z` for a zombie) and parent, from
+/// `/proc/PID/stat`; `None` once it is gone (reaped).
+pub fn state_and_parent(pid: u32) -> Option<(String, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state, ppid.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.to_string();
+    Some((state, fields.next()?.parse().ok()?))
 }
 
 /// The workspace root.

@@ -185,7 +185,7 @@ fn converge(link: &Link, side: &MemberSide) {
             let reply = match check(&req) {
                 Ok(()) => run(link, side, &req),
                 Err(why) => {
-                    let detail = format!("{}: {why}", p.hash.get(..12).unwrap_or("?"));
+                    let detail = format!("{}: {why}", short(&p.hash));
                     RunReply { member: side.name.clone(), loaded: false, detail }
                 }
             };
@@ -207,17 +207,25 @@ fn converge(link: &Link, side: &MemberSide) {
                 continue;
             }
             match side.director.unload(&hash) {
-                Ok(u) => log::info!("convention: the leader no longer runs {}: unloaded, code {}", &hash[..12], u.code),
-                Err(e) => log::warn!("convention: unloading {} as the leader did: {e}", &hash[..12]),
+                Ok(u) => {
+                    log::info!("convention: the leader no longer runs {}: unloaded, code {}", short(&hash), u.code)
+                }
+                Err(e) => log::warn!("convention: unloading {} as the leader did: {e}", short(&hash)),
             }
         }
     }
 }
 
+/// A package hash as messages and refusals name it: its first 12
+/// characters (all of a shorter one, which `check` refuses).
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
 /// Remembers the outcome of running a leader's package `hash`: a refusal
 /// replaces an earlier one of the same package, a load clears it.
 fn note(side: &MemberSide, hash: &str, reply: &RunReply) {
-    let prefix = format!("{}: ", hash.get(..12).unwrap_or(hash));
+    let prefix = format!("{}: ", short(hash));
     let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
     refusals.retain(|r| !r.starts_with(&prefix));
     if reply.loaded {
@@ -273,7 +281,7 @@ fn check(req: &RunRequest) -> Result<(), String> {
 
 /// Fetches, writes and loads the requested version; the outcome.
 fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
-    let short = &req.hash[..12];
+    let short = short(&req.hash);
     let outcome = (|| {
         if side.leader.as_deref() != Some(req.leader.as_str()) {
             return Err(format!("{short}: the request says it is from {:?}, not this member's leader", req.leader));
@@ -328,12 +336,12 @@ pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf) {
                 Vec::new()
             }
         };
-        log::info!("convention: storing {} {} and asking {members:?} to run it", req.group, &req.hash[..12]);
+        log::info!("convention: storing {} {} and asking {members:?} to run it", req.group, short(&req.hash));
         let published = std::fs::read(&file)
             .map_err(|e| format!("reading {}: {e}", file.display()))
             .and_then(|bytes| store::publish(&link, &req.hash, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = published {
-            log::error!("convention: publishing {} {}: {e}", req.group, &req.hash[..12]);
+            log::error!("convention: publishing {} {}: {e}", req.group, short(&req.hash));
             return;
         }
         let payload = serde_json::to_vec(&req).unwrap_or_default();
@@ -347,7 +355,7 @@ pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf) {
                     Ok(r) => log::warn!("convention: {member} refused: {}", r.detail),
                     Err(e) => log::warn!("convention: {member} answered something else: {e}"),
                 },
-                Ok(Err(e)) => log::warn!("convention: asking {member} to run {}: {e}", &req.hash[..12]),
+                Ok(Err(e)) => log::warn!("convention: asking {member} to run {}: {e}", short(&req.hash)),
                 Err(_) => log::warn!("convention: {member} did not answer within {RUN_TIMEOUT:?}"),
             }
         }

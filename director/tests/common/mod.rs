@@ -364,8 +364,5 @@ pub fn zombies_of(pid: u32) -> usize {
 
 /// True once process `pid` has ended: gone, or a zombie nobody reaped yet.
 pub fn process_exited(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.split_whitespace().next() == Some("Z")),
-    }
+    test_support::state_and_parent(pid).is_none_or(|(state, _)| state == "Z")
 }
