@@ -162,6 +162,7 @@ pub fn load(c: &DirectorControl, target: &str, json: bool) -> ExitCode {
             println!("{}", loaded_line(&l));
             l.auto_unloaded.iter().for_each(|u| println!("  AutoUnload: {}", unloaded_line(u)));
             l.deleted_files.iter().for_each(|f| println!("  TLS_Keep_Limit: deleted {f}"));
+            l.unplaced.iter().for_each(|a| eprintln!("warning: not placed (it does not run): {a}"));
             ExitCode::SUCCESS
         }
         Err(e) => fail(e, 1),
@@ -223,7 +224,11 @@ fn render_list(groups: &[GroupListing]) -> String {
                 ));
             }
             for a in &v.actors {
-                let addr = a.address.as_deref().unwrap_or("(not running)");
+                let addr = match (&a.address, &a.placed) {
+                    (Some(addr), _) => addr.clone(),
+                    (None, Some(placed)) => format!("({placed})"),
+                    (None, None) => "(not running)".to_string(),
+                };
                 let role = a.role.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
                 let global = a.global_name.as_ref().map(|n| format!(" global {n:?}")).unwrap_or_default();
                 let since = localtime::display(a.since);

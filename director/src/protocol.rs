@@ -186,6 +186,10 @@ pub struct Loaded {
     pub auto_unloaded: Vec<Unloaded>,
     /// Files deleted by `TLS_Keep_Limit`.
     pub deleted_files: Vec<String>,
+    /// Actors whose `Requires` no host meets, each as `CLASS: why`
+    /// (the version loaded; these actors do not run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unplaced: Vec<String>,
 }
 
 /// One group's refresh outcome.
@@ -281,4 +285,8 @@ pub struct ActorListing {
     pub since: u64,
     /// How many times it was restarted.
     pub restarts: u32,
+    /// Where it runs when not here (its TLI `Requires` placed it):
+    /// `on MEMBER`, or `unplaced: WHY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed: Option<String>,
 }

@@ -3,11 +3,14 @@
 //!
 //! A TLI is a Python-literal dict, read as data only:
 //! `{'Actors': {CLASS: {'OnLoad': {'Role', 'Message', 'GlobalName'},
-//! 'OnReactivate': {'Message'}, 'OnDeactivate': {'Message'}}},
+//! 'OnReactivate': {'Message'}, 'OnDeactivate': {'Message'},
+//! 'Requires': {CAPABILITY: VALUE}}},
 //! 'AutoUnload': True | N, 'TLS_Keep_Limit': N, 'Isolation': 'process' |
 //! 'inprocess', 'Limits': {'MemoryMiB': N, 'CpuSeconds': N, 'OpenFiles': N}}`.
 //! A `Message` that is present is sent whatever its value (`0`, `False` and
 //! `None` included). `Isolation` and `Limits` are ours, not the original's.
+//! `Requires` names the capabilities (`othercaps.cfg`) a member must have
+//! to run the actor (see `convention::placement`).
 
 use actor_abi::Value;
 use runtime::worker::WorkerLimits;
@@ -57,6 +60,9 @@ pub struct TliActor {
     pub on_reactivate: Option<Value>,
     /// `OnDeactivate.Message`, if present.
     pub on_deactivate: Option<Value>,
+    /// `Requires`: the capabilities a member must have to run it (absent:
+    /// it runs wherever its version runs).
+    pub requires: Option<actor_abi::Map>,
 }
 
 /// A parsed TLI file.
@@ -124,6 +130,15 @@ fn message(section: Option<&Value>, path: &str) -> Result<Option<Value>, TliErro
     Ok(section.get("Message").cloned())
 }
 
+fn requires(v: Option<&Value>, path: &str) -> Result<Option<actor_abi::Map>, TliError> {
+    match v {
+        None => Ok(None),
+        Some(Value::Map(m)) if m.is_empty() => Err(shape(path, "names no capability (leave it out instead)")),
+        Some(Value::Map(m)) => Ok(Some(m.clone())),
+        Some(other) => Err(shape(path, format!("expected a dict of capabilities, found {}", other.kind()))),
+    }
+}
+
 fn limits(v: Option<&Value>) -> Result<WorkerLimits, TliError> {
     let Some(v) = v else { return Ok(WorkerLimits::default()) };
     only_keys(v, "Limits", &["MemoryMiB", "CpuSeconds", "OpenFiles"])?;
@@ -149,7 +164,7 @@ impl Tli {
         let mut actors = Vec::new();
         for (class, spec) in actors_map {
             let p = format!("Actors.{class}");
-            only_keys(spec, &p, &["OnLoad", "OnReactivate", "OnDeactivate"])?;
+            only_keys(spec, &p, &["OnLoad", "OnReactivate", "OnDeactivate", "Requires"])?;
             let on_load = spec.get("OnLoad");
             if let Some(l) = on_load {
                 only_keys(l, &format!("{p}.OnLoad"), &["Role", "Message", "GlobalName"])?;
@@ -161,6 +176,7 @@ impl Tli {
                 on_load: on_load.and_then(|l| l.get("Message")).cloned(),
                 on_reactivate: message(spec.get("OnReactivate"), &format!("{p}.OnReactivate"))?,
                 on_deactivate: message(spec.get("OnDeactivate"), &format!("{p}.OnDeactivate"))?,
+                requires: requires(spec.get("Requires"), &format!("{p}.Requires"))?,
             });
         }
         let auto_unload = match v.get("AutoUnload") {
@@ -277,6 +293,19 @@ mod tests {
         assert!(e.contains("unknown key \"Memory\""), "{e}");
         let e = p("'Isolation': 'inprocess', 'Limits': {'CpuSeconds': 5}").unwrap_err().to_string();
         assert!(e.starts_with("Limits: limits apply to a worker process"), "{e}");
+    }
+
+    #[test]
+    fn requires_is_a_dict_of_capabilities() {
+        let tli = Tli::parse("{'Actors': {'a': {'Requires': {'Worker': True, 'Slot': 19}}, 'b': {}}}").unwrap();
+        let want: actor_abi::Map =
+            [("Slot".to_string(), Value::Int(19)), ("Worker".to_string(), Value::Bool(true))].into_iter().collect();
+        assert_eq!(tli.actors[0].requires, Some(want));
+        assert_eq!(tli.actors[1].requires, None);
+        let e = Tli::parse("{'Actors': {'a': {'Requires': 'Worker'}}}").unwrap_err().to_string();
+        assert!(e.starts_with("Actors.a.Requires: expected a dict of capabilities"), "{e}");
+        let e = Tli::parse("{'Actors': {'a': {'Requires': {}}}}").unwrap_err().to_string();
+        assert!(e.starts_with("Actors.a.Requires: names no capability"), "{e}");
     }
 
     #[test]

@@ -380,3 +380,124 @@ fn a_tls_server_is_joined_with_the_ca_convention_cfg_names_and_refused_without_i
     let status = env.run(&["status"]).ok().stdout;
     assert!(status.contains(&format!("via {url} (connected)")), "{status}");
 }
+
+/// foo with `Slotted` (the cow actor) requiring slot 19, and `MainFoo`
+/// requiring nothing.
+const PLACED_TLI: &str = "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}},
+  'foo.subdir2.barn.cowactor': {'OnLoad': {'Role': 'Slotted', 'Message': 'hello'}, 'Requires': {'Slot': 19}}}}";
+
+/// A member of `lead`'s convention with capabilities `caps`, trusting the
+/// leader's key (write [`PLACED_TLI`] once it has started: a start with a
+/// `.tli` and no package fails).
+fn placing_member(nats: &NatsServer, lead: &Env, name: &str, caps: &str) -> Env {
+    let env = bare_member(nats, name);
+    std::fs::write(env.dir().join("othercaps.cfg"), caps).unwrap();
+    if name != "lead" {
+        std::fs::copy(lead.dir().join("signer_tls.key"), env.dir().join("lead_tls.key")).unwrap();
+    }
+    env
+}
+
+/// `env`'s listing of actor `class` of its one loaded version.
+fn actor_listing(env: &Env, class: &str) -> serde_json::Value {
+    let list = env.json(&["list", "--json"]);
+    let actors = list[0]["actors"].as_array().cloned().unwrap_or_default();
+    actors.into_iter().find(|a| a["class"] == class).unwrap_or_default()
+}
+
+const COW: &str = "foo.subdir2.barn.cowactor";
+
+#[test]
+fn an_actor_that_requires_a_capability_runs_on_one_fitting_member_and_is_reached_from_every_member() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let lead = placing_member(&nats, &lead, "lead", "{'Slot': 4}");
+    let alpha = placing_member(&nats, &lead, "alpha", "{'Slot': 19}");
+    let beta = placing_member(&nats, &lead, "beta", "{'Slot': 19, 'Worker': True}");
+    let mut guards = vec![alpha.start(), beta.start()];
+    for env in [&lead, &alpha, &beta] {
+        env.tli("foo", PLACED_TLI);
+    }
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    guards.push(lead.start());
+    let h1 = lead.hash_of("foo-1.0.tls");
+    for env in [&alpha, &beta] {
+        let ran = test_support::eventually(std::time::Duration::from_secs(30), || loaded(env) == [h1.clone()]);
+        assert!(ran, "{:?}\n{}", loaded(env), log_of(env));
+    }
+    // The leader lacks slot 19: the first fitting member by name runs it;
+    // the others say where it runs. MainFoo (no Requires) runs everywhere.
+    let placed = test_support::eventually(std::time::Duration::from_secs(10), || {
+        actor_listing(&alpha, COW)["address"].is_string()
+    });
+    assert!(placed, "{:#}\n{}", actor_listing(&alpha, COW), log_of(&alpha));
+    for env in [&lead, &beta] {
+        let cow = actor_listing(env, COW);
+        assert_eq!((cow["address"].is_null(), cow["placed"].as_str()), (true, Some("on alpha")), "{cow:#}");
+        assert!(env.run(&["list"]).ok().stdout.contains(&format!("(on alpha) -- {COW} (Slotted)")));
+    }
+    for env in [&lead, &alpha, &beta] {
+        assert!(actor_listing(env, "foo.fooactor")["address"].is_string());
+    }
+    assert_eq!(record_of(&lead, "lead")["packages"][0]["placed"], serde_json::json!({COW: "alpha"}));
+
+    // From the CLI on any member: a tell from the leader and an ask from
+    // beta reach the one actor on alpha, in order after its OnLoad message.
+    lead.run(&["tell", "Slotted", "{\"note\": 1}"]).ok();
+    let history = common::ask(&beta, &["Slotted", "\"history\""]);
+    assert_eq!(history, serde_json::json!(["hello", {"note": 1}]), "{history}");
+    let pong = common::ask(&lead, &["Slotted", "{\"ping\": 7}"]);
+    assert_eq!((pong["pong"].as_i64(), pong["hash"].as_str()), (Some(7), Some(h1.as_str())));
+    let r = beta.run(&["ask", "Slotted", "\"exit\"", "--timeout", "1"]);
+    assert_ne!(r.code, 0, "an actor that exits without a reply: the ask fails, on the member that asked");
+    assert!(r.stderr.contains("(on member \"alpha\")"), "{}", r.stderr);
+
+    // alpha is killed: an ask to it fails at once (not at its timeout),
+    // then the leader places the actor on beta (alpha's record expires in
+    // 3 heartbeats; the leader and beta each act within one more).
+    let pid = alpha.pid();
+    // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let r = lead.run(&["ask", "--timeout", "60", "Slotted", "\"history\""]);
+    let prompt = r.code != 0 && r.stderr.contains("which does not answer");
+    let moved_already = r.code == 0 && r.stdout.contains("hello");
+    assert!(prompt || moved_already, "{} {}", r.stdout, r.stderr);
+    let moved = test_support::eventually(std::time::Duration::from_secs(10), || {
+        actor_listing(&beta, COW)["address"].is_string()
+    });
+    assert!(moved, "re-placed on beta within 10 s: {:#}\n{}", actor_listing(&beta, COW), log_of(&lead));
+    assert_eq!(actor_listing(&lead, COW)["placed"], "on beta");
+    let history = common::ask(&lead, &["Slotted", "\"history\""]);
+    assert_eq!(history, serde_json::json!(["hello"]), "a new actor on beta, with its OnLoad message");
+    drop(guards);
+}
+
+#[test]
+fn an_actor_no_member_fits_is_reported_by_the_load_and_placed_once_a_member_fits() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let lead = placing_member(&nats, &lead, "lead", "{}");
+    let late = placing_member(&nats, &lead, "late", "{'Slot': 19}");
+    let _lead = lead.start();
+    lead.tli("foo", PLACED_TLI);
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    let r = lead.run(&["load", "foo-1.0.tls"]).ok();
+    assert!(
+        r.stderr.contains(&format!(
+            "warning: not placed (it does not run): {COW}: no member can run it: the leader lead has no 'Slot'"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(actor_listing(&lead, COW)["placed"].as_str().unwrap_or_default().starts_with("unplaced: "));
+    let err = lead.run(&["ask", "--timeout", "1", "Slotted", "\"history\""]);
+    assert!(err.code != 0 && err.stderr.contains("no running actor"), "{}", err.stderr);
+    // A member that fits joins: the leader places the actor there.
+    let _late = late.start();
+    late.tli("foo", PLACED_TLI);
+    let placed = test_support::eventually(std::time::Duration::from_secs(30), || {
+        actor_listing(&late, COW)["address"].is_string()
+    });
+    assert!(placed, "{:#}\n{}", actor_listing(&late, COW), log_of(&lead));
+    assert_eq!(common::ask(&lead, &["Slotted", "\"history\""]), serde_json::json!(["hello"]));
+}

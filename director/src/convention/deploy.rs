@@ -17,38 +17,26 @@
 //! a version the leader unloads is unloaded on the members that took it
 //! from the leader (see `converge`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::convention::link::Link;
+use crate::convention::placement::Assignments;
 use crate::convention::store;
 use crate::daemon::operations::Director;
 
 /// The largest run request a member reads.
-const MAX_REQUEST: usize = 4 << 10;
+const MAX_REQUEST: usize = 64 << 10;
 /// How long the leader waits for a member to fetch, verify and load.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many refusals a member keeps showing.
 const MAX_REFUSALS: usize = 16;
-/// How long a member waits before it tries a package it refused again
-/// (the operator may have added the key since); doubled after each
-/// refusal up to [`LAST_RETRY`].
-pub const FIRST_RETRY: Duration = Duration::from_secs(5);
-/// The longest wait between two tries of a refused package.
-pub const LAST_RETRY: Duration = Duration::from_secs(300);
-
-/// When a refused package is tried next.
-struct Retry {
-    at: Instant,
-    wait: Duration,
-}
-
 /// The leader's request: run this version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
@@ -61,6 +49,10 @@ pub struct RunRequest {
     /// The package file's name at the leader (`GROUP-VERSION.tls`): the
     /// Source Authority checks it against the signed manifest.
     pub file_name: String,
+    /// Where the leader placed its actors with `Requires` (class, then
+    /// member name).
+    #[serde(default)]
+    pub placed: BTreeMap<String, String>,
 }
 
 /// A member's answer.
@@ -121,6 +113,8 @@ pub struct MemberSide {
     /// The hashes it loaded because the leader runs them: unloaded again
     /// when the leader no longer does.
     pub from_leader: Arc<Mutex<HashSet<String>>>,
+    /// Where the leader placed the actors of those versions.
+    pub assigned: Assignments,
 }
 
 /// Takes run requests for this member from now on.
@@ -146,85 +140,20 @@ pub fn serve_member(link: &Arc<Link>, side: MemberSide) -> Result<(), String> {
     let link = link.clone();
     std::thread::Builder::new()
         .name("thespian-converge".into())
-        .spawn(move || converge(&link, &side))
+        .spawn(move || crate::convention::converge::converge(&link, &side))
         .map_err(|e| format!("starting the convergence thread: {e}"))?;
     Ok(())
 }
 
-/// Every heartbeat, brings this member to what the leader's record says it
-/// runs: runs each package of the leader it has not (a refused one again
-/// after [`FIRST_RETRY`], doubling to [`LAST_RETRY`]), and unloads each it
-/// took from the leader that the leader no longer runs. With no settled
-/// record of the leader (the leader is restarting, or cut off), it changes
-/// nothing.
-fn converge(link: &Link, side: &MemberSide) {
-    let mut tried: HashMap<String, Retry> = HashMap::new();
-    loop {
-        std::thread::sleep(crate::convention::members::HEARTBEAT);
-        let Some(leader) = side.leader.as_deref() else { return };
-        let Ok(all) = crate::convention::members::members(link) else { continue };
-        let Some(record) = all.into_iter().find(|m| m.key == leader).and_then(|m| m.record) else { continue };
-        if !record.settled {
-            // A leader still restoring its directory: its list is not final.
-            continue;
-        }
-        let wanted: HashSet<&str> = record.packages.iter().map(|p| p.hash.as_str()).collect();
-        tried.retain(|h, _| wanted.contains(h.as_str()));
-        let here: HashSet<String> = side.director.state().packages().into_iter().map(|p| p.hash).collect();
-        for p in record.packages.iter().filter(|p| !here.contains(&p.hash)) {
-            let now = Instant::now();
-            if tried.get(&p.hash).is_some_and(|r| now < r.at) {
-                continue;
-            }
-            let req = RunRequest {
-                leader: leader.to_string(),
-                group: p.group.clone(),
-                hash: p.hash.clone(),
-                file_name: p.file_name.clone(),
-            };
-            let reply = match check(&req) {
-                Ok(()) => run(link, side, &req),
-                Err(why) => {
-                    let detail = format!("{}: {why}", short(&p.hash));
-                    RunReply { member: side.name.clone(), loaded: false, detail }
-                }
-            };
-            note(side, &p.hash, &reply);
-            if reply.loaded {
-                tried.remove(&p.hash);
-            } else {
-                let wait = tried.get(&p.hash).map_or(FIRST_RETRY, |r| (r.wait * 2).min(LAST_RETRY));
-                tried.insert(p.hash.clone(), Retry { at: now + wait, wait });
-            }
-        }
-        let gone: Vec<String> = {
-            let from = side.from_leader.lock().unwrap_or_else(|p| p.into_inner());
-            from.iter().filter(|h| !wanted.contains(h.as_str())).cloned().collect()
-        };
-        for hash in gone {
-            side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).remove(&hash);
-            if !here.contains(&hash) {
-                continue;
-            }
-            match side.director.unload(&hash) {
-                Ok(u) => {
-                    log::info!("convention: the leader no longer runs {}: unloaded, code {}", short(&hash), u.code)
-                }
-                Err(e) => log::warn!("convention: unloading {} as the leader did: {e}", short(&hash)),
-            }
-        }
-    }
-}
-
 /// A package hash as messages and refusals name it: its first 12
 /// characters (all of a shorter one, which `check` refuses).
-fn short(hash: &str) -> &str {
+pub(crate) fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
 /// Remembers the outcome of running a leader's package `hash`: a refusal
 /// replaces an earlier one of the same package, a load clears it.
-fn note(side: &MemberSide, hash: &str, reply: &RunReply) {
+pub(crate) fn note(side: &MemberSide, hash: &str, reply: &RunReply) {
     let prefix = format!("{}: ", short(hash));
     let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
     refusals.retain(|r| !r.starts_with(&prefix));
@@ -265,7 +194,7 @@ fn parse(payload: &[u8]) -> Result<RunRequest, String> {
 
 /// Checks what a run request names (from the wire, or from the leader's
 /// record) before anything is fetched or written.
-fn check(req: &RunRequest) -> Result<(), String> {
+pub(crate) fn check(req: &RunRequest) -> Result<(), String> {
     let hex = req.hash.len() == 64 && req.hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     if !hex {
         return Err(format!("{:?} is not a package hash", req.hash));
@@ -276,11 +205,15 @@ fn check(req: &RunRequest) -> Result<(), String> {
     if !plain || !(f == &format!("{}.tls", req.group) || f.starts_with(&format!("{}-", req.group))) {
         return Err(format!("file name {f:?} is not a package file name of group {:?}", req.group));
     }
+    let name_like = |s: &str| !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control);
+    if let Some((class, member)) = req.placed.iter().find(|(c, m)| !name_like(c) || !name_like(m)) {
+        return Err(format!("placement {class:?} -> {member:?} does not name an actor class and a member"));
+    }
     Ok(())
 }
 
 /// Fetches, writes and loads the requested version; the outcome.
-fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
+pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
     let short = short(&req.hash);
     let outcome = (|| {
         if side.leader.as_deref() != Some(req.leader.as_str()) {
@@ -299,6 +232,8 @@ fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply {
             return Err(format!("{short}: a different {} is in this member's directory", req.file_name));
         }
         crate::atomic::write(&file, &bytes, 0o644).map_err(|e| format!("{short}: writing {}: {e}", file.display()))?;
+        // Placed as the leader says (read by the member's placer during the load).
+        side.assigned.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone(), req.placed.clone());
         match side.director.load(&file.display().to_string()) {
             Ok(l) => {
                 side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
@@ -347,16 +282,18 @@ pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf) {
         let payload = serde_json::to_vec(&req).unwrap_or_default();
         for member in members {
             let subject = run_subject(link.name(), &member);
-            let ask = link.client().request(subject, payload.clone().into());
-            // The timeout is made inside the runtime (it needs its timer).
-            match link.block_on(async move { tokio::time::timeout(RUN_TIMEOUT, ask).await }) {
-                Ok(Ok(answer)) => match serde_json::from_slice::<RunReply>(&answer.payload) {
+            // The client's own request timeout (10 s) is too short for a load.
+            let request = async_nats::Request::new().payload(payload.clone().into()).timeout(Some(RUN_TIMEOUT));
+            match link.block_on(link.client().send_request(subject, request)) {
+                Ok(answer) => match serde_json::from_slice::<RunReply>(&answer.payload) {
                     Ok(r) if r.loaded => log::info!("convention: {member}: {}", r.detail),
                     Ok(r) => log::warn!("convention: {member} refused: {}", r.detail),
                     Err(e) => log::warn!("convention: {member} answered something else: {e}"),
                 },
-                Ok(Err(e)) => log::warn!("convention: asking {member} to run {}: {e}", short(&req.hash)),
-                Err(_) => log::warn!("convention: {member} did not answer within {RUN_TIMEOUT:?}"),
+                Err(e) if e.kind() == async_nats::RequestErrorKind::TimedOut => {
+                    log::warn!("convention: {member} did not answer within {RUN_TIMEOUT:?}")
+                }
+                Err(e) => log::warn!("convention: asking {member} to run {}: {e}", short(&req.hash)),
             }
         }
     });
@@ -383,6 +320,14 @@ mod tests {
         }
         assert!(parse(&vec![b' '; MAX_REQUEST + 1]).unwrap_err().contains("at most"));
         assert!(parse(b"{}").unwrap_err().starts_with("not a run request"));
+        let placed = |class: &str, member: &str| {
+            serde_json::json!({"leader": "l", "group": "foo", "hash": "ab".repeat(32), "file_name": "foo-1.tls",
+                "placed": {class: member}})
+            .to_string()
+        };
+        assert!(parse(placed("foo.slot", "m1").as_bytes()).is_ok());
+        assert!(parse(placed("foo.slot", "").as_bytes()).unwrap_err().starts_with("placement"));
+        assert!(parse(placed("foo.slot", "m\n1").as_bytes()).unwrap_err().starts_with("placement"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! bucket, parsed as data, and one that does not parse, or whose name is not
 //! its key, is shown as unreadable rather than trusted.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +64,10 @@ pub struct PackageRef {
     pub hash: String,
     /// Its file name (`GROUP-VERSION.tls`).
     pub file_name: String,
+    /// Where its actors with `Requires` run: class, then member name (in
+    /// the leader's record, the leader's decision).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub placed: BTreeMap<String, String>,
 }
 
 /// One member as `list --convention` shows it.
@@ -88,9 +93,14 @@ fn err(e: impl std::fmt::Display) -> MembersError {
 
 /// The bucket, created if it is missing.
 async fn bucket(link: &Link) -> Result<kv::Store, MembersError> {
-    let js = async_nats::jetstream::new(link.client().clone());
+    bucket_of(link.client(), link.name()).await
+}
+
+/// The bucket of convention `convention`, created if it is missing.
+async fn bucket_of(client: &async_nats::Client, convention: &str) -> Result<kv::Store, MembersError> {
+    let js = async_nats::jetstream::new(client.clone());
     let config = kv::Config {
-        bucket: format!("{}-members", link.name()),
+        bucket: format!("{convention}-members"),
         description: "thespian-director convention members".into(),
         history: 1,
         max_age: GONE_AFTER,
@@ -150,28 +160,31 @@ pub fn leave(link: &Link, name: &str) -> Result<(), MembersError> {
 
 /// Every member's record, by key.
 pub fn members(link: &Link) -> Result<Vec<MemberListing>, MembersError> {
-    link.block_on(async {
-        let store = bucket(link).await?;
-        // The keys from the stream's subjects: no consumer per listing (a
-        // consumer each, as kv's keys() makes, runs into the server's limit
-        // under frequent listing).
-        let prefix = store.prefix.clone();
-        let mut subjects = store.stream.info_with_subjects(format!("{prefix}>")).await.map_err(err)?;
-        let mut out = Vec::new();
-        while let Some(subject) = subjects.next().await {
-            let (subject, _) = subject.map_err(err)?;
-            let Some(key) = subject.strip_prefix(&prefix).map(str::to_string) else { continue };
-            if out.len() == MAX_MEMBERS {
-                break;
-            }
-            let value = store.get(&key).await.map_err(err)?;
-            if let Some(bytes) = value {
-                out.push(read_record(key, &bytes));
-            }
+    link.block_on(list(link.client(), link.name()))
+}
+
+/// [`members`], for a task on the link's runtime.
+pub async fn list(client: &async_nats::Client, convention: &str) -> Result<Vec<MemberListing>, MembersError> {
+    let store = bucket_of(client, convention).await?;
+    // The keys from the stream's subjects: no consumer per listing (a
+    // consumer each, as kv's keys() makes, runs into the server's limit
+    // under frequent listing).
+    let prefix = store.prefix.clone();
+    let mut subjects = store.stream.info_with_subjects(format!("{prefix}>")).await.map_err(err)?;
+    let mut out = Vec::new();
+    while let Some(subject) = subjects.next().await {
+        let (subject, _) = subject.map_err(err)?;
+        let Some(key) = subject.strip_prefix(&prefix).map(str::to_string) else { continue };
+        if out.len() == MAX_MEMBERS {
+            break;
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    })
+        let value = store.get(&key).await.map_err(err)?;
+        if let Some(bytes) = value {
+            out.push(read_record(key, &bytes));
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
 }
 
 /// Parses a record read from the bucket; never trusts it to be well-formed.

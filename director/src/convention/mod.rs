@@ -6,13 +6,16 @@
 //!   connects at start and refuses to start if it cannot);
 //! - [`members`]: the membership bucket and its heartbeat records;
 //! - [`store`]: the package store, by hash;
-//! - [`deploy`]: the leader's loads run on the members, verified by each.
-//!
-//! Placement, unload propagation and messages across hosts come next.
+//! - [`deploy`]: the leader's loads run on the members, verified by each;
+//! - [`placement`]: where actors with `Requires` run, as the leader decides;
+//! - [`relay`]: asks and tells for an actor placed on another member.
 
+pub mod converge;
 pub mod deploy;
 pub mod link;
 pub mod members;
+pub mod placement;
+pub mod relay;
 pub mod settings;
 pub mod store;
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::daemon::placement::{LocalPlacer, Placed, Placer};
 use crate::daemon::runs::Runs;
 use crate::tli::{Isolation, TliActor};
 use actor_abi::{Address, Value};
@@ -46,6 +47,15 @@ pub(crate) struct Running {
     pub(crate) address: Option<Address>,
     pub(crate) since: u64,
     pub(crate) restarts: u32,
+    /// Where it runs (always here without `Requires`).
+    pub(crate) placed: Placed,
+}
+
+impl Running {
+    /// True if this daemon creates the actor.
+    pub(crate) fn here(&self) -> bool {
+        self.placed == Placed::Here
+    }
 }
 
 /// One loaded version.
@@ -100,6 +110,10 @@ pub struct Core {
     /// Called after each new load with the package loaded (a convention
     /// leader publishes it).
     pub(crate) loaded: Option<LoadedHook>,
+    /// Where actors with `Requires` run.
+    pub(crate) placer: Arc<dyn Placer>,
+    /// How asks and tells reach actors placed on other members.
+    pub(crate) relay: crate::daemon::sending::RelayHandle,
 }
 
 /// What runs after each new load (see [`Core::on_loaded`]).
@@ -114,6 +128,8 @@ pub struct NewVersion {
     pub hash: String,
     /// The package file it was loaded from.
     pub file: PathBuf,
+    /// Where its actors with `Requires` run, by class.
+    pub placed: Vec<(String, Placed)>,
 }
 
 impl Core {
@@ -139,7 +155,26 @@ impl Core {
             worker_program: None,
             changed: None,
             loaded: None,
+            placer: Arc::new(LocalPlacer { capabilities: actor_abi::Map::new() }),
+            relay: None,
         }
+    }
+
+    /// Places actors with `Requires` with `placer` (by default, here only
+    /// if they require nothing: a host without capabilities has none).
+    pub fn with_placer(mut self, placer: Arc<dyn Placer>) -> Core {
+        self.placer = placer;
+        self
+    }
+
+    /// Relays asks and tells for actors placed on other members.
+    pub fn set_relay(&mut self, relay: Arc<dyn crate::daemon::sending::Relay>) {
+        self.relay = Some(relay);
+    }
+
+    /// Changes the placer (a convention member, once it has joined).
+    pub fn set_placer(&mut self, placer: Arc<dyn Placer>) {
+        self.placer = placer;
     }
 
     /// Calls `f` after each new load (without the state lock held).
@@ -195,7 +230,7 @@ impl Core {
     pub(crate) fn start_version(&mut self, group: &str, hash: &str) -> Result<(), DirectorError> {
         let (system, director) = (self.system.clone(), self.director);
         let v = self.version_mut(group, hash).ok_or_else(|| fail(ErrorKind::Failed, "version vanished"))?;
-        for a in &mut v.actors {
+        for a in v.actors.iter_mut().filter(|a| a.here()) {
             let addr = v
                 .runs
                 .create(&system, director, hash, &a.spec.class)
@@ -237,7 +272,8 @@ impl Core {
             .clone();
         let (system, director) = (self.system.clone(), self.director);
         let v = self.version_mut(group, &hash)?;
-        for a in v.actors.iter_mut().filter(|a| a.address.is_none_or(|addr| !v.runs.is_running(&system, &addr))) {
+        let stopped = |a: &Running| a.address.is_none_or(|addr| !v.runs.is_running(&system, &addr));
+        for a in v.actors.iter_mut().filter(|a| a.here() && stopped(a)) {
             a.address = v.runs.create(&system, director, &hash, &a.spec.class).ok();
             a.since = now_unix();
         }
@@ -294,7 +330,9 @@ impl Core {
         }
         let (system, director) = (self.system.clone(), self.director);
         let Some(v) = self.version_mut(&group, hash) else { return };
-        let Some(a) = v.actors.iter_mut().find(|a| a.spec.class == class && a.address.is_none()) else { return };
+        let Some(a) = v.actors.iter_mut().find(|a| a.spec.class == class && a.address.is_none() && a.here()) else {
+            return;
+        };
         match v.runs.create(&system, director, hash, class) {
             Ok(addr) => {
                 a.address = Some(addr);
@@ -356,14 +394,36 @@ impl Core {
         out
     }
 
-    /// Every loaded package, in load order per group.
-    pub fn packages(&self) -> Vec<crate::convention::members::PackageRef> {
+    /// Every actor that says `Requires`: its version's hash, its class,
+    /// where it runs and what it requires.
+    pub fn placements(&self) -> Vec<(String, String, Placed, actor_abi::Map)> {
+        let versions = self.groups.values().flat_map(|g| g.versions.iter());
+        let actors = versions.flat_map(|v| v.actors.iter().map(move |a| (v, a)));
+        actors
+            .filter_map(|(v, a)| {
+                let requires = a.spec.requires.clone()?;
+                Some((v.info.hash.clone(), a.spec.class.clone(), a.placed.clone(), requires))
+            })
+            .collect()
+    }
+
+    /// The classes of version `hash`'s actors that say `Requires`.
+    pub fn placed_classes(&self, hash: &str) -> Vec<String> {
+        let Ok((group, i)) = self.find(hash) else { return Vec::new() };
+        let actors = &self.groups[&group].versions[i].actors;
+        actors.iter().filter(|a| a.spec.requires.is_some()).map(|a| a.spec.class.clone()).collect()
+    }
+
+    /// Every loaded package, in load order per group, with where its
+    /// placed actors run (`me`: this member's name).
+    pub fn packages(&self, me: &str) -> Vec<crate::convention::members::PackageRef> {
         let versions = self.groups.iter().flat_map(|(group, g)| g.versions.iter().map(move |v| (group, v)));
         versions
             .map(|(group, v)| crate::convention::members::PackageRef {
                 group: group.clone(),
                 hash: v.info.hash.clone(),
                 file_name: v.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                placed: placed_on(me, &v.actors),
             })
             .collect()
     }
@@ -392,6 +452,12 @@ impl Core {
     }
 }
 
+/// Where the placed ones of `actors` run (class, then member name).
+pub(crate) fn placed_on(me: &str, actors: &[Running]) -> BTreeMap<String, String> {
+    let placed = actors.iter().filter(|a| a.spec.requires.is_some());
+    placed.filter_map(|a| Some((a.spec.class.clone(), a.placed.member(me)?))).collect()
+}
+
 pub(crate) fn version_key(v: &LoadedVersion) -> VersionKey {
     VersionKey::of(Some(v.info.version.as_str()).filter(|s| !s.is_empty()))
 }
@@ -408,6 +474,11 @@ fn listing(group: &str, v: &LoadedVersion, active: bool, code: &str, system: &Ac
             global_name: a.spec.global_name.clone().filter(|_| active),
             since: a.since,
             restarts: a.restarts,
+            placed: match &a.placed {
+                Placed::Here => None,
+                Placed::On(member) => Some(format!("on {member}")),
+                Placed::Unplaced(why) => Some(format!("unplaced: {why}")),
+            },
         })
         .collect();
     VersionListing {

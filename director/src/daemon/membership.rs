@@ -10,9 +10,12 @@ use crate::config::Config;
 use crate::convention::Link;
 use crate::convention::deploy::{self, AllowRemote, MemberSide, RunRequest};
 use crate::convention::members::{self, MemberRecord};
+use crate::convention::placement::{self, Assignments, LeaderPlacer, MemberPlacer};
+use crate::convention::relay::{self, NatsRelay};
 use crate::daemon::DaemonError;
 use crate::daemon::core::NewVersion;
 use crate::daemon::operations::Director;
+use crate::daemon::placement::LocalPlacer;
 
 /// This member's word that its daemon has restored its directory (see
 /// [`MemberRecord::settled`]).
@@ -38,10 +41,23 @@ pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> R
     let beat = heartbeat(link, config, core, refusals.clone(), flag.clone())?;
     let settled = Settled { flag, beat };
     let name = config.member_name.clone();
+    relay::serve(link, &name, core.clone()).map_err(DaemonError::Config)?;
+    core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone() }));
+    let local = LocalPlacer { capabilities: config.other_caps.clone() };
     if config.convention_leader.as_deref() == Some(name.as_str()) {
+        let placer =
+            Arc::new(LeaderPlacer { link: link.clone(), name: name.clone(), capabilities: local.capabilities });
+        core.state().set_placer(placer.clone());
         lead(link, core, name);
+        let (link, director) = (link.clone(), core.clone());
+        std::thread::Builder::new()
+            .name("thespian-placement".into())
+            .spawn(move || placement::keep_placed(&link, &director, &placer))
+            .map_err(|e| DaemonError::Config(format!("starting the placement thread: {e}")))?;
         return Ok(settled);
     }
+    let assigned = Assignments::default();
+    core.state().set_placer(Arc::new(MemberPlacer { name: name.clone(), assigned: assigned.clone(), local }));
     let side = MemberSide {
         name,
         leader: config.convention_leader.clone(),
@@ -50,6 +66,7 @@ pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> R
         director: core.clone(),
         refusals,
         from_leader: Arc::default(),
+        assigned,
     };
     deploy::serve_member(link, side).map_err(DaemonError::Config)?;
     Ok(settled)
@@ -61,7 +78,8 @@ fn lead(link: &Arc<Link>, core: &Arc<Director>, name: String) {
     let link = link.clone();
     core.state().on_loaded(Arc::new(move |v: &NewVersion| {
         let Some(file_name) = v.file.file_name().map(|f| f.to_string_lossy().into_owned()) else { return };
-        let req = RunRequest { leader: name.clone(), group: v.group.clone(), hash: v.hash.clone(), file_name };
+        let placed = v.placed.iter().filter_map(|(class, p)| Some((class.clone(), p.member(&name)?))).collect();
+        let req = RunRequest { leader: name.clone(), group: v.group.clone(), hash: v.hash.clone(), file_name, placed };
         deploy::deploy(link.clone(), req, v.file.clone());
     }));
 }
@@ -84,7 +102,7 @@ fn heartbeat(
         // One lock for both: the state mutex is not re-entrant.
         let (versions, packages) = {
             let state = director.state();
-            (state.version_summary(), state.packages())
+            (state.version_summary(), state.packages(&name))
         };
         MemberRecord {
             name: name.clone(),

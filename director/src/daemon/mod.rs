@@ -8,11 +8,14 @@
 pub mod actors;
 pub mod core;
 mod membership;
+mod moves;
 pub mod operations;
 pub mod paths;
+pub mod placement;
 mod recovery;
 pub mod runs;
-mod server;
+pub mod sending;
+pub(crate) mod server;
 mod signals;
 pub mod state;
 mod targets;
@@ -188,8 +191,10 @@ fn serve(
         log::warn!("{w}");
     }
     let policy = TrustPolicy { strict_modes: config.strict_trust, ..TrustPolicy::default() };
+    let local = placement::LocalPlacer { capabilities: config.other_caps.clone() };
     let core = core::Core::new(system.clone(), &paths.dir, Address::NOBODY, policy)
-        .with_workers(worker_program(), config.isolation());
+        .with_workers(worker_program(), config.isolation())
+        .with_placer(Arc::new(local));
     let core = embed_core(&system, core).core;
     let member = match &convention {
         Some(link) => Some(membership::join(link, config, &core)?),

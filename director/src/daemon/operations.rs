@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use crate::daemon::placement::Placed;
 use crate::daemon::runs::{Runs, WORKER_STOP_GRACE, freed};
 use crate::tli::{AutoUnload, Isolation, Tli};
 use actor_abi::{Address, Message, Value};
@@ -177,6 +178,7 @@ impl Director {
                     already_loaded: true,
                     auto_unloaded: vec![],
                     deleted_files: vec![],
+                    unplaced: vec![],
                 });
             }
             state.begin_loading(&group);
@@ -197,13 +199,15 @@ impl Director {
         let tli = tli_for(&self.authority, &self.dir, &verified)?;
         let (info, runs) = self.place(package, tli.as_ref(), &file)?;
         let hash = info.hash.clone();
-        let actors = tli.iter().flat_map(|t| t.actors.iter()).map(|spec| Running {
-            spec: spec.clone(),
-            address: None,
-            since: now_unix(),
-            restarts: 0,
-        });
-        let loaded = LoadedVersion { info, file: file.clone(), actors: actors.collect(), runs };
+        let actors = self.place_actors(&hash, tli.as_ref());
+        let unplaced = actors
+            .iter()
+            .filter_map(|a| match &a.placed {
+                Placed::Unplaced(why) => Some(format!("{}: {why}", a.spec.class)),
+                _ => None,
+            })
+            .collect();
+        let loaded = LoadedVersion { info, file: file.clone(), actors, runs };
         let previous = {
             let mut state = self.state();
             let previous = state.groups.get(&group).and_then(|g| g.active.clone());
@@ -233,9 +237,20 @@ impl Director {
         let auto_unloaded = self.auto_unload(&group, &hash, tli.as_ref());
         let deleted_files = self.keep_limit(&group, tli.as_ref());
         self.state().send_notifications();
-        let hook = self.state().loaded.clone();
+        let (hook, placed) = {
+            let state = self.state();
+            let actors = state.version(&group, &hash).map_or(&[][..], |v| &v.actors[..]);
+            let placed = actors.iter().filter(|a| a.spec.requires.is_some());
+            (state.loaded.clone(), placed.map(|a| (a.spec.class.clone(), a.placed.clone())).collect())
+        };
         if let Some(hook) = hook {
-            hook(&crate::daemon::core::NewVersion { group: group.clone(), hash: hash.clone(), file: file.clone() });
+            let new = crate::daemon::core::NewVersion {
+                group: group.clone(),
+                hash: hash.clone(),
+                file: file.clone(),
+                placed,
+            };
+            hook(&new);
         }
         Ok(Loaded {
             group,
@@ -245,7 +260,24 @@ impl Director {
             already_loaded: false,
             auto_unloaded,
             deleted_files,
+            unplaced,
         })
+    }
+
+    /// The version's TLI actors, each placed (see [`crate::daemon::placement::Placer`]); asked
+    /// without the state lock held.
+    fn place_actors(&self, hash: &str, tli: Option<&Tli>) -> Vec<Running> {
+        let placer = self.state().placer.clone();
+        let specs = tli.iter().flat_map(|t| t.actors.iter());
+        let placed = specs.map(|spec| {
+            let placed = spec.requires.as_ref().map_or(Placed::Here, |r| placer.place(hash, &spec.class, r));
+            match &placed {
+                Placed::Here | Placed::On(_) => {}
+                Placed::Unplaced(why) => log::warn!("{} of {hash} is not placed: {why}", spec.class),
+            }
+            Running { spec: spec.clone(), address: None, since: now_unix(), restarts: 0, placed }
+        });
+        placed.collect()
     }
 
     /// Loads `package` where it is to run: in a worker process of its own,

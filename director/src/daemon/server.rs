@@ -15,14 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use actor_abi::Value;
-use runtime::{ActorSystem, AskError};
+use runtime::ActorSystem;
 
 use crate::daemon::core::{Core, DirectorError, fail};
 use crate::daemon::operations::Director;
 use crate::daemon::paths::DaemonPaths;
 use crate::daemon::signals;
-use crate::protocol::{ErrorKind, Reply, Request, Response, Send, Status};
+use crate::protocol::{ErrorKind, Reply, Request, Response, Status};
 use crate::sys;
 
 /// Largest request line accepted.
@@ -159,10 +158,9 @@ impl Server {
             Request::Unload { hash } => Reply::Unloaded(self.core.unload(&hash)?),
             Request::List => Reply::List { groups: self.core.list() },
             Request::Members => Reply::Members { members: self.members()? },
-            Request::Ask(send) => Reply::Answer { reply: self.ask(&send)?.to_json() },
+            Request::Ask(send) => Reply::Answer { reply: self.core.ask(&send)?.to_json() },
             Request::Tell(send) => {
-                let addr = self.core().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
-                self.system.tell(&addr, Value::from_json(send.message));
+                self.core.tell(&send)?;
                 Reply::Told
             }
             Request::RoleAddress { role, group } => {
@@ -173,21 +171,6 @@ impl Server {
                 self.stop.store(true, Ordering::Release);
                 Reply::ShuttingDown
             }
-        })
-    }
-
-    fn ask(&self, send: &Send) -> Result<Value, DirectorError> {
-        // Resolve under the lock, wait without it.
-        let addr = self.core().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
-        let timeout = Duration::from_millis(send.timeout_ms.max(1));
-        self.system.ask(&addr, Value::from_json(send.message.clone()), timeout).map_err(|e| {
-            let kind = match &e {
-                AskError::Timeout { .. } => ErrorKind::Timeout,
-                AskError::Poisoned { .. } => ErrorKind::Poisoned,
-                AskError::NoSuchActor(_) | AskError::TargetExited(_) => ErrorKind::NotFound,
-                _ => ErrorKind::Failed,
-            };
-            fail(kind, format!("{} ({addr}): {e}", send.target))
         })
     }
 

@@ -4,7 +4,8 @@
 
 use actor_abi::Address;
 
-use crate::daemon::core::{Core, DirectorError, fail};
+use crate::daemon::core::{Core, DirectorError, Running, fail};
+use crate::daemon::placement::Placed;
 use crate::protocol::ErrorKind;
 
 impl Core {
@@ -16,21 +17,39 @@ impl Core {
         group: Option<&str>,
         source: Option<&str>,
     ) -> Result<Option<Address>, DirectorError> {
+        Ok(self.role_actor(role, group, source)?.and_then(|a| a.address))
+    }
+
+    /// The convention member that runs `role` (as [`Core::role_address`]
+    /// finds it), when its TLI `Requires` placed it on another member.
+    pub fn role_member(&self, role: &str, group: Option<&str>, source: Option<&str>) -> Option<String> {
+        match self.role_actor(role, group, source) {
+            Ok(Some(Running { placed: Placed::On(member), .. })) => Some(member.clone()),
+            _ => None,
+        }
+    }
+
+    fn role_actor(
+        &self,
+        role: &str,
+        group: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<Option<&Running>, DirectorError> {
         if let Some(prefix) = source {
             let (g, i) = self.find(prefix)?;
             let v = &self.groups[&g].versions[i];
-            return Ok(v.actors.iter().find(|a| a.spec.role.as_deref() == Some(role)).and_then(|a| a.address));
+            return Ok(v.actors.iter().find(|a| a.spec.role.as_deref() == Some(role)));
         }
         let mut found = Vec::new();
         for (name, g) in self.groups.iter().filter(|(n, _)| group.is_none_or(|want| want == n.as_str())) {
             let Some(active) = g.active.as_deref().and_then(|h| self.version(name, h)) else { continue };
             if let Some(a) = active.actors.iter().find(|a| a.spec.role.as_deref() == Some(role)) {
-                found.push((name.clone(), a.address));
+                found.push((name.clone(), a));
             }
         }
         match found.as_slice() {
             [] => Ok(None),
-            [(_, addr)] => Ok(*addr),
+            [(_, a)] => Ok(Some(*a)),
             many => Err(fail(
                 ErrorKind::BadRequest,
                 format!(

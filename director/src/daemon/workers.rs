@@ -115,7 +115,7 @@ impl Core {
         log::warn!("restarted the worker of {group} ({hash}) as pid {}", worker.pid());
         slot.worker = Some(worker);
         let mut on_load = Vec::new();
-        for a in &mut v.actors {
+        for a in v.actors.iter_mut().filter(|a| a.here()) {
             let addr = match v.runs.create(&system, director, hash, &a.spec.class) {
                 Ok(addr) => addr,
                 Err(e) => {

@@ -1,0 +1,75 @@
+//! `ask` and `tell` by role or global name, from the control socket or
+//! from another member: resolved here first; a role whose actor the
+//! convention's leader placed on another member is relayed there
+//! ([`Relay`], `convention::relay`). A relayed message is only ever
+//! resolved locally on the member that receives it (no second hop).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actor_abi::Value;
+use runtime::AskError;
+
+use crate::daemon::core::{DirectorError, fail};
+use crate::daemon::operations::Director;
+use crate::protocol::{ErrorKind, Send};
+
+/// Sends an ask or a tell to another member and returns what it answered.
+pub trait Relay: std::marker::Send + Sync {
+    /// Relays `send` to `member` (a tell if `tell`); an ask's reply as JSON.
+    fn relay(&self, member: &str, send: &Send, tell: bool) -> Result<serde_json::Value, DirectorError>;
+}
+
+/// The relay, once this daemon has joined a convention.
+pub type RelayHandle = Option<Arc<dyn Relay>>;
+
+impl Director {
+    /// Asks the role or global name `send.target` and waits for its reply:
+    /// here, or on the member the role was placed on.
+    pub fn ask(&self, send: &Send) -> Result<Value, DirectorError> {
+        match self.relay_to(send) {
+            Some((member, relay)) => relay.relay(&member, send, false).map(Value::from_json),
+            None => self.ask_here(send),
+        }
+    }
+
+    /// Tells the role or global name `send.target`: here, or on the member
+    /// the role was placed on.
+    pub fn tell(&self, send: &Send) -> Result<(), DirectorError> {
+        match self.relay_to(send) {
+            Some((member, relay)) => relay.relay(&member, send, true).map(drop),
+            None => self.tell_here(send),
+        }
+    }
+
+    /// [`Director::ask`] without relaying: the target must be here.
+    pub fn ask_here(&self, send: &Send) -> Result<Value, DirectorError> {
+        // Resolve under the lock, wait without it.
+        let addr = self.state().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
+        let timeout = Duration::from_millis(send.timeout_ms.max(1));
+        self.system().ask(&addr, Value::from_json(send.message.clone()), timeout).map_err(|e| {
+            let kind = match &e {
+                AskError::Timeout { .. } => ErrorKind::Timeout,
+                AskError::Poisoned { .. } => ErrorKind::Poisoned,
+                AskError::NoSuchActor(_) | AskError::TargetExited(_) => ErrorKind::NotFound,
+                _ => ErrorKind::Failed,
+            };
+            fail(kind, format!("{} ({addr}): {e}", send.target))
+        })
+    }
+
+    /// [`Director::tell`] without relaying.
+    pub fn tell_here(&self, send: &Send) -> Result<(), DirectorError> {
+        let addr = self.state().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
+        self.system().tell(&addr, Value::from_json(send.message.clone()));
+        Ok(())
+    }
+
+    /// The member and relay for a target placed on another member.
+    fn relay_to(&self, send: &Send) -> Option<(String, Arc<dyn Relay>)> {
+        let state = self.state();
+        let relay = state.relay.clone()?;
+        let member = state.role_member(&send.target, send.group.as_deref(), send.source.as_deref())?;
+        Some((member, relay))
+    }
+}
