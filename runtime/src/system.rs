@@ -257,6 +257,20 @@ impl ActorSystem {
         nodes::attach(&self.engine, node, link);
     }
 
+    /// Sends messages for the nodes of other blocks (other hosts; see
+    /// [`crate::remote::NODE_BLOCK_BITS`]) that have no route of their own
+    /// through `link`, from this system and from the processes it started.
+    pub fn attach_far_route(&self, link: Arc<dyn Outbound>) {
+        nodes::attach_far(&self.engine, link);
+    }
+
+    /// The host of node block `block` went away: every ask waiting on one
+    /// of its actors fails at once with [`AskError::NodeLost`], and their
+    /// global names are dropped; returns how many asks failed.
+    pub fn block_lost(&self, block: u32) -> usize {
+        nodes::block_lost(&self.engine, block)
+    }
+
     /// Sends messages for every node without a route of its own through
     /// `link` (a worker's way back to the system that started it).
     pub fn attach_default_route(&self, link: Arc<dyn Outbound>) {

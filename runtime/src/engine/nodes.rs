@@ -27,20 +27,29 @@ use crate::remote::budget::{LINES_PER_SECOND, LineBudget};
 use crate::remote::frame::Frame;
 use crate::remote::inbound::{FrameHandler, Inbound};
 use crate::remote::stream::{self, Channel, Connection, Ended, Reader};
-use crate::remote::{Control, Outbound, RemoteEnvelope, RemoteMessage, Violation, check_sender};
+use crate::remote::{Control, Outbound, RemoteEnvelope, RemoteMessage, Violation, block_of, check_sender};
 
-/// The transports of one engine: one per node, and one for every node
+/// The transports of one engine: one per node; one for the nodes of other
+/// blocks (`far`: other hosts of a convention); and one for every node
 /// without its own (a worker's way back to the node that started it).
 #[derive(Default)]
 pub(crate) struct Routes {
     by_node: HashMap<u32, Arc<dyn Outbound>>,
+    far: Option<Arc<dyn Outbound>>,
     default: Option<Arc<dyn Outbound>>,
 }
 
 impl Routes {
-    /// The transport for `node`, if any.
-    pub(in crate::engine) fn to(&self, node: u32) -> Option<Arc<dyn Outbound>> {
-        self.by_node.get(&node).or(self.default.as_ref()).cloned()
+    /// The transport for `node` seen from node `here`, if any.
+    pub(in crate::engine) fn to(&self, here: u32, node: u32) -> Option<Arc<dyn Outbound>> {
+        self.without_default(here, node).or_else(|| self.default.clone())
+    }
+
+    /// As [`Routes::to`] without the default route: where a message that
+    /// came in from another node may be passed on to.
+    fn without_default(&self, here: u32, node: u32) -> Option<Arc<dyn Outbound>> {
+        let far = || self.far.clone().filter(|_| block_of(node) != block_of(here));
+        self.by_node.get(&node).cloned().or_else(far)
     }
 }
 
@@ -69,6 +78,20 @@ impl Deliveries {
 /// Routes messages for `node` through `link` (replacing any route it had).
 pub(crate) fn attach(engine: &EngineState, node: u32, link: Arc<dyn Outbound>) {
     engine.routes.write().unwrap_or_else(|p| p.into_inner()).by_node.insert(node, link);
+}
+
+/// Routes messages for the nodes of other blocks (without a route of
+/// their own) through `link`.
+pub(crate) fn attach_far(engine: &EngineState, link: Arc<dyn Outbound>) {
+    engine.routes.write().unwrap_or_else(|p| p.into_inner()).far = Some(link);
+}
+
+/// Fails every ask and tracked delivery waiting on an actor of block
+/// `block` (another host that went away) and drops their global names;
+/// returns how many asks failed. The far route stays: the host may come
+/// back.
+pub(crate) fn block_lost(engine: &EngineState, block: u32) -> usize {
+    forget_nodes(engine, |n| block_of(n) == block)
 }
 
 /// Routes messages for every node without a route of its own through `link`.
@@ -337,7 +360,7 @@ pub(crate) fn send_out(engine: &Arc<EngineState>, to: Address, env: Envelope) {
         }
         None => (msg, None),
     };
-    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(to.node());
+    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(engine.node, to.node());
     let sent = link.is_some_and(|link| link.send(RemoteEnvelope { from, to, msg }).is_ok());
     if !sent {
         if let Some(t) = ticket {
@@ -351,7 +374,7 @@ pub(crate) fn send_out(engine: &Arc<EngineState>, to: Address, env: Envelope) {
 /// Tells `peer` that the handler of its tracked message `ticket` ran
 /// (`error: None`) or why the message died.
 pub(crate) fn delivered(engine: &EngineState, peer: u32, ticket: u64, error: Option<String>) {
-    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(peer);
+    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).to(engine.node, peer);
     if let Some(link) = link {
         let to = Address::from_parts(peer, 0, 0);
         // A peer that is gone has failed its waiter already.
@@ -438,7 +461,7 @@ fn relay(engine: &Arc<EngineState>, peer: u32, env: RemoteEnvelope) -> Result<()
         dead_letter(engine, from, to, None, DeadReason::Refused("a tracked delivery is not relayed"));
         return Ok(());
     }
-    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).by_node.get(&node).cloned();
+    let link = engine.routes.read().unwrap_or_else(|p| p.into_inner()).without_default(engine.node, node);
     let returned = match link {
         Some(link) => link.send(env).err().map(|_| None),
         None => Some(Some(env.msg)),

@@ -225,3 +225,78 @@ fn a_peer_claims_names_in_this_nodes_table_up_to_its_share() {
     assert_eq!(main.claim_name("far", Address::from_parts(9, 1, 1), 2), Address::NOBODY, "no route to node 9");
     drop(worker);
 }
+
+/// A link that delivers with `deliver(engine, peer_of(envelope), envelope)`.
+fn link_with(
+    to: &Arc<EngineState>,
+    peer_of: impl Fn(&RemoteEnvelope) -> u32 + Send + 'static,
+    deliver: fn(&Arc<EngineState>, u32, RemoteEnvelope) -> Result<(), Violation>,
+) -> Arc<FrameLink> {
+    let (tx, rx) = channel::<Vec<u8>>();
+    let node = to.node;
+    let to: Weak<EngineState> = Arc::downgrade(to);
+    std::thread::spawn(move || {
+        for bytes in rx {
+            let Some(to) = to.upgrade() else { return };
+            let Ok(frame::Frame::Batch(envs)) = frame::decode(&bytes[4..]) else { panic!("a batch decodes") };
+            for env in envs {
+                deliver(&to, peer_of(&env), env).expect("a well-behaved peer");
+            }
+        }
+    });
+    Arc::new(FrameLink { node, frames: Mutex::new(tx) })
+}
+
+/// A link between two hosts (different node blocks): each message arrives
+/// from the node of its sender, or the sending host's own node for a
+/// report without one, as a convention transport delivers it.
+fn far_link(from_host: u32, to: &Arc<EngineState>) -> Arc<FrameLink> {
+    let peer_of = move |env: &RemoteEnvelope| {
+        let peer = if env.from.is_nobody() { from_host } else { env.from.node() };
+        assert_eq!(crate::remote::block_of(peer), crate::remote::block_of(from_host), "a host speaks for its block");
+        peer
+    };
+    link_with(to, peer_of, deliver_in)
+}
+
+#[test]
+fn a_worker_of_one_host_asks_an_actor_of_another_through_its_starters_far_route() {
+    use crate::remote::{block_of, block_start};
+    let (a, b) = (TestEngine::start_node(block_start(1)), TestEngine::start_node(block_start(2)));
+    let w = TestEngine::start_node(a.new_node());
+    assert_eq!((block_of(w.node), w.node == a.node), (1, false), "a worker's node is in its starter's block");
+    let (a_node, w_node) = (a.node, w.node);
+    attach(&a, w.node, link_with(&w, move |_| a_node, deliver_from_hub));
+    attach_default(&w, link_with(&a, move |_| w_node, deliver_in));
+    attach_far(&a, far_link(a.node, &b));
+    attach_far(&b, far_link(b.node, &a));
+    let (rec, seen) = Recorder::new();
+    let there = b.host(rec);
+    assert_eq!(w.ask(there, "ping"), Ok(Value::from("pong")), "worker -> starter -> other host, and back");
+    assert!(matches!(next(&seen), Seen::Value(_, from) if from.node() == w.node));
+    assert_eq!(a.ask(there, "ping"), Ok(Value::from("pong")));
+    let (rec, seen) = Recorder::new();
+    let in_worker = w.host(rec);
+    assert_eq!(b.ask(in_worker, "ping"), Ok(Value::from("pong")), "other host -> starter -> worker, and back");
+    assert!(matches!(next(&seen), Seen::Value(_, from) if block_of(from.node()) == 2));
+    assert_eq!((a.dead_letters(), b.dead_letters(), w.dead_letters()), (0, 0, 0));
+}
+
+#[test]
+fn a_host_that_goes_away_fails_the_asks_waiting_on_its_block_at_once() {
+    use crate::remote::block_start;
+    let (a, b) = (TestEngine::start_node(block_start(1)), TestEngine::start_node(block_start(2)));
+    attach_far(&a, far_link(a.node, &b));
+    attach_far(&b, far_link(b.node, &a));
+    let (got, question) = channel();
+    let there = b.host(Silent(got));
+    let a = Arc::new(a);
+    let asker = {
+        let a = a.clone();
+        std::thread::spawn(move || a.ask(there, "anyone?"))
+    };
+    question.recv().expect("the question reached the other host");
+    assert_eq!(block_lost(&a, 3), 0, "another block: nothing waits on it");
+    assert_eq!(block_lost(&a, 2), 1);
+    assert_eq!(asker.join().expect("asker"), Err(AskError::NodeLost(there)));
+}

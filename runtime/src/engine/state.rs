@@ -143,11 +143,15 @@ impl EngineState {
         self.node
     }
 
-    /// A node number for a process this system starts: never this node's,
-    /// never one handed out before.
+    /// A node number for a process this system starts: in this node's
+    /// block (see [`crate::remote::NODE_BLOCK_BITS`]), never this node's,
+    /// and not one handed out before until the block's 4 million numbers
+    /// have all been used.
     pub(crate) fn new_node(&self) -> u32 {
+        let base = crate::remote::block_start(crate::remote::block_of(self.node));
+        let mask = (1u32 << crate::remote::NODE_BLOCK_BITS) - 1;
         loop {
-            let n = self.next_node.fetch_add(1, Ordering::Relaxed);
+            let n = base | (self.next_node.fetch_add(1, Ordering::Relaxed) & mask);
             if n != self.node && n != Address::MAIN_NODE {
                 return n;
             }
@@ -225,7 +229,7 @@ impl EngineState {
         if addr.node() == self.node {
             return self.live_cell(addr).is_some();
         }
-        self.routes.read().unwrap_or_else(|p| p.into_inner()).to(addr.node()).is_some()
+        self.routes.read().unwrap_or_else(|p| p.into_inner()).to(self.node, addr.node()).is_some()
     }
 
     /// Drops every name whose actor `gone` picks (its node went away).

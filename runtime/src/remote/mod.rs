@@ -24,6 +24,29 @@ pub use message::{RemoteEnvelope, RemoteMessage};
 
 use actor_abi::Address;
 
+/// A system's node numbers come in blocks of `2^NODE_BLOCK_BITS`: its own
+/// node is the first of its block, and the processes it starts (workers)
+/// get the others. Hosts that share addresses (a convention's members)
+/// each take a block of their own, so an address names one actor across
+/// all of them.
+pub const NODE_BLOCK_BITS: u32 = 22;
+
+/// The block of node `node`.
+///
+/// ```
+/// use runtime::remote::{block_of, block_start};
+/// assert_eq!(block_of(block_start(3) + 17), 3);
+/// assert_eq!(block_of(5), 0);
+/// ```
+pub const fn block_of(node: u32) -> u32 {
+    node >> NODE_BLOCK_BITS
+}
+
+/// The first node of block `block` (a system's own node in that block).
+pub const fn block_start(block: u32) -> u32 {
+    block << NODE_BLOCK_BITS
+}
+
 /// Where messages for other nodes go. A transport implements it and is
 /// attached to an actor system for one node
 /// ([`ActorSystem::attach_node`](crate::ActorSystem::attach_node)) or as
