@@ -448,6 +448,18 @@ fn an_actor_that_requires_a_capability_runs_on_one_fitting_member_and_is_reached
     assert_eq!(history, serde_json::json!(["hello", {"note": 1}]), "{history}");
     let pong = common::ask(&lead, &["Slotted", "{\"ping\": 7}"]);
     assert_eq!((pong["pong"].as_i64(), pong["hash"].as_str()), (Some(7), Some(h1.as_str())));
+
+    // Actor to actor: MainFoo on the leader sends a ping to Slotted's
+    // address (the same on every member: alpha's node block), and Slotted
+    // on alpha answers the actor on the leader.
+    let slotted = actor_listing(&alpha, COW)["address"].as_str().unwrap_or_default().to_string();
+    let forward = serde_json::json!({"forward": slotted, "msg": {"ping": 5}}).to_string();
+    lead.run(&["tell", "MainFoo", &forward]).ok();
+    let answered = test_support::eventually(std::time::Duration::from_secs(10), || {
+        let history = common::ask(&lead, &["MainFoo", "\"history\""]);
+        history.as_array().is_some_and(|h| h.iter().any(|m| m["pong"] == 5 && m["class"] == COW))
+    });
+    assert!(answered, "{}", common::ask(&lead, &["MainFoo", "\"history\""]));
     let r = beta.run(&["ask", "Slotted", "\"exit\"", "--timeout", "1"]);
     assert_ne!(r.code, 0, "an actor that exits without a reply: the ask fails, on the member that asked");
     assert!(r.stderr.contains("(on member \"alpha\")"), "{}", r.stderr);

@@ -53,6 +53,10 @@ pub struct MemberRecord {
     /// restarting leader is about to restore).
     #[serde(default)]
     pub settled: bool,
+    /// Its node block (`convention::slots`): its actors' addresses carry
+    /// node numbers of this block. 0: not given.
+    #[serde(default)]
+    pub block: u32,
 }
 
 /// A loaded package, as a member's record names it.
@@ -214,6 +218,7 @@ mod tests {
             refused: vec![],
             packages: vec![],
             settled: true,
+            block: 1,
         };
         let bytes = serde_json::to_vec(&r).unwrap();
         assert_eq!(read_record("m1".into(), &bytes).record, Some(r));

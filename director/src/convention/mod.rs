@@ -8,7 +8,9 @@
 //! - [`store`]: the package store, by hash;
 //! - [`deploy`]: the leader's loads run on the members, verified by each;
 //! - [`placement`]: where actors with `Requires` run, as the leader decides;
-//! - [`relay`]: asks and tells for an actor placed on another member.
+//! - [`relay`]: asks and tells from the CLI for an actor placed on another member;
+//! - [`slots`]: each member's node block (its addresses' node numbers);
+//! - [`transport`]: messages between actors on different members.
 
 pub mod converge;
 pub mod deploy;
@@ -17,7 +19,9 @@ pub mod members;
 pub mod placement;
 pub mod relay;
 pub mod settings;
+pub mod slots;
 pub mod store;
+pub mod transport;
 
 pub use link::{Link, LinkError};
 pub use settings::{ConventionAuth, ConventionSettings, SettingsError, TlsFiles};

@@ -160,6 +160,7 @@ mod tests {
             refused: refused.iter().map(|s| s.to_string()).collect(),
             packages: vec![],
             settled,
+            block: 0,
         }
     }
 

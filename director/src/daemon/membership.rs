@@ -12,6 +12,7 @@ use crate::convention::deploy::{self, AllowRemote, MemberSide, RunRequest};
 use crate::convention::members::{self, MemberRecord};
 use crate::convention::placement::{self, Assignments, LeaderPlacer, MemberPlacer};
 use crate::convention::relay::{self, NatsRelay};
+use crate::convention::transport;
 use crate::daemon::DaemonError;
 use crate::daemon::core::NewVersion;
 use crate::daemon::operations::Director;
@@ -33,15 +34,21 @@ impl Settled {
 }
 
 /// Starts this member's heartbeat and its role; an error refuses the start.
-pub(crate) fn join(link: &Arc<Link>, config: &Config, core: &Arc<Director>) -> Result<Settled, DaemonError> {
+pub(crate) fn join(
+    link: &Arc<Link>,
+    config: &Config,
+    core: &Arc<Director>,
+    block: u32,
+) -> Result<Settled, DaemonError> {
     let allow = AllowRemote::from_caps(&config.other_caps)
         .map_err(|e| DaemonError::Config(format!("{}: {e}", config.dir.join("othercaps.cfg").display())))?;
     let refusals = Arc::new(Mutex::new(Vec::new()));
     let flag = Arc::new(AtomicBool::new(false));
-    let beat = heartbeat(link, config, core, refusals.clone(), flag.clone())?;
+    let beat = heartbeat(link, config, core, refusals.clone(), flag.clone(), block)?;
     let settled = Settled { flag, beat };
     let name = config.member_name.clone();
     relay::serve(link, &name, core.clone()).map_err(DaemonError::Config)?;
+    transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
     core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone() }));
     let local = LocalPlacer { capabilities: config.other_caps.clone() };
     if config.convention_leader.as_deref() == Some(name.as_str()) {
@@ -93,6 +100,7 @@ fn heartbeat(
     core: &Arc<Director>,
     refusals: Arc<Mutex<Vec<String>>>,
     settled: Arc<AtomicBool>,
+    block: u32,
 ) -> Result<members::Heartbeat, DaemonError> {
     let name = config.member_name.clone();
     let leader = config.convention_leader.as_deref() == Some(name.as_str());
@@ -113,6 +121,7 @@ fn heartbeat(
             refused: refusals.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             packages,
             settled: settled.load(Ordering::Acquire),
+            block,
         }
     };
     let beat = members::start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;

@@ -185,7 +185,17 @@ fn serve(
     listener: UnixListener,
     convention: Option<Arc<Link>>,
 ) -> Result<(), DaemonError> {
-    let settings = SystemConfig::default().with_extract_root(&paths.run).with_host_threads(config.host_threads());
+    // A member's actor system takes its node block: its addresses are then
+    // the same on every member.
+    let block = match &convention {
+        Some(link) => crate::convention::slots::claim(link, &config.member_name)
+            .map_err(|e| DaemonError::Config(e.to_string()))?,
+        None => 0,
+    };
+    let settings = SystemConfig::default()
+        .with_extract_root(&paths.run)
+        .with_host_threads(config.host_threads())
+        .with_node(runtime::remote::block_start(block));
     let system = Arc::new(ActorSystem::start(settings).map_err(|e| DaemonError::System(e.to_string()))?);
     if let Some(w) = config.trust_warning() {
         log::warn!("{w}");
@@ -197,7 +207,7 @@ fn serve(
         .with_placer(Arc::new(local));
     let core = embed_core(&system, core).core;
     let member = match &convention {
-        Some(link) => Some(membership::join(link, config, &core)?),
+        Some(link) => Some(membership::join(link, config, &core, block)?),
         None => None,
     };
     log::info!("daemon {} serving {} on {}", std::process::id(), paths.dir.display(), paths.socket.display());
