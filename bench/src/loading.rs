@@ -11,7 +11,7 @@ use crate::signer::{Error, Signer};
 
 /// The benchmark library padded with incompressible bytes to `mib` MiB
 /// (the dynamic loader maps only the ELF segments, so it still loads).
-fn padded_library(mib: u64) -> Result<Vec<u8>, Error> {
+pub fn padded_library(mib: u64) -> Result<Vec<u8>, Error> {
     let mut bytes = std::fs::read(&test_support::plugins().benchpkg)?;
     let target = usize::try_from(mib << 20)?;
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -2,6 +2,8 @@
 //! and its peers in one run and writes `BENCHMARKS.md` with medians,
 //! extremes, ratios and a met/missed line per target.
 
+mod convention_bench;
+mod convention_deploy;
 mod director_bench;
 mod director_cli;
 mod isolated;

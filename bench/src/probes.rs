@@ -27,11 +27,29 @@ fn l1(mib: u64) -> Result<(), Error> {
 }
 
 /// One of our workloads (`w1`, `w2`, `w3`, `w5`, or `l1` with `n` MiB; or
-/// across a worker process: `iso-w1`, `iso-w2`, `iso-w3`, `iso-start`), `runs` times
+/// across a worker process: `iso-w1`, `iso-w2`, `iso-w3`, `iso-start`; or
+/// between two convention members: `conv-c1`, `conv-c2`, or `conv-c3`
+/// with `n` MiB), `runs` times
 /// in one system; prints each rate (and W3's percentiles).
 pub fn ours(workload: &str, n: u64, runs: u32) -> Result<(), Error> {
     if workload == "l1" {
         return l1(n);
+    }
+    if workload == "conv-c3" {
+        let signer = Signer::new()?;
+        let convention = crate::convention_deploy::Convention::start(&crate::director_cli::binary()?, &signer)?;
+        for run in 0..runs {
+            let t = convention.run(&signer, n, &format!("{n}.{run}"))?;
+            println!(
+                "conv-c3 {n} MiB: to two members {:.0} ms; store get {:.0} ms; local load {:.0} ms",
+                t.to_members, t.get, t.local_load
+            );
+        }
+        return Ok(());
+    }
+    if let Some(w) = workload.strip_prefix("conv-") {
+        let two = crate::convention_bench::TwoMembers::new()?;
+        return (0..runs).try_for_each(|_| convention_once(&two, w, n));
     }
     if let Some(w) = workload.strip_prefix("iso-") {
         let iso = Isolated::new()?;
@@ -54,6 +72,18 @@ fn ours_once(o: &Ours, workload: &str, n: u64) -> Result<(), Error> {
         other => return Err(format!("unknown workload {other}").into()),
     };
     println!("{workload}: {} per second", num(rate(n, d)));
+    Ok(())
+}
+
+fn convention_once(two: &crate::convention_bench::TwoMembers, workload: &str, n: u64) -> Result<(), Error> {
+    match workload {
+        "c1" => {
+            let us = sorted_us(two.asks(n, true)?);
+            println!("conv-c1: p50 {:.2} µs, p99 {:.2} µs", percentile(&us, 50.0), percentile(&us, 99.0));
+        }
+        "c2" => println!("conv-c2: {} per second", num(rate(n, two.tells(n, true)?))),
+        other => return Err(format!("unknown workload conv-{other}").into()),
+    }
     Ok(())
 }
 

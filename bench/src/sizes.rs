@@ -23,6 +23,12 @@ pub struct Sizes {
     pub l4: (usize, usize),
     /// CLI calls timed in L4 and L5.
     pub list_runs: usize,
+    /// C1 asks between two members.
+    pub c1: u64,
+    /// C2 messages between two members.
+    pub c2: u64,
+    /// C3 package size in MiB.
+    pub c3_mib: u64,
 }
 
 impl Sizes {
@@ -38,6 +44,9 @@ impl Sizes {
         l3: 1000,
         l4: (200, 5),
         list_runs: 20,
+        c1: 20_000,
+        c2: 1_000_000,
+        c3_mib: 50,
     };
     /// A few seconds in all, for CI.
     pub const QUICK: Sizes = Sizes {
@@ -51,5 +60,8 @@ impl Sizes {
         l3: 20,
         l4: (3, 2),
         list_runs: 3,
+        c1: 200,
+        c2: 20_000,
+        c3_mib: 1,
     };
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::convention_bench::TwoMembers;
+use crate::convention_deploy::Convention;
 use crate::director_bench;
 use crate::isolated::Isolated;
 use crate::loading;
@@ -406,6 +408,105 @@ fn isolation_targets(tables: &[Table]) -> Vec<Table> {
     out
 }
 
+/// Rows of the convention tables.
+const ONE_MEMBER: &str = "ours (within one member)";
+const TWO_MEMBERS: &str = "ours (two members, NATS)";
+const NATS_FLOOR: &str = "NATS request/reply alone";
+
+/// C1 and C2: two members over a real nats-server on loopback, next to the
+/// same workload within one member, interleaved.
+fn convention(s: &Sizes) -> Result<Vec<Table>, Error> {
+    progress("C1-C2 two members over NATS");
+    let two = TwoMembers::new()?;
+    let n = s.c1;
+    let systems: Vec<(&str, Measure<'_, Vec<f64>>)> = vec![
+        (ONE_MEMBER, Box::new(|| Ok(sorted_us(two.asks(n, false)?)))),
+        (TWO_MEMBERS, Box::new(|| Ok(sorted_us(two.asks(n, true)?)))),
+        (NATS_FLOOR, Box::new(|| Ok(sorted_us(two.nats_round_trips(n)?)))),
+    ];
+    let runs = interleaved(s.runs, systems)?;
+    let mut tables = Vec::new();
+    for (p, label) in [(50.0, "p50"), (99.0, "p99")] {
+        let title = format!("ask from one member's host to an actor on another member, {n} asks");
+        let mut t = Table::new(&format!("C1 {label}"), title, "µs", false);
+        for (system, samples) in &runs {
+            t.add(system, &samples.iter().map(|r| percentile(r, p)).collect::<Vec<f64>>());
+        }
+        if p == 50.0 {
+            t.notes.push(format!(
+                "`{NATS_FLOOR}`: one NATS request and its reply between the two members' connections, no actors: \
+                 the floor for a remote ask through nats-server with this client on this machine."
+            ));
+            let v = t.median(TWO_MEMBERS).map(|us| {
+                let d = format!("p50 {us:.1} µs");
+                if us <= 150.0 { Verdict::Met(d) } else { Verdict::Missed(d) }
+            });
+            t.target = Some(("remote ask p50 at most 150 µs".into(), v.unwrap_or(Verdict::NotMeasured("-".into()))));
+        }
+        tables.push(t);
+    }
+    let n = s.c2;
+    let mut t = Table::new("C2", format!("one-way tell of plain values to another member, {n}"), "messages/s", true);
+    let systems: Vec<(&str, Measure<'_, f64>)> = vec![
+        (ONE_MEMBER, Box::new(|| Ok(rate(n, two.tells(n, false)?)))),
+        (TWO_MEMBERS, Box::new(|| Ok(rate(n, two.tells(n, true)?)))),
+    ];
+    for (system, values) in interleaved(s.runs, systems)? {
+        t.add(system, &values);
+    }
+    let v = t.median(TWO_MEMBERS).map(|r| {
+        let d = format!("{} messages/s", num(r));
+        if r >= 5e5 { Verdict::Met(d) } else { Verdict::Missed(d) }
+    });
+    t.target = Some(("remote tell at least 500k messages/s".into(), v.unwrap_or(Verdict::NotMeasured("-".into()))));
+    t.notes.push(
+        "Both members are actor systems in the harness's process, each with its own NATS connection; every \
+         message crosses nats-server on loopback. Thespian's convention is not measured here."
+            .into(),
+    );
+    tables.push(t);
+    drop(two);
+    tables.push(deploy(s)?);
+    Ok(tables)
+}
+
+/// C3: a package loaded on the leader, until it runs on two members; next
+/// to one store get plus one local load of it, in the same run.
+fn deploy(s: &Sizes) -> Result<Table, Error> {
+    let mib = s.c3_mib;
+    progress(&format!("C3 a {mib} MiB package to two members"));
+    let signer = Signer::new()?;
+    let convention = Convention::start(&crate::director_cli::binary()?, &signer)?;
+    let mut timings = Vec::with_capacity(s.runs);
+    for run in 0..s.runs {
+        timings.push(convention.run(&signer, mib, &format!("{mib}.{run}"))?);
+    }
+    let mut t = Table::new(
+        "C3",
+        format!("a {mib} MiB package, from the leader's load returning to running on two members"),
+        "ms",
+        false,
+    );
+    t.add("ours (two members)", &timings.iter().map(|x| x.to_members).collect::<Vec<f64>>());
+    t.add("one store get", &timings.iter().map(|x| x.get).collect::<Vec<f64>>());
+    t.add("one local load", &timings.iter().map(|x| x.local_load).collect::<Vec<f64>>());
+    let v = match (t.median("ours (two members)"), t.median("one store get"), t.median("one local load")) {
+        (Some(ours), Some(get), Some(load)) => {
+            let d = format!("{ours:.0} ms vs 2 x ({get:.0} + {load:.0}) ms");
+            if ours <= 2.0 * (get + load) { Verdict::Met(d) } else { Verdict::Missed(d) }
+        }
+        _ => Verdict::NotMeasured("missing a measurement".into()),
+    };
+    t.target = Some(("at most 2x one store get plus one local load".into(), v));
+    t.notes.push(
+        "Three real daemons and a fourth outside the convention (the baseline's load), on one nats-server on \
+         loopback. The leader stores the file and asks both members at once; each fetches, verifies with its own \
+         keys and loads."
+            .into(),
+    );
+    Ok(t)
+}
+
 /// Runs everything and returns the report text.
 pub fn run(quick: bool) -> Result<String, Error> {
     let s = if quick { Sizes::QUICK } else { Sizes::FULL };
@@ -432,6 +533,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     tables.extend(worker_tables);
     tables.extend(isolation_targets(&tables));
     tables.extend(director_bench::tables(&s)?);
+    tables.extend(convention(&s)?);
     Ok(render(quick, &s, &tables))
 }
 

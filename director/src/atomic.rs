@@ -27,19 +27,34 @@ impl Staged {
 
 /// Writes `bytes` to a new temporary file beside `target` with `mode`.
 pub fn stage(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<Staged> {
+    stage_with(target, bytes, mode, true)
+}
+
+fn stage_with(target: &Path, bytes: &[u8], mode: u32, sync: bool) -> std::io::Result<Staged> {
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir)?;
     // Set after creation: the umask must not change the mode asked for.
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
+    if sync {
+        temp.as_file().sync_all()?;
+    }
     Ok(Staged { temp, target: target.to_path_buf() })
 }
 
 /// Writes `bytes` to `target` atomically.
 pub fn write(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
     stage(target, bytes, mode)?.commit()
+}
+
+/// [`write`] without syncing the bytes to disk first: for a file that is
+/// checked whenever it is read (a signed package copied from the
+/// convention's store), where a crash may leave it short or empty but the
+/// check then refuses it and it is copied again. Readers still see the old
+/// file or the whole new one while the system runs.
+pub fn write_unsynced(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
+    stage_with(target, bytes, mode, false)?.commit()
 }
 
 #[cfg(test)]

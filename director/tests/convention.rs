@@ -459,7 +459,13 @@ fn an_actor_that_requires_a_capability_runs_on_one_fitting_member_and_is_reached
         let history = common::ask(&lead, &["MainFoo", "\"history\""]);
         history.as_array().is_some_and(|h| h.iter().any(|m| m["pong"] == 5 && m["class"] == COW))
     });
-    assert!(answered, "{}", common::ask(&lead, &["MainFoo", "\"history\""]));
+    assert!(
+        answered,
+        "{}\nleader: {}\nalpha: {}",
+        common::ask(&lead, &["MainFoo", "\"history\""]),
+        log_of(&lead),
+        log_of(&alpha)
+    );
     let r = beta.run(&["ask", "Slotted", "\"exit\"", "--timeout", "1"]);
     assert_ne!(r.code, 0, "an actor that exits without a reply: the ask fails, on the member that asked");
     assert!(r.stderr.contains("(on member \"alpha\")"), "{}", r.stderr);

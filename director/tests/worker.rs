@@ -65,6 +65,24 @@ fn a_version_in_a_worker_answers_asks_and_stops_leaving_nothing_behind() {
 }
 
 #[test]
+fn a_starter_in_another_node_block_numbers_its_worker_in_it_and_tracked_deliveries_come_back() {
+    // A convention member's system takes a node block of its own; its
+    // workers must answer it there, not node 0.
+    let root = tempfile::tempdir().unwrap();
+    let config = runtime::SystemConfig::default().with_extract_root(root.path());
+    let system = runtime::ActorSystem::start(config.with_node(runtime::remote::block_start(3))).expect("a system");
+    let env = common::Env::new();
+    let worker = isolated(&env, &system, "foo", &plugins().foo);
+    assert_eq!(runtime::remote::block_of(worker.node()), 3, "numbered in the starter's block");
+    let foo = worker.create_actor("foo.fooactor").expect("created in the worker");
+    let hello = actor_abi::Message::Value("hello".into());
+    assert_eq!(system.tell_delivered(&foo, hello, T), Ok(()), "the worker reports the delivery to its starter's node");
+    assert_eq!(system.ask(&foo, value!({"ping": 2}), T).ok().and_then(|v| v.get("pong").cloned()), Some(2.into()));
+    assert_eq!(system.dead_letters(), 0);
+    assert!(matches!(worker.stop(T), WorkerExit::Exited(status) if status.success()));
+}
+
+#[test]
 fn a_worker_that_aborts_fails_the_waiting_ask_at_once_and_the_starter_keeps_serving() {
     let Starter { system, env, .. } = &Starter::new();
     let bad = isolated(env, system, "misbehave", &plugins().misbehave);

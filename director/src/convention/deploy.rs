@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convention::link::Link;
 use crate::convention::placement::Assignments;
+use crate::convention::publisher::Publisher;
 use crate::convention::store;
 use crate::daemon::operations::Director;
 
@@ -115,6 +116,8 @@ pub struct MemberSide {
     pub from_leader: Arc<Mutex<HashSet<String>>>,
     /// Where the leader placed the actors of those versions.
     pub assigned: Assignments,
+    /// Held while a package is fetched and loaded.
+    pub running: Mutex<()>,
 }
 
 /// Takes run requests for this member from now on.
@@ -222,7 +225,16 @@ pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply 
         if side.allow == AllowRemote::No {
             return Err(format!("{short}: AllowRemoteActorSources is 'no'"));
         }
+        // One run at a time (a request and the convergence thread may ask
+        // for the same package): the second finds it running.
+        let _one = side.running.lock().unwrap_or_else(|p| p.into_inner());
+        if side.director.state().find(&req.hash).is_ok() {
+            side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
+            return Ok(format!("{short}: already running {}", req.group));
+        }
+        let started = std::time::Instant::now();
         let bytes = store::fetch(link, &req.hash).map_err(|e| format!("{short}: {e}"))?;
+        let fetched = started.elapsed();
         // The leader's file name: verification checks it against the
         // signed manifest. A different package of that name here stays.
         let file = side.dir.join(&req.file_name);
@@ -231,13 +243,21 @@ pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply 
         {
             return Err(format!("{short}: a different {} is in this member's directory", req.file_name));
         }
-        crate::atomic::write(&file, &bytes, 0o644).map_err(|e| format!("{short}: writing {}: {e}", file.display()))?;
+        // Not synced: the package is verified whenever it is loaded, and a
+        // copy a crash spoiled is refused and fetched again.
+        crate::atomic::write_unsynced(&file, &bytes, 0o644)
+            .map_err(|e| format!("{short}: writing {}: {e}", file.display()))?;
+        let written = started.elapsed();
         // Placed as the leader says (read by the member's placer during the load).
         side.assigned.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone(), req.placed.clone());
         match side.director.load(&file.display().to_string()) {
             Ok(l) => {
                 side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
                 let what = if l.already_loaded { "already running" } else { "loaded" };
+                log::info!(
+                    "convention: {short}: fetched in {fetched:?}, written by {written:?}, loaded by {:?}",
+                    started.elapsed()
+                );
                 Ok(format!("{short}: {what} {} {}", l.group, l.version))
             }
             Err(e) => {
@@ -260,9 +280,10 @@ pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply 
 }
 
 /// On the leader, after a load: on a thread of its own (the load does not
-/// wait on the server), stores the package file and asks each other member
-/// (as listed now) to run it; logs each answer.
-pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf) {
+/// wait on the server), waits until the package file is stored (the upload
+/// began when the leader verified it) and asks each other member (as
+/// listed now) to run it, all at once; logs each answer.
+pub fn deploy(link: Arc<Link>, publisher: Arc<Publisher>, req: RunRequest, file: PathBuf) {
     let spawned = std::thread::Builder::new().name("thespian-publish".into()).spawn(move || {
         let members: Vec<String> = match crate::convention::members::members(&link) {
             Ok(all) => all.into_iter().map(|m| m.key).filter(|k| *k != req.leader).collect(),
@@ -272,19 +293,21 @@ pub fn deploy(link: Arc<Link>, req: RunRequest, file: PathBuf) {
             }
         };
         log::info!("convention: storing {} {} and asking {members:?} to run it", req.group, short(&req.hash));
-        let published = std::fs::read(&file)
-            .map_err(|e| format!("reading {}: {e}", file.display()))
-            .and_then(|bytes| store::publish(&link, &req.hash, &bytes).map_err(|e| e.to_string()));
-        if let Err(e) = published {
-            log::error!("convention: publishing {} {}: {e}", req.group, short(&req.hash));
+        if let Err(e) = publisher.wait(&req.hash, &file) {
+            log::error!("convention: {} {} is not stored, so no member runs it: {e}", req.group, short(&req.hash));
             return;
         }
         let payload = serde_json::to_vec(&req).unwrap_or_default();
-        for member in members {
+        // Every member at once: each fetches and loads in parallel.
+        let asks = members.into_iter().map(|member| {
             let subject = run_subject(link.name(), &member);
             // The client's own request timeout (10 s) is too short for a load.
             let request = async_nats::Request::new().payload(payload.clone().into()).timeout(Some(RUN_TIMEOUT));
-            match link.block_on(link.client().send_request(subject, request)) {
+            let client = link.client().clone();
+            async move { (member, client.send_request(subject, request).await) }
+        });
+        for (member, answer) in link.block_on(futures_util::future::join_all(asks)) {
+            match answer {
                 Ok(answer) => match serde_json::from_slice::<RunReply>(&answer.payload) {
                     Ok(r) if r.loaded => log::info!("convention: {member}: {}", r.detail),
                     Ok(r) => log::warn!("convention: {member} refused: {}", r.detail),

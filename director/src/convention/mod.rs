@@ -5,7 +5,7 @@
 //! - [`link`]: the daemon's connection (a daemon with a `convention.cfg`
 //!   connects at start and refuses to start if it cannot);
 //! - [`members`]: the membership bucket and its heartbeat records;
-//! - [`store`]: the package store, by hash;
+//! - [`store`]: the package store, by hash ([`publisher`]: the leader's uploads);
 //! - [`deploy`]: the leader's loads run on the members, verified by each;
 //! - [`placement`]: where actors with `Requires` run, as the leader decides;
 //! - [`relay`]: asks and tells from the CLI for an actor placed on another member;
@@ -17,6 +17,7 @@ pub mod deploy;
 pub mod link;
 pub mod members;
 pub mod placement;
+pub mod publisher;
 pub mod relay;
 pub mod settings;
 pub mod slots;

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use runtime::ActorSystem;
@@ -34,7 +35,13 @@ use crate::convention::members;
 struct Blocks {
     by_block: HashMap<u32, String>,
     by_name: HashMap<String, u32>,
+    /// When the records were last read.
+    read: Option<Instant>,
 }
+
+/// How often a message from an unknown sender may make a member read the
+/// records again (a member that just joined is not in the map yet).
+const REREAD: Duration = Duration::from_millis(200);
 
 /// The subject member `member` takes actor messages on.
 pub fn message_subject(convention: &str, member: &str) -> String {
@@ -73,8 +80,9 @@ pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -
     let (client, convention) = (link.client().clone(), link.name().to_string());
     link.spawn(send_batches(client.clone(), convention.clone(), name.to_string(), outgoing));
     let weak = Arc::downgrade(system);
-    link.spawn(receive(inbound, weak.clone(), blocks.clone(), block));
-    link.spawn(keep_blocks(client, convention, weak, blocks));
+    let records = Records { client, convention, system: weak, blocks };
+    link.spawn(receive(inbound, records.clone(), block));
+    link.spawn(keep_blocks(records));
     Ok(())
 }
 
@@ -124,19 +132,23 @@ fn encode(me: &str, envs: &[RemoteEnvelope]) -> Vec<Vec<u8>> {
 }
 
 /// Delivers what other members send to this member's actors.
-async fn receive(
-    mut inbound: async_nats::Subscriber,
-    system: std::sync::Weak<ActorSystem>,
-    blocks: Arc<RwLock<Blocks>>,
-    mine: u32,
-) {
+async fn receive(mut inbound: async_nats::Subscriber, records: Records, mine: u32) {
     while let Some(msg) = inbound.next().await {
-        let Some(system) = system.upgrade() else { return };
-        let known = |name: &str| blocks.read().unwrap_or_else(|p| p.into_inner()).by_name.get(name).copied();
-        if let Err(why) = deliver(&system, &msg.payload, mine, known) {
+        let Some(system) = records.system.upgrade() else { return };
+        let sender = sender_of(&msg.payload);
+        if sender.is_some_and(|name| records.block_of(name).is_none()) {
+            records.reread_soon().await;
+        }
+        if let Err(why) = deliver(&system, &msg.payload, mine, |name| records.block_of(name)) {
             log::warn!("convention: dropped actor messages: {why}");
         }
     }
+}
+
+/// The sender's name a message starts with, if it reads as one.
+fn sender_of(payload: &[u8]) -> Option<&str> {
+    let (&len, rest) = payload.split_first()?;
+    std::str::from_utf8(rest.get(..usize::from(len))?).ok()
 }
 
 /// Checks and delivers one message from another member.
@@ -165,34 +177,56 @@ fn deliver(system: &ActorSystem, payload: &[u8], mine: u32, known: impl Fn(&str)
     Ok(())
 }
 
-/// Every heartbeat: the block map from the members' records; a member that
-/// left (or whose block changed) has its old block lost.
-async fn keep_blocks(
+/// The members' records as the transport reads them.
+#[derive(Clone)]
+struct Records {
     client: async_nats::Client,
     convention: String,
     system: std::sync::Weak<ActorSystem>,
     blocks: Arc<RwLock<Blocks>>,
-) {
-    loop {
-        if let Ok(all) = members::list(&client, &convention).await {
-            let mut now = Blocks::default();
-            for r in all.into_iter().filter_map(|m| m.record).filter(|r| r.block != 0) {
-                now.by_block.insert(r.block, r.name.clone());
-                now.by_name.insert(r.name, r.block);
-            }
-            let gone: Vec<(u32, String)> = {
-                let mut held = blocks.write().unwrap_or_else(|p| p.into_inner());
-                let gone = held.by_block.iter().filter(|(b, n)| now.by_block.get(b) != Some(n));
-                let gone = gone.map(|(b, n)| (*b, n.clone())).collect();
-                *held = now;
-                gone
-            };
-            let Some(system) = system.upgrade() else { return };
-            for (block, name) in gone {
-                let failed = system.block_lost(block);
-                log::warn!("convention: member {name} is gone: {failed} ask(s) waiting on its actors failed");
-            }
+}
+
+impl Records {
+    fn block_of(&self, name: &str) -> Option<u32> {
+        self.blocks.read().unwrap_or_else(|p| p.into_inner()).by_name.get(name).copied()
+    }
+
+    /// Reads the records again unless that was done within [`REREAD`].
+    async fn reread_soon(&self) {
+        let fresh = self.blocks.read().unwrap_or_else(|p| p.into_inner()).read.is_some_and(|at| at.elapsed() < REREAD);
+        if !fresh {
+            self.reread().await;
         }
+    }
+
+    /// The block map from the members' records; a member that left (or
+    /// whose block changed) has its old block lost.
+    async fn reread(&self) {
+        let Ok(all) = members::list(&self.client, &self.convention).await else { return };
+        let mut now = Blocks { read: Some(Instant::now()), ..Blocks::default() };
+        for r in all.into_iter().filter_map(|m| m.record).filter(|r| r.block != 0) {
+            now.by_block.insert(r.block, r.name.clone());
+            now.by_name.insert(r.name, r.block);
+        }
+        let gone: Vec<(u32, String)> = {
+            let mut held = self.blocks.write().unwrap_or_else(|p| p.into_inner());
+            let gone = held.by_block.iter().filter(|(b, n)| now.by_block.get(b) != Some(n));
+            let gone = gone.map(|(b, n)| (*b, n.clone())).collect();
+            *held = now;
+            gone
+        };
+        let Some(system) = self.system.upgrade() else { return };
+        for (block, name) in gone {
+            let failed = system.block_lost(block);
+            log::warn!("convention: member {name} is gone: {failed} ask(s) waiting on its actors failed");
+        }
+    }
+}
+
+/// Every heartbeat until the system is gone: the block map again.
+async fn keep_blocks(records: Records) {
+    while records.system.strong_count() > 0 {
+        records.reread().await;
         tokio::time::sleep(members::HEARTBEAT).await;
     }
 }

@@ -110,11 +110,17 @@ pub struct Core {
     /// Called after each new load with the package loaded (a convention
     /// leader publishes it).
     pub(crate) loaded: Option<LoadedHook>,
+    /// Called once a package to load is verified, before it loads (a
+    /// convention leader starts storing it).
+    pub(crate) verified: Option<VerifiedHook>,
     /// Where actors with `Requires` run.
     pub(crate) placer: Arc<dyn Placer>,
     /// How asks and tells reach actors placed on other members.
     pub(crate) relay: crate::daemon::sending::RelayHandle,
 }
+
+/// What runs when a package to load is verified: its hash and its file.
+pub type VerifiedHook = Arc<dyn Fn(&str, &Path) + Send + Sync>;
 
 /// What runs after each new load (see [`Core::on_loaded`]).
 pub type LoadedHook = Arc<dyn Fn(&NewVersion) + Send + Sync>;
@@ -155,6 +161,7 @@ impl Core {
             worker_program: None,
             changed: None,
             loaded: None,
+            verified: None,
             placer: Arc::new(LocalPlacer { capabilities: actor_abi::Map::new() }),
             relay: None,
         }
@@ -175,6 +182,12 @@ impl Core {
     /// Changes the placer (a convention member, once it has joined).
     pub fn set_placer(&mut self, placer: Arc<dyn Placer>) {
         self.placer = placer;
+    }
+
+    /// Calls `f` once a package to load is verified, before it loads
+    /// (without the state lock held).
+    pub fn on_verified(&mut self, f: VerifiedHook) {
+        self.verified = Some(f);
     }
 
     /// Calls `f` after each new load (without the state lock held).

@@ -11,6 +11,7 @@ use crate::convention::Link;
 use crate::convention::deploy::{self, AllowRemote, MemberSide, RunRequest};
 use crate::convention::members::{self, MemberRecord};
 use crate::convention::placement::{self, Assignments, LeaderPlacer, MemberPlacer};
+use crate::convention::publisher::Publisher;
 use crate::convention::relay::{self, NatsRelay};
 use crate::convention::transport;
 use crate::daemon::DaemonError;
@@ -44,18 +45,20 @@ pub(crate) fn join(
         .map_err(|e| DaemonError::Config(format!("{}: {e}", config.dir.join("othercaps.cfg").display())))?;
     let refusals = Arc::new(Mutex::new(Vec::new()));
     let flag = Arc::new(AtomicBool::new(false));
-    let beat = heartbeat(link, config, core, refusals.clone(), flag.clone(), block)?;
+    let leading = config.convention_leader.as_deref() == Some(config.member_name.as_str());
+    let publisher = leading.then(|| Publisher::new(link.clone()));
+    let beat = heartbeat(link, config, core, refusals.clone(), flag.clone(), block, publisher.clone())?;
     let settled = Settled { flag, beat };
     let name = config.member_name.clone();
     relay::serve(link, &name, core.clone()).map_err(DaemonError::Config)?;
     transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
     core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone() }));
     let local = LocalPlacer { capabilities: config.other_caps.clone() };
-    if config.convention_leader.as_deref() == Some(name.as_str()) {
+    if let Some(publisher) = publisher {
         let placer =
             Arc::new(LeaderPlacer { link: link.clone(), name: name.clone(), capabilities: local.capabilities });
         core.state().set_placer(placer.clone());
-        lead(link, core, name);
+        lead(link, core, name, publisher);
         let (link, director) = (link.clone(), core.clone());
         std::thread::Builder::new()
             .name("thespian-placement".into())
@@ -74,6 +77,7 @@ pub(crate) fn join(
         refusals,
         from_leader: Arc::default(),
         assigned,
+        running: Mutex::new(()),
     };
     deploy::serve_member(link, side).map_err(DaemonError::Config)?;
     Ok(settled)
@@ -81,13 +85,15 @@ pub(crate) fn join(
 
 /// The leader: after each new load, store the package and ask every other
 /// member (as listed now) to run it.
-fn lead(link: &Arc<Link>, core: &Arc<Director>, name: String) {
+fn lead(link: &Arc<Link>, core: &Arc<Director>, name: String, publisher: Arc<Publisher>) {
     let link = link.clone();
+    let uploads = publisher.clone();
+    core.state().on_verified(Arc::new(move |hash: &str, file: &std::path::Path| uploads.start(hash, file)));
     core.state().on_loaded(Arc::new(move |v: &NewVersion| {
         let Some(file_name) = v.file.file_name().map(|f| f.to_string_lossy().into_owned()) else { return };
         let placed = v.placed.iter().filter_map(|(class, p)| Some((class.clone(), p.member(&name)?))).collect();
         let req = RunRequest { leader: name.clone(), group: v.group.clone(), hash: v.hash.clone(), file_name, placed };
-        deploy::deploy(link.clone(), req, v.file.clone());
+        deploy::deploy(link.clone(), publisher.clone(), req, v.file.clone());
     }));
 }
 
@@ -101,6 +107,7 @@ fn heartbeat(
     refusals: Arc<Mutex<Vec<String>>>,
     settled: Arc<AtomicBool>,
     block: u32,
+    publisher: Option<Arc<Publisher>>,
 ) -> Result<members::Heartbeat, DaemonError> {
     let name = config.member_name.clone();
     let leader = config.convention_leader.as_deref() == Some(name.as_str());
@@ -108,10 +115,15 @@ fn heartbeat(
     let director = core.clone();
     let record = move || {
         // One lock for both: the state mutex is not re-entrant.
-        let (versions, packages) = {
+        let (versions, mut packages) = {
             let state = director.state();
             (state.version_summary(), state.packages(&name))
         };
+        // A leader lists a package once it is stored (members fetch what it lists).
+        if let Some(publisher) = &publisher {
+            let stored = publisher.stored_among(&packages.iter().map(|p| p.hash.clone()).collect());
+            packages.retain(|p| stored.contains(&p.hash));
+        }
         MemberRecord {
             name: name.clone(),
             pid: std::process::id(),

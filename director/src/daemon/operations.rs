@@ -197,6 +197,10 @@ impl Director {
         let group = verified.manifest.group.clone();
         let version = verified.manifest.version_text().to_string();
         let tli = tli_for(&self.authority, &self.dir, &verified)?;
+        let verified_hook = self.state().verified.clone();
+        if let Some(hook) = verified_hook {
+            hook(&verified.hash, &file);
+        }
         let (info, runs) = self.place(package, tli.as_ref(), &file)?;
         let hash = info.hash.clone();
         let actors = self.place_actors(&hash, tli.as_ref());

@@ -47,11 +47,11 @@ fn serve(node: &str) -> Result<(), String> {
     let stream = crate::native::os::socket_from_stdin().map_err(|e| format!("the starter's socket: {e}"))?;
     let link = starter_channel(stream)?;
     let config = SystemConfig::default().with_node(node).with_extract_root(root);
+    // The starter's node is the first of the block it numbered this worker in.
+    let starter = crate::remote::block_start(crate::remote::block_of(node));
     let system = ActorSystem::start(config).map_err(|e| e.to_string())?;
     let (tx, incoming) = channel();
-    let conn = system
-        .connect_channel(Address::MAIN_NODE, link, RouteKind::Default, tx)
-        .map_err(|e| format!("connecting: {e}"))?;
+    let conn = system.connect_channel(starter, link, RouteKind::Default, tx).map_err(|e| format!("connecting: {e}"))?;
     let names = Arc::new(NamesClient::new(conn.sender()));
     system.set_name_authority(names.clone());
     let requests = dispatch(incoming, names).map_err(|e| format!("starting the dispatcher: {e}"))?;
