@@ -1,5 +1,5 @@
 //! A member converges, every heartbeat, to what the leader's membership
-//! record says: it runs each of the leader's packages it does not run yet
+//! record says: it runs each of the leader's stored packages it does not run yet
 //! (a refused one again after [`FIRST_RETRY`], doubling to [`LAST_RETRY`]),
 //! moves the placed actors of those packages to where the leader placed
 //! them now (`daemon::moves`), and unloads each package it took from the
@@ -37,7 +37,7 @@ pub(crate) fn converge(link: &Link, side: &MemberSide) {
         let wanted: HashSet<&str> = record.packages.iter().map(|p| p.hash.as_str()).collect();
         tried.retain(|h, _| wanted.contains(h.as_str()));
         let here: HashSet<String> = side.director.state().packages(&side.name).into_iter().map(|p| p.hash).collect();
-        for p in record.packages.iter().filter(|p| !here.contains(&p.hash)) {
+        for p in record.packages.iter().filter(|p| !here.contains(&p.hash) && !p.pending) {
             run_missing(link, side, leader, p, &mut tried);
         }
         for p in record.packages.iter().filter(|p| here.contains(&p.hash)) {

@@ -72,6 +72,10 @@ pub struct PackageRef {
     /// the leader's record, the leader's decision).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub placed: BTreeMap<String, String>,
+    /// In the leader's record: true while the package is being stored
+    /// (members wait for it, and keep running it if they do).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// One member as `list --convention` shows it.

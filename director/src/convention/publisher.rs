@@ -1,8 +1,9 @@
 //! The leader's package uploads: a package is stored as soon as the
 //! leader has verified it, while its own load goes on (the upload of a
 //! large package takes about as long as the load), and members are asked
-//! to run it once both are done. The leader's record lists a package only
-//! once it is stored, so no member looks for it in the store too early.
+//! to run it once both are done. The leader's record marks a package
+//! pending until it is stored, so no member looks for it in the store too
+//! early (and none unloads it meanwhile).
 //!
 //! Lock order: `uploads`, then one upload's `state`; never the other way.
 

@@ -437,6 +437,7 @@ impl Core {
                 hash: v.info.hash.clone(),
                 file_name: v.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
                 placed: placed_on(me, &v.actors),
+                pending: false,
             })
             .collect()
     }

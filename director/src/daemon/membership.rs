@@ -119,10 +119,11 @@ fn heartbeat(
             let state = director.state();
             (state.version_summary(), state.packages(&name))
         };
-        // A leader lists a package once it is stored (members fetch what it lists).
+        // A leader's package is pending until it is stored: members fetch
+        // it only then (and keep running it meanwhile, after a restart).
         if let Some(publisher) = &publisher {
             let stored = publisher.stored_among(&packages.iter().map(|p| p.hash.clone()).collect());
-            packages.retain(|p| stored.contains(&p.hash));
+            packages.iter_mut().for_each(|p| p.pending = !stored.contains(&p.hash));
         }
         MemberRecord {
             name: name.clone(),
