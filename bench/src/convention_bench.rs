@@ -151,6 +151,7 @@ impl Member {
             capabilities: serde_json::json!({}),
             versions: Vec::new(),
             refused: Vec::new(),
+            unloaded: Vec::new(),
             packages: Vec::new(),
             settled: true,
             block,

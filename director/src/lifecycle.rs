@@ -273,6 +273,7 @@ pub fn members(c: &DirectorControl, json: bool) -> ExitCode {
                 println!("Member {}{leader}  pid {}  capabilities {}", r.name, r.pid, r.capabilities);
                 r.versions.iter().for_each(|v| println!("  {v}"));
                 r.refused.iter().for_each(|why| println!("  refused {why}"));
+                r.unloaded.iter().for_each(|what| println!("  as the leader did: {what}"));
             }
             (None, why) => println!("Member {}: unreadable ({})", m.key, why.as_deref().unwrap_or("")),
         }

@@ -301,6 +301,13 @@ fn a_member_that_starts_later_runs_what_the_leader_runs_and_the_leaders_unload_r
         common::children_of(late.pid()).is_empty() && !late.maps().contains("libfoo.so")
     });
     assert!(clean, "no worker and no mapping of the library are left on the member");
+    let reported = test_support::eventually(std::time::Duration::from_secs(5), || {
+        record_of(&lead, "late")["unloaded"]
+            == serde_json::json!([format!("{}: unloaded foo 1.0, code freed (worker exited)", &h1[..12])])
+    });
+    assert!(reported, "the member reports its own unload to the convention: {:#}", record_of(&lead, "late"));
+    let text = lead.run(&["list", "--convention"]).ok().stdout;
+    assert!(text.contains("  as the leader did: "), "{text}");
 }
 
 /// How many times `env`'s daemon loaded one of the leader's packages

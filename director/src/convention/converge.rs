@@ -113,8 +113,14 @@ fn unload_gone(side: &MemberSide, wanted: &HashSet<&str>, here: &HashSet<String>
             continue;
         }
         match side.director.unload(&hash) {
-            Ok(u) => log::info!("convention: the leader no longer runs {}: unloaded, code {}", short(&hash), u.code),
-            Err(e) => log::warn!("convention: unloading {} as the leader did: {e}", short(&hash)),
+            Ok(u) => {
+                log::info!("convention: the leader no longer runs {}: unloaded, code {}", short(&hash), u.code);
+                side.notes.note_unload(&hash, &format!("unloaded {} {}, code {}", u.group, u.version, u.code));
+            }
+            Err(e) => {
+                log::warn!("convention: unloading {} as the leader did: {e}", short(&hash));
+                side.notes.note_unload(&hash, &format!("not unloaded: {}", e.message));
+            }
         }
     }
 }

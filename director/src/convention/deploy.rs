@@ -36,7 +36,7 @@ use crate::daemon::operations::Director;
 const MAX_REQUEST: usize = 64 << 10;
 /// How long the leader waits for a member to fetch, verify and load.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-/// How many refusals a member keeps showing.
+/// How many refusals (and unloads) a member keeps showing.
 const MAX_REFUSALS: usize = 16;
 /// The leader's request: run this version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +109,8 @@ pub struct MemberSide {
     pub dir: PathBuf,
     /// The Director that loads them.
     pub director: Arc<Director>,
-    /// Recent refusals (`HASH12: reason`), shown in the member's record.
-    pub refusals: Arc<Mutex<Vec<String>>>,
+    /// Recent refusals and unloads, shown in the member's record.
+    pub notes: Arc<Notes>,
     /// The hashes it loaded because the leader runs them: unloaded again
     /// when the leader no longer does.
     pub from_leader: Arc<Mutex<HashSet<String>>>,
@@ -154,11 +154,40 @@ pub(crate) fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
+/// What a member tells the convention about the leader's packages: its
+/// recent refusals (`HASH12: reason`) and the unloads it did because the
+/// leader unloaded (`HASH12: code freed...`), at most [`MAX_REFUSALS`] each.
+#[derive(Default)]
+pub struct Notes {
+    refused: Mutex<Vec<String>>,
+    unloaded: Mutex<Vec<String>>,
+}
+
+impl Notes {
+    /// The recent refusals.
+    pub fn refused(&self) -> Vec<String> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The recent unloads.
+    pub fn unloaded(&self) -> Vec<String> {
+        self.unloaded.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Remembers an unload of `hash` with its outcome.
+    pub(crate) fn note_unload(&self, hash: &str, outcome: &str) {
+        let mut unloaded = self.unloaded.lock().unwrap_or_else(|p| p.into_inner());
+        unloaded.push(format!("{}: {outcome}", short(hash)));
+        let excess = unloaded.len().saturating_sub(MAX_REFUSALS);
+        unloaded.drain(..excess);
+    }
+}
+
 /// Remembers the outcome of running a leader's package `hash`: a refusal
 /// replaces an earlier one of the same package, a load clears it.
 pub(crate) fn note(side: &MemberSide, hash: &str, reply: &RunReply) {
     let prefix = format!("{}: ", short(hash));
-    let mut refusals = side.refusals.lock().unwrap_or_else(|p| p.into_inner());
+    let mut refusals = side.notes.refused.lock().unwrap_or_else(|p| p.into_inner());
     refusals.retain(|r| !r.starts_with(&prefix));
     if reply.loaded {
         return;

@@ -43,6 +43,10 @@ pub struct MemberRecord {
     /// Packages of the leader it refused lately, and why (`HASH12: reason`).
     #[serde(default)]
     pub refused: Vec<String>,
+    /// Packages it unloaded lately because the leader did, with what
+    /// became of their code (`HASH12: unloaded GROUP VERSION, code freed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unloaded: Vec<String>,
     /// Its loaded packages, in load order per group: from the leader's
     /// record, what every member converges to.
     #[serde(default)]
@@ -220,6 +224,7 @@ mod tests {
             capabilities: serde_json::json!({"Worker": true}),
             versions: vec!["foo 1.0 ab*".into()],
             refused: vec![],
+            unloaded: vec![],
             packages: vec![],
             settled: true,
             block: 1,

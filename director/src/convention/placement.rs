@@ -158,6 +158,7 @@ mod tests {
             capabilities: caps,
             versions: vec![],
             refused: refused.iter().map(|s| s.to_string()).collect(),
+            unloaded: vec![],
             packages: vec![],
             settled,
             block: 0,

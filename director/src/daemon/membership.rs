@@ -1,14 +1,18 @@
-//! The daemon's part in a convention: its heartbeat record, and its role.
-//! The leader (the member `convleader.cfg` names) stores each package it
-//! loads and asks the other members to run it; every other member takes
-//! those requests and runs what it can verify itself (`convention::deploy`).
+//! The daemon's part in a convention: its heartbeat record, its node
+//! block's transport (`convention::transport`), the relay for CLI asks
+//! (`convention::relay`), and its role. The leader (the member
+//! `convleader.cfg` names) stores each package it loads, asks the other
+//! members to run it, and places actors with `Requires`
+//! (`convention::placement`); every other member takes those requests, runs
+//! what it can verify itself and follows the leader's placement
+//! (`convention::deploy`, `convention::converge`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::convention::Link;
-use crate::convention::deploy::{self, AllowRemote, MemberSide, RunRequest};
+use crate::convention::deploy::{self, AllowRemote, MemberSide, Notes, RunRequest};
 use crate::convention::members::{self, MemberRecord};
 use crate::convention::placement::{self, Assignments, LeaderPlacer, MemberPlacer};
 use crate::convention::publisher::Publisher;
@@ -43,58 +47,65 @@ pub(crate) fn join(
 ) -> Result<Settled, DaemonError> {
     let allow = AllowRemote::from_caps(&config.other_caps)
         .map_err(|e| DaemonError::Config(format!("{}: {e}", config.dir.join("othercaps.cfg").display())))?;
-    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let notes = Arc::new(Notes::default());
     let flag = Arc::new(AtomicBool::new(false));
     let leading = config.convention_leader.as_deref() == Some(config.member_name.as_str());
     let publisher = leading.then(|| Publisher::new(link.clone()));
-    let beat = heartbeat(link, config, core, refusals.clone(), flag.clone(), block, publisher.clone())?;
-    let settled = Settled { flag, beat };
+    let beat = heartbeat(link, config, core, notes.clone(), flag.clone(), block, publisher.clone())?;
     let name = config.member_name.clone();
     relay::serve(link, &name, core.clone()).map_err(DaemonError::Config)?;
     transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
     core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone() }));
     let local = LocalPlacer { capabilities: config.other_caps.clone() };
-    if let Some(publisher) = publisher {
-        let placer =
-            Arc::new(LeaderPlacer { link: link.clone(), name: name.clone(), capabilities: local.capabilities });
-        core.state().set_placer(placer.clone());
-        lead(link, core, name, publisher);
-        let (link, director) = (link.clone(), core.clone());
-        std::thread::Builder::new()
-            .name("thespian-placement".into())
-            .spawn(move || placement::keep_placed(&link, &director, &placer))
-            .map_err(|e| DaemonError::Config(format!("starting the placement thread: {e}")))?;
-        return Ok(settled);
+    match publisher {
+        Some(publisher) => lead(link, core, name, publisher, local)?,
+        None => {
+            let assigned = Assignments::default();
+            core.state().set_placer(Arc::new(MemberPlacer { name: name.clone(), assigned: assigned.clone(), local }));
+            let side = MemberSide {
+                name,
+                leader: config.convention_leader.clone(),
+                allow,
+                dir: config.dir.clone(),
+                director: core.clone(),
+                notes,
+                from_leader: Arc::default(),
+                assigned,
+                running: Mutex::new(()),
+            };
+            deploy::serve_member(link, side).map_err(DaemonError::Config)?;
+        }
     }
-    let assigned = Assignments::default();
-    core.state().set_placer(Arc::new(MemberPlacer { name: name.clone(), assigned: assigned.clone(), local }));
-    let side = MemberSide {
-        name,
-        leader: config.convention_leader.clone(),
-        allow,
-        dir: config.dir.clone(),
-        director: core.clone(),
-        refusals,
-        from_leader: Arc::default(),
-        assigned,
-        running: Mutex::new(()),
-    };
-    deploy::serve_member(link, side).map_err(DaemonError::Config)?;
-    Ok(settled)
+    Ok(Settled { flag, beat })
 }
 
-/// The leader: after each new load, store the package and ask every other
-/// member (as listed now) to run it.
-fn lead(link: &Arc<Link>, core: &Arc<Director>, name: String, publisher: Arc<Publisher>) {
-    let link = link.clone();
+/// The leader: it places actors with `Requires` (and keeps them placed),
+/// starts storing each package once verified, and after each new load asks
+/// every other member (as listed now) to run it.
+fn lead(
+    link: &Arc<Link>,
+    core: &Arc<Director>,
+    name: String,
+    publisher: Arc<Publisher>,
+    local: LocalPlacer,
+) -> Result<(), DaemonError> {
+    let placer = Arc::new(LeaderPlacer { link: link.clone(), name: name.clone(), capabilities: local.capabilities });
+    core.state().set_placer(placer.clone());
     let uploads = publisher.clone();
     core.state().on_verified(Arc::new(move |hash: &str, file: &std::path::Path| uploads.start(hash, file)));
+    let deploying = link.clone();
     core.state().on_loaded(Arc::new(move |v: &NewVersion| {
         let Some(file_name) = v.file.file_name().map(|f| f.to_string_lossy().into_owned()) else { return };
         let placed = v.placed.iter().filter_map(|(class, p)| Some((class.clone(), p.member(&name)?))).collect();
         let req = RunRequest { leader: name.clone(), group: v.group.clone(), hash: v.hash.clone(), file_name, placed };
-        deploy::deploy(link.clone(), publisher.clone(), req, v.file.clone());
+        deploy::deploy(deploying.clone(), publisher.clone(), req, v.file.clone());
     }));
+    let (link, director) = (link.clone(), core.clone());
+    std::thread::Builder::new()
+        .name("thespian-placement".into())
+        .spawn(move || placement::keep_placed(&link, &director, &placer))
+        .map_err(|e| DaemonError::Config(format!("starting the placement thread: {e}")))?;
+    Ok(())
 }
 
 /// Starts this member's heartbeat in the convention's membership bucket:
@@ -104,7 +115,7 @@ fn heartbeat(
     link: &Link,
     config: &Config,
     core: &Arc<Director>,
-    refusals: Arc<Mutex<Vec<String>>>,
+    notes: Arc<Notes>,
     settled: Arc<AtomicBool>,
     block: u32,
     publisher: Option<Arc<Publisher>>,
@@ -131,7 +142,8 @@ fn heartbeat(
             leader,
             capabilities: capabilities.clone(),
             versions,
-            refused: refusals.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            refused: notes.refused(),
+            unloaded: notes.unloaded(),
             packages,
             settled: settled.load(Ordering::Acquire),
             block,
