@@ -48,7 +48,7 @@ pub fn write(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf>
     stage(target, bytes, mode)?.commit()
 }
 
-/// [`write`] without syncing the bytes to disk first: for a file that is
+/// [`write()`] without syncing the bytes to disk first: for a file that is
 /// checked whenever it is read (a signed package copied from the
 /// convention's store), where a crash may leave it short or empty but the
 /// check then refuses it and it is copied again. Readers still see the old

@@ -7,12 +7,14 @@
 //! leader (the leader is restarting, or cut off), it changes nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::convention::deploy::{MemberSide, RunReply, RunRequest, check, note, run, short};
+use crate::convention::deploy::{MemberSide, RunReply, RunRequest, check, note, run};
 use crate::convention::link::Link;
 use crate::convention::members::{self, MemberRecord, PackageRef};
 use crate::convention::placement::to_placed;
+use crate::convention::store::short;
 
 /// How long a member waits before it tries a package it refused again
 /// (the operator may have added the key since); doubled after each
@@ -27,8 +29,17 @@ struct Retry {
     wait: Duration,
 }
 
-/// Runs on the member's convergence thread until the daemon exits.
-pub(crate) fn converge(link: &Link, side: &MemberSide) {
+/// Starts the member's convergence thread; it runs until the daemon exits.
+pub fn start(link: &Arc<Link>, side: Arc<MemberSide>) -> Result<(), String> {
+    let link = link.clone();
+    std::thread::Builder::new()
+        .name("thespian-converge".into())
+        .spawn(move || converge(&link, &side))
+        .map(drop)
+        .map_err(|e| format!("starting the convergence thread: {e}"))
+}
+
+fn converge(link: &Link, side: &MemberSide) {
     let mut tried: HashMap<String, Retry> = HashMap::new();
     loop {
         std::thread::sleep(members::HEARTBEAT);

@@ -15,7 +15,7 @@
 //! it converge, every heartbeat, to what the leader's membership record
 //! says it runs: a member that starts later runs what the leader runs, and
 //! a version the leader unloads is unloaded on the members that took it
-//! from the leader (see `converge`).
+//! from the leader (see `converge`, started beside the request thread).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::convention::link::Link;
 use crate::convention::placement::Assignments;
 use crate::convention::publisher::Publisher;
-use crate::convention::store;
+use crate::convention::store::{self, short};
 use crate::daemon::operations::Director;
 
 /// The largest run request a member reads.
@@ -121,7 +121,7 @@ pub struct MemberSide {
 }
 
 /// Takes run requests for this member from now on.
-pub fn serve_member(link: &Arc<Link>, side: MemberSide) -> Result<(), String> {
+pub fn serve_member(link: &Arc<Link>, side: Arc<MemberSide>) -> Result<(), String> {
     let subject = run_subject(link.name(), &side.name);
     let mut requests = link
         .block_on(link.client().subscribe(subject.clone()))
@@ -134,29 +134,17 @@ pub fn serve_member(link: &Arc<Link>, side: MemberSide) -> Result<(), String> {
             }
         }
     });
-    let side = Arc::new(side);
-    let (requests_link, requests_side) = (link.clone(), side.clone());
-    std::thread::Builder::new()
-        .name("thespian-deploy".into())
-        .spawn(move || handle_requests(&requests_link, &requests_side, rx))
-        .map_err(|e| format!("starting the deploy thread: {e}"))?;
     let link = link.clone();
     std::thread::Builder::new()
-        .name("thespian-converge".into())
-        .spawn(move || crate::convention::converge::converge(&link, &side))
-        .map_err(|e| format!("starting the convergence thread: {e}"))?;
+        .name("thespian-deploy".into())
+        .spawn(move || handle_requests(&link, &side, rx))
+        .map_err(|e| format!("starting the deploy thread: {e}"))?;
     Ok(())
-}
-
-/// A package hash as messages and refusals name it: its first 12
-/// characters (all of a shorter one, which `check` refuses).
-pub(crate) fn short(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
 }
 
 /// What a member tells the convention about the leader's packages: its
 /// recent refusals (`HASH12: reason`) and the unloads it did because the
-/// leader unloaded (`HASH12: code freed...`), at most [`MAX_REFUSALS`] each.
+/// leader unloaded (`HASH12: code freed...`), at most 16 each.
 #[derive(Default)]
 pub struct Notes {
     refused: Mutex<Vec<String>>,

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use actor_abi::Map;
 
-use crate::convention::deploy::short;
 use crate::convention::link::Link;
 use crate::convention::members::{self, MemberRecord};
+use crate::convention::store::short;
 use crate::daemon::operations::Director;
 use crate::daemon::placement::{LocalPlacer, Placed, Placer, unmet};
 

@@ -11,9 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::convention::deploy::short;
 use crate::convention::link::Link;
 use crate::convention::store;
+use crate::convention::store::short;
 
 /// One package's upload: `None` while it runs, then its outcome.
 #[derive(Default)]

@@ -24,7 +24,7 @@ use crate::convention::link::Link;
 use crate::convention::members;
 use crate::daemon::core::{DirectorError, fail};
 use crate::daemon::operations::Director;
-use crate::daemon::sending::Relay;
+use crate::daemon::relay::Relay;
 use crate::protocol::{ErrorKind, Reply, Response, Send};
 
 /// The largest relayed request (as the control socket's).

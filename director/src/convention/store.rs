@@ -45,6 +45,12 @@ pub enum StoreError {
     },
 }
 
+/// A package hash as messages and refusals name it: its first 12
+/// characters (all of a shorter one, which a run request's check refuses).
+pub fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
 fn nats(e: impl std::fmt::Display) -> StoreError {
     StoreError::Nats(e.to_string())
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::daemon::placement::{LocalPlacer, Placed, Placer};
+use crate::daemon::relay::Relay;
 use crate::daemon::runs::Runs;
 use crate::tli::{Isolation, TliActor};
 use actor_abi::{Address, Value};
@@ -26,19 +27,8 @@ pub const MAX_RESIDENT_SHOWN: usize = 64;
 /// How long the Director waits for an `OnLoad` (or other lifecycle) message to be handled.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A failed Director operation; nothing changed unless the message says so.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct DirectorError {
-    /// The kind, for the protocol.
-    pub kind: ErrorKind,
-    /// What went wrong.
-    pub message: String,
-}
-
-pub(crate) fn fail(kind: ErrorKind, message: impl Into<String>) -> DirectorError {
-    DirectorError { kind, message: message.into() }
-}
+pub use crate::daemon::error::DirectorError;
+pub(crate) use crate::daemon::error::fail;
 
 /// One TLI actor of a loaded version.
 #[derive(Debug, Clone)]
@@ -116,7 +106,7 @@ pub struct Core {
     /// Where actors with `Requires` run.
     pub(crate) placer: Arc<dyn Placer>,
     /// How asks and tells reach actors placed on other members.
-    pub(crate) relay: crate::daemon::sending::RelayHandle,
+    pub(crate) relay: Option<Arc<dyn Relay>>,
 }
 
 /// What runs when a package to load is verified: its hash and its file.
@@ -175,7 +165,7 @@ impl Core {
     }
 
     /// Relays asks and tells for actors placed on other members.
-    pub fn set_relay(&mut self, relay: Arc<dyn crate::daemon::sending::Relay>) {
+    pub fn set_relay(&mut self, relay: Arc<dyn Relay>) {
         self.relay = Some(relay);
     }
 

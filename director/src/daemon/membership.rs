@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::convention::Link;
 use crate::convention::deploy::{self, AllowRemote, MemberSide, Notes, RunRequest};
 use crate::convention::members::{self, MemberRecord};
 use crate::convention::placement::{self, Assignments, LeaderPlacer, MemberPlacer};
 use crate::convention::publisher::Publisher;
 use crate::convention::relay::{self, NatsRelay};
 use crate::convention::transport;
+use crate::convention::{Link, converge};
 use crate::daemon::DaemonError;
 use crate::daemon::core::NewVersion;
 use crate::daemon::operations::Director;
@@ -62,7 +62,7 @@ pub(crate) fn join(
         None => {
             let assigned = Assignments::default();
             core.state().set_placer(Arc::new(MemberPlacer { name: name.clone(), assigned: assigned.clone(), local }));
-            let side = MemberSide {
+            let side = Arc::new(MemberSide {
                 name,
                 leader: config.convention_leader.clone(),
                 allow,
@@ -72,8 +72,9 @@ pub(crate) fn join(
                 from_leader: Arc::default(),
                 assigned,
                 running: Mutex::new(()),
-            };
-            deploy::serve_member(link, side).map_err(DaemonError::Config)?;
+            });
+            deploy::serve_member(link, side.clone()).map_err(DaemonError::Config)?;
+            converge::start(link, side).map_err(DaemonError::Config)?;
         }
     }
     Ok(Settled { flag, beat })

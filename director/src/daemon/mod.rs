@@ -7,12 +7,14 @@
 
 pub mod actors;
 pub mod core;
+pub mod error;
 mod membership;
 mod moves;
 pub mod operations;
 pub mod paths;
 pub mod placement;
 mod recovery;
+pub mod relay;
 pub mod runs;
 pub mod sending;
 pub(crate) mod server;

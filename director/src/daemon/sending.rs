@@ -12,16 +12,8 @@ use runtime::AskError;
 
 use crate::daemon::core::{DirectorError, fail};
 use crate::daemon::operations::Director;
+use crate::daemon::relay::Relay;
 use crate::protocol::{ErrorKind, Send};
-
-/// Sends an ask or a tell to another member and returns what it answered.
-pub trait Relay: std::marker::Send + Sync {
-    /// Relays `send` to `member` (a tell if `tell`); an ask's reply as JSON.
-    fn relay(&self, member: &str, send: &Send, tell: bool) -> Result<serde_json::Value, DirectorError>;
-}
-
-/// The relay, once this daemon has joined a convention.
-pub type RelayHandle = Option<Arc<dyn Relay>>;
 
 impl Director {
     /// Asks the role or global name `send.target` and waits for its reply:
