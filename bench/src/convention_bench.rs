@@ -155,6 +155,7 @@ impl Member {
             packages: Vec::new(),
             settled: true,
             block,
+            actors: Vec::new(),
         };
         members::start_heartbeat(&link, move || record.clone())?;
         transport::connect(&link, &sys, name, block)?;

@@ -460,6 +460,18 @@ fn an_actor_that_requires_a_capability_runs_on_one_fitting_member_and_is_reached
     // address (the same on every member: alpha's node block), and Slotted
     // on alpha answers the actor on the leader.
     let slotted = actor_listing(&alpha, COW)["address"].as_str().unwrap_or_default().to_string();
+    // Role lookups on the other members give that address once alpha's
+    // record names it: the Director actor's RetrieveRole, and the library's.
+    let retrieve = r#"{"DirectorOp": "RetrieveRole", "Role": "Slotted"}"#;
+    let found = test_support::eventually(std::time::Duration::from_secs(5), || {
+        common::ask(&lead, &["Director", retrieve])["Address"] == slotted.as_str()
+    });
+    assert!(found, "{} vs {slotted}", common::ask(&lead, &["Director", retrieve]));
+    let control = director::DirectorControl::new(&beta.dir());
+    let found = test_support::eventually(std::time::Duration::from_secs(5), || {
+        control.get_role_address("Slotted", None).ok().flatten().as_deref() == Some(slotted.as_str())
+    });
+    assert!(found, "{:?}", control.get_role_address("Slotted", None));
     let forward = serde_json::json!({"forward": slotted, "msg": {"ping": 5}}).to_string();
     lead.run(&["tell", "MainFoo", &forward]).ok();
     let answered = test_support::eventually(std::time::Duration::from_secs(10), || {

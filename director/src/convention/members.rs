@@ -61,6 +61,21 @@ pub struct MemberRecord {
     /// node numbers of this block. 0: not given.
     #[serde(default)]
     pub block: u32,
+    /// The actors the leader placed on it (TLI `Requires`) that run here,
+    /// with their addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actors: Vec<PlacedActor>,
+}
+
+/// An actor placed on a member, as its record names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedActor {
+    /// Its version's package hash.
+    pub hash: String,
+    /// Its class.
+    pub class: String,
+    /// Its address (`actor:HOME.ID@NODE`).
+    pub address: String,
 }
 
 /// A loaded package, as a member's record names it.
@@ -228,6 +243,7 @@ mod tests {
             packages: vec![],
             settled: true,
             block: 1,
+            actors: vec![],
         };
         let bytes = serde_json::to_vec(&r).unwrap();
         assert_eq!(read_record("m1".into(), &bytes).record, Some(r));

@@ -162,6 +162,7 @@ mod tests {
             packages: vec![],
             settled,
             block: 0,
+            actors: vec![],
         }
     }
 

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convention::link::Link;
 use crate::convention::members;
+use crate::convention::transport::PlacedActors;
 use crate::daemon::core::{DirectorError, fail};
 use crate::daemon::operations::Director;
 use crate::daemon::relay::Relay;
@@ -57,9 +58,15 @@ pub struct NatsRelay {
     pub link: Arc<Link>,
     /// This member's name.
     pub name: String,
+    /// The placed actors the other members' records name.
+    pub placed: Arc<PlacedActors>,
 }
 
 impl Relay for NatsRelay {
+    fn placed_address(&self, member: &str, hash: &str, class: &str) -> Option<actor_abi::Address> {
+        self.placed.address(member, hash, class)
+    }
+
     fn relay(&self, member: &str, send: &Send, tell: bool) -> Result<serde_json::Value, DirectorError> {
         let relayed = Relayed { from: self.name.clone(), tell, send: send.clone() };
         let payload = serde_json::to_vec(&relayed).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;

@@ -22,13 +22,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use actor_abi::Address;
 use futures_util::StreamExt;
 use runtime::ActorSystem;
 use runtime::remote::frame::{self, Frame, MAX_BATCH, MAX_FRAME};
 use runtime::remote::{Outbound, PeerGone, RemoteEnvelope, block_of, block_start};
 
 use crate::convention::link::Link;
-use crate::convention::members;
+use crate::convention::members::{self, MemberRecord};
 
 /// Which member holds which block, as the members' records say.
 #[derive(Default)]
@@ -42,6 +43,21 @@ struct Blocks {
 /// How often a message from an unknown sender may make a member read the
 /// records again (a member that just joined is not in the map yet).
 const REREAD: Duration = Duration::from_millis(200);
+
+/// The actors the leader placed, by member, version and class, with the
+/// addresses their members' records give (each checked to be in that
+/// member's block): what a role lookup on another member answers.
+#[derive(Default)]
+pub struct PlacedActors(RwLock<HashMap<(String, String, String), Address>>);
+
+impl PlacedActors {
+    /// The address of actor `class` of version `hash` on `member`, if its
+    /// record names one.
+    pub fn address(&self, member: &str, hash: &str, class: &str) -> Option<Address> {
+        let all = self.0.read().unwrap_or_else(|p| p.into_inner());
+        all.get(&(member.to_string(), hash.to_string(), class.to_string())).copied()
+    }
+}
 
 /// The subject member `member` takes actor messages on.
 pub fn message_subject(convention: &str, member: &str) -> String {
@@ -68,8 +84,8 @@ impl Outbound for Far {
 
 /// Connects `system` (this member `name`, holding block `block`) to the
 /// other members: its far route, its inbound subject, and the block map
-/// kept up to date every heartbeat.
-pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -> Result<(), String> {
+/// (and the placed actors' addresses) kept up to date every heartbeat.
+pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -> Result<Arc<PlacedActors>, String> {
     let blocks = Arc::new(RwLock::new(Blocks::default()));
     let subject = message_subject(link.name(), name);
     let inbound = link
@@ -80,10 +96,11 @@ pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -
     let (client, convention) = (link.client().clone(), link.name().to_string());
     link.spawn(send_batches(client.clone(), convention.clone(), name.to_string(), outgoing));
     let weak = Arc::downgrade(system);
-    let records = Records { client, convention, system: weak, blocks };
+    let placed = Arc::new(PlacedActors::default());
+    let records = Records { client, convention, system: weak, blocks, placed: placed.clone() };
     link.spawn(receive(inbound, records.clone(), block));
     link.spawn(keep_blocks(records));
-    Ok(())
+    Ok(placed)
 }
 
 /// Batches queued messages per member and publishes them.
@@ -184,6 +201,7 @@ struct Records {
     convention: String,
     system: std::sync::Weak<ActorSystem>,
     blocks: Arc<RwLock<Blocks>>,
+    placed: Arc<PlacedActors>,
 }
 
 impl Records {
@@ -203,8 +221,10 @@ impl Records {
     /// whose block changed) has its old block lost.
     async fn reread(&self) {
         let Ok(all) = members::list(&self.client, &self.convention).await else { return };
+        let records: Vec<MemberRecord> = all.into_iter().filter_map(|m| m.record).filter(|r| r.block != 0).collect();
+        *self.placed.0.write().unwrap_or_else(|p| p.into_inner()) = placed_in(&records);
         let mut now = Blocks { read: Some(Instant::now()), ..Blocks::default() };
-        for r in all.into_iter().filter_map(|m| m.record).filter(|r| r.block != 0) {
+        for r in records {
             now.by_block.insert(r.block, r.name.clone());
             now.by_name.insert(r.name, r.block);
         }
@@ -221,6 +241,28 @@ impl Records {
             log::warn!("convention: member {name} is gone: {failed} ask(s) waiting on its actors failed");
         }
     }
+}
+
+/// The placed actors `records` name; an address outside its member's own
+/// block is ignored (and logged).
+fn placed_in(records: &[MemberRecord]) -> HashMap<(String, String, String), Address> {
+    let mut placed = HashMap::new();
+    for r in records {
+        for a in &r.actors {
+            match Address::parse(&a.address) {
+                Ok(addr) if block_of(addr.node()) == r.block => {
+                    placed.insert((r.name.clone(), a.hash.clone(), a.class.clone()), addr);
+                }
+                _ => log::warn!(
+                    "convention: member {} names {:?} for {}, not one of its own",
+                    r.name,
+                    a.address,
+                    a.class
+                ),
+            }
+        }
+    }
+    placed
 }
 
 /// Every heartbeat until the system is gone: the block map again.
@@ -261,6 +303,32 @@ mod tests {
         assert!(deliver(&system, &[], 2, known).is_err());
         assert_eq!(system.dead_letters(), dead + 1, "only the well-formed one got as far as routing (no such actor)");
         system.shutdown();
+    }
+
+    #[test]
+    fn a_member_names_only_addresses_of_its_own_block() {
+        let actor = |address: String| members::PlacedActor { hash: "h".into(), class: "c".into(), address };
+        let record = |name: &str, block: u32, actors| MemberRecord {
+            name: name.into(),
+            pid: 1,
+            leader: false,
+            capabilities: serde_json::json!({}),
+            versions: vec![],
+            refused: vec![],
+            unloaded: vec![],
+            packages: vec![],
+            settled: true,
+            block,
+            actors,
+        };
+        let own = Address::from_parts(block_start(2) + 1, 3, 4);
+        let records = [
+            record("m2", 2, vec![actor(own.to_string())]),
+            record("m3", 3, vec![actor(own.to_string()), actor("garbage".into())]),
+        ];
+        let placed = placed_in(&records);
+        assert_eq!(placed.len(), 1, "m3 claims m2's actor and garbage: both ignored");
+        assert_eq!(placed.get(&("m2".into(), "h".into(), "c".into())), Some(&own));
     }
 
     #[test]

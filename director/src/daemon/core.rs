@@ -410,6 +410,21 @@ impl Core {
             .collect()
     }
 
+    /// The actors with `Requires` that run here, with their addresses.
+    pub fn placed_here(&self) -> Vec<crate::convention::members::PlacedActor> {
+        let versions = self.groups.values().flat_map(|g| g.versions.iter());
+        let actors = versions.flat_map(|v| v.actors.iter().map(move |a| (v, a)));
+        let here = actors.filter(|(_, a)| a.spec.requires.is_some() && a.here());
+        here.filter_map(|(v, a)| {
+            Some(crate::convention::members::PlacedActor {
+                hash: v.info.hash.clone(),
+                class: a.spec.class.clone(),
+                address: a.address?.to_string(),
+            })
+        })
+        .collect()
+    }
+
     /// The classes of version `hash`'s actors that say `Requires`.
     pub fn placed_classes(&self, hash: &str) -> Vec<String> {
         let Ok((group, i)) = self.find(hash) else { return Vec::new() };

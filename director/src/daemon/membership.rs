@@ -54,8 +54,8 @@ pub(crate) fn join(
     let beat = heartbeat(link, config, core, notes.clone(), flag.clone(), block, publisher.clone())?;
     let name = config.member_name.clone();
     relay::serve(link, &name, core.clone()).map_err(DaemonError::Config)?;
-    transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
-    core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone() }));
+    let placed = transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
+    core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone(), placed }));
     let local = LocalPlacer { capabilities: config.other_caps.clone() };
     match publisher {
         Some(publisher) => lead(link, core, name, publisher, local)?,
@@ -127,9 +127,9 @@ fn heartbeat(
     let director = core.clone();
     let record = move || {
         // One lock for both: the state mutex is not re-entrant.
-        let (versions, mut packages) = {
+        let (versions, mut packages, actors) = {
             let state = director.state();
-            (state.version_summary(), state.packages(&name))
+            (state.version_summary(), state.packages(&name), state.placed_here())
         };
         // A leader's package is pending until it is stored: members fetch
         // it only then (and keep running it meanwhile, after a restart).
@@ -148,6 +148,7 @@ fn heartbeat(
             packages,
             settled: settled.load(Ordering::Acquire),
             block,
+            actors,
         }
     };
     let beat = members::start_heartbeat(link, record).map_err(|e| DaemonError::Config(e.to_string()))?;

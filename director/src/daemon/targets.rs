@@ -17,14 +17,20 @@ impl Core {
         group: Option<&str>,
         source: Option<&str>,
     ) -> Result<Option<Address>, DirectorError> {
-        Ok(self.role_actor(role, group, source)?.and_then(|a| a.address))
+        let Some((hash, a)) = self.role_actor(role, group, source)? else { return Ok(None) };
+        Ok(match &a.placed {
+            Placed::Here => a.address,
+            // Where the member that runs it says it is (its record).
+            Placed::On(member) => self.relay.as_ref().and_then(|r| r.placed_address(member, hash, &a.spec.class)),
+            Placed::Unplaced(_) => None,
+        })
     }
 
     /// The convention member that runs `role` (as [`Core::role_address`]
     /// finds it), when its TLI `Requires` placed it on another member.
     pub fn role_member(&self, role: &str, group: Option<&str>, source: Option<&str>) -> Option<String> {
         match self.role_actor(role, group, source) {
-            Ok(Some(Running { placed: Placed::On(member), .. })) => Some(member.clone()),
+            Ok(Some((_, Running { placed: Placed::On(member), .. }))) => Some(member.clone()),
             _ => None,
         }
     }
@@ -34,17 +40,18 @@ impl Core {
         role: &str,
         group: Option<&str>,
         source: Option<&str>,
-    ) -> Result<Option<&Running>, DirectorError> {
+    ) -> Result<Option<(&str, &Running)>, DirectorError> {
         if let Some(prefix) = source {
             let (g, i) = self.find(prefix)?;
             let v = &self.groups[&g].versions[i];
-            return Ok(v.actors.iter().find(|a| a.spec.role.as_deref() == Some(role)));
+            let found = v.actors.iter().find(|a| a.spec.role.as_deref() == Some(role));
+            return Ok(found.map(|a| (v.info.hash.as_str(), a)));
         }
         let mut found = Vec::new();
         for (name, g) in self.groups.iter().filter(|(n, _)| group.is_none_or(|want| want == n.as_str())) {
             let Some(active) = g.active.as_deref().and_then(|h| self.version(name, h)) else { continue };
             if let Some(a) = active.actors.iter().find(|a| a.spec.role.as_deref() == Some(role)) {
-                found.push((name.clone(), a));
+                found.push((name.clone(), (active.info.hash.as_str(), a)));
             }
         }
         match found.as_slice() {
