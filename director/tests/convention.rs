@@ -96,6 +96,38 @@ fn a_daemon_joins_with_an_nkey_seed_and_an_unknown_seed_is_refused() {
     env.run(&["shutdown"]).ok();
 }
 
+/// A creds file (a user JWT signed by an account, and the user's seed)
+/// against a server in operator mode: a user of an account the server
+/// does not trust is refused clearly; one of its account joins, and
+/// JetStream (membership) works for it.
+#[test]
+fn a_daemon_joins_with_a_creds_file_and_one_of_an_unknown_account_is_refused() {
+    let trust = test_support::nats_jwt::Trust::new();
+    let nats = NatsServer::start_operator(&trust);
+    let env = Env::new();
+    let cfg = format!("{{'Url': {:?}, 'Name': 'prod', 'Credentials': 'member.creds'}}", nats.url());
+    std::fs::write(env.dir().join("convention.cfg"), cfg).unwrap();
+    let creds = env.dir().join("member.creds");
+    let foreign = test_support::nats_jwt::Trust::foreign_creds("stray");
+    std::fs::write(&creds, &foreign).unwrap();
+    let config = env.run(&["config"]).ok().stdout;
+    assert!(config.contains(&creds.display().to_string()), "{config}");
+    let _guard = common::DaemonGuard::new(&env);
+    let r = env.run(&["start"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains(&format!("cannot connect to {}", nats.url())), "{}", r.stderr);
+    assert!(r.stderr.contains("the server refused these credentials"), "a clear refusal: {}", r.stderr);
+    let seed = foreign.lines().find(|l| l.starts_with("SU")).unwrap_or("SU");
+    assert!(!r.stderr.contains(seed), "the seed never shows: {}", r.stderr);
+
+    std::fs::write(&creds, trust.creds("member")).unwrap();
+    env.run(&["start"]).ok();
+    let status = env.run(&["status"]).ok().stdout;
+    assert!(status.contains(&format!("via {} (connected)", nats.url())), "{status}");
+    assert_eq!(names(&env).len(), 1, "it registered in the bucket: {:?}", names(&env));
+    env.run(&["shutdown"]).ok();
+}
+
 /// A member of `nats`'s convention named `name`, foo 1.0 in its directory.
 fn member(nats: &NatsServer, name: &str, leader: &str) -> Env {
     let env = Env::new();

@@ -6,6 +6,7 @@
 //! lock of the `cargo test` that started it, and later runs reuse its cache.
 
 pub mod nats;
+pub mod nats_jwt;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -89,16 +89,27 @@ impl NatsServer {
         self.certs.as_ref().map(|d| d.path().join("ca.pem"))
     }
 
+    /// [`NatsServer::start`] in operator mode: users authenticate with
+    /// creds files of `trust`'s account (no user and password).
+    pub fn start_operator(trust: &crate::nats_jwt::Trust) -> NatsServer {
+        NatsServer::start_config(&trust.server_config())
+    }
+
     fn start_with(extra: &str, nkeys: &[&str]) -> NatsServer {
+        let nkey_users: String = nkeys.iter().map(|k| format!(", {{ nkey: {k:?} }}")).collect();
+        NatsServer::start_config(&format!(
+            "authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }}{nkey_users} ] }}\n{extra}"
+        ))
+    }
+
+    /// A server on a free port with JetStream and `auth` (its
+    /// authentication lines, and anything else).
+    fn start_config(auth: &str) -> NatsServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
         let store = dir.path().join("store");
         let conf = dir.path().join("nats.conf");
-        let nkey_users: String = nkeys.iter().map(|k| format!(", {{ nkey: {k:?} }}")).collect();
-        let text = format!(
-            "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {store:?} }}\n\
-             authorization {{ users = [ {{ user: {USER:?}, password: {PASSWORD:?} }}{nkey_users} ] }}\n{extra}"
-        );
+        let text = format!("listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {store:?} }}\n{auth}");
         std::fs::write(&conf, text).expect("write nats.conf");
         let child = spawn(&conf);
         let server = NatsServer { child, port, dir, certs: None };
