@@ -342,6 +342,46 @@ fn a_member_that_starts_later_runs_what_the_leader_runs_and_the_leaders_unload_r
     assert!(text.contains("  as the leader did: "), "{text}");
 }
 
+/// foo with an `OnDeactivate` message.
+const DEACTIVATING_TLI: &str =
+    "{'Actors': {'foo.fooactor': {'OnLoad': {'Role': 'MainFoo'}, 'OnDeactivate': {'Message': 'bye'}}}}";
+
+#[test]
+fn a_new_version_refreshed_on_the_leader_becomes_active_on_the_members_after_on_deactivate() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let member = bare_member(&nats, "member");
+    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+    let _member = member.start();
+    member.tli("foo", DEACTIVATING_TLI);
+    lead.tli("foo", DEACTIVATING_TLI);
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    let _lead = lead.start();
+    let h1 = lead.hash_of("foo-1.0.tls");
+    let up = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&member) == [h1.clone()]);
+    assert!(up, "{:?}\n{}", loaded(&member), log_of(&member));
+
+    lead.gensrc_prebuilt(Some("2.0")).ok();
+    let r = lead.run(&["refresh"]).ok();
+    let h2 = lead.hash_of("foo-2.0.tls");
+    assert!(r.stdout.contains(&h2), "{}", r.stdout);
+    let active = |env: &Env| {
+        let list = env.json(&["list", "--json"]);
+        let versions = list.as_array().cloned().unwrap_or_default();
+        versions.iter().find(|v| v["active"] == true).map(|v| v["hash"].as_str().unwrap_or_default().to_string())
+    };
+    let moved = test_support::eventually(std::time::Duration::from_secs(30), || active(&member) == Some(h2.clone()));
+    assert!(moved, "the member runs 2.0 as active: {:?}\n{}", loaded(&member), log_of(&member));
+    assert_eq!(loaded(&member), [h1.clone(), h2.clone()], "1.0 stays loaded, as on the leader");
+    assert_eq!(common::ask(&member, &["MainFoo", "{\"ping\": 1}"])["hash"], h2.as_str());
+    let old = common::ask(&member, &["--source", &h1[..12], "MainFoo", "\"history\""]);
+    assert_eq!(old, serde_json::json!(["bye"]), "the member's 1.0 actor got OnDeactivate");
+
+    lead.run(&["unload", &h1[..12]]).ok();
+    let gone = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&member) == [h2.clone()]);
+    assert!(gone, "{:?}", loaded(&member));
+}
+
 /// How many times `env`'s daemon loaded one of the leader's packages
 /// (asked again for one it runs, it says "already running").
 fn runs_of(env: &Env) -> usize {
