@@ -6,7 +6,9 @@
 //!
 //! Outgoing messages are queued by the sending actor's thread (never
 //! blocking it) and batched by one task, which publishes one frame per
-//! member and batch: order is kept per sender and receiver.
+//! member and batch: order is kept per sender and receiver. At most
+//! 2^20 wait (the server may be unreachable); past that a
+//! message is refused at once, as for a member that is gone.
 //!
 //! Everything that arrives is another host's word. A message is dropped
 //! (and logged) unless its sender is a listed member; its frame must
@@ -19,6 +21,7 @@
 //! once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -68,7 +71,14 @@ pub fn message_subject(convention: &str, member: &str) -> String {
 struct Far {
     blocks: Arc<RwLock<Blocks>>,
     queue: tokio::sync::mpsc::UnboundedSender<(String, RemoteEnvelope)>,
+    /// Messages queued and not yet taken by the batching task.
+    queued: Arc<AtomicUsize>,
 }
+
+/// The most messages queued for other members (while the server is
+/// unreachable, say); past it a message is refused at once (a dead
+/// letter; an ask fails) rather than held without bound.
+const MAX_QUEUED: usize = 1 << 20;
 
 impl Outbound for Far {
     fn send(&self, env: RemoteEnvelope) -> Result<(), PeerGone> {
@@ -78,6 +88,10 @@ impl Outbound for Far {
             blocks.by_block.get(&block_of(node)).cloned()
         };
         let member = member.ok_or(PeerGone(node))?;
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(PeerGone(node));
+        }
         self.queue.send((member, env)).map_err(|_| PeerGone(node))
     }
 }
@@ -92,9 +106,10 @@ pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -
         .block_on(link.client().subscribe(subject.clone()))
         .map_err(|e| format!("subscribing to {subject}: {e}"))?;
     let (queue, outgoing) = tokio::sync::mpsc::unbounded_channel();
-    system.attach_far_route(Arc::new(Far { blocks: blocks.clone(), queue }));
+    let queued = Arc::new(AtomicUsize::new(0));
+    system.attach_far_route(Arc::new(Far { blocks: blocks.clone(), queue, queued: queued.clone() }));
     let (client, convention) = (link.client().clone(), link.name().to_string());
-    link.spawn(send_batches(client.clone(), convention.clone(), name.to_string(), outgoing));
+    link.spawn(send_batches(client.clone(), convention.clone(), name.to_string(), outgoing, queued));
     let weak = Arc::downgrade(system);
     let placed = Arc::new(PlacedActors::default());
     let records = Records { client, convention, system: weak, blocks, placed: placed.clone() };
@@ -109,9 +124,15 @@ async fn send_batches(
     convention: String,
     me: String,
     mut outgoing: tokio::sync::mpsc::UnboundedReceiver<(String, RemoteEnvelope)>,
+    queued: Arc<AtomicUsize>,
 ) {
     let mut ready = Vec::new();
-    while outgoing.recv_many(&mut ready, MAX_BATCH as usize).await > 0 {
+    loop {
+        let taken = outgoing.recv_many(&mut ready, MAX_BATCH as usize).await;
+        if taken == 0 {
+            return;
+        }
+        queued.fetch_sub(taken, Ordering::Relaxed);
         let mut per_member: Vec<(String, Vec<RemoteEnvelope>)> = Vec::new();
         for (member, env) in ready.drain(..) {
             match per_member.iter_mut().find(|(m, _)| *m == member) {
