@@ -53,6 +53,24 @@ fn idle_and_half_sent_connections_are_closed_and_others_are_served_meanwhile() {
     assert_eq!(env.run(&["status"]).code, 0, "and still serves");
 }
 
+/// An ask's timeout from the socket is bounded: one past a day (or one
+/// that no clock can hold) is refused with the field, not a crashed thread.
+#[test]
+fn an_ask_with_an_absurd_timeout_is_refused_by_name() {
+    let env = Env::new();
+    let _daemon = env.start();
+    for ms in [u64::MAX.to_string(), "0".to_string(), (24 * 3600 * 1000 + 1).to_string()] {
+        let mut s = UnixStream::connect(socket(&env)).unwrap();
+        let request = format!(
+            "{{\"cmd\": \"ask\", \"target\": \"Director\", \"group\": null, \"source\": null, \"message\": 1, \"timeout_ms\": {ms}}}\n"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let answer = read_to_close(&s);
+        assert!(answer.contains("bad_request") && answer.contains(&format!("timeout_ms {ms} is outside")), "{answer}");
+    }
+    assert_eq!(env.run(&["status"]).code, 0, "and still serves");
+}
+
 #[test]
 fn a_low_file_limit_and_many_idle_clients_neither_spin_nor_hang_the_daemon() {
     let env = Env::new();

@@ -160,7 +160,7 @@ impl ActorSystem {
         let done = Arc::new(ReplySlot::default());
         let env = Envelope { from: Address::NOBODY, payload: Payload::native_tracked(msg, Done::Here(done.clone())) };
         route_envelope(&self.engine, *to, env);
-        match done.wait_until(Instant::now() + timeout) {
+        match done.wait_until(Instant::now().checked_add(timeout).unwrap_or_else(far_future)) {
             Some(r) => r.map(|_| ()),
             None => Err(AskError::Timeout { target: *to, after: timeout }),
         }
@@ -186,7 +186,9 @@ impl ActorSystem {
     pub fn ask(&self, to: &Address, msg: impl Into<Value>, timeout: Duration) -> Result<Value, AskError> {
         let (addr, slot) = reply::open_slot(&self.engine, *to);
         route(&self.engine, addr, *to, Payload::native(Message::Value(msg.into())));
-        let result = slot.wait_until(Instant::now() + timeout);
+        // A timeout past what an Instant can hold waits as long as one can.
+        let deadline = Instant::now().checked_add(timeout).unwrap_or_else(far_future);
+        let result = slot.wait_until(deadline);
         if result.is_none() {
             reply::abandon(&self.engine, addr);
         }
@@ -383,3 +385,10 @@ impl Drop for ActorSystem {
 #[cfg(test)]
 #[path = "system_tests.rs"]
 mod tests;
+
+/// About a century from now: the deadline of a wait whose timeout does not
+/// fit in an `Instant`.
+fn far_future() -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)).unwrap_or(now)
+}

@@ -15,10 +15,23 @@ use crate::daemon::operations::Director;
 use crate::daemon::relay::Relay;
 use crate::protocol::{ErrorKind, Send};
 
+/// The longest an ask may wait: a day (as the CLI's `--timeout`).
+pub const MAX_ASK_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// An ask's timeout, if it is within 1 ms..=[`MAX_ASK_MS`] (the control
+/// socket and other members may send anything).
+fn ask_timeout(send: &Send) -> Result<Duration, DirectorError> {
+    match send.timeout_ms {
+        1..=MAX_ASK_MS => Ok(Duration::from_millis(send.timeout_ms)),
+        ms => Err(fail(ErrorKind::BadRequest, format!("timeout_ms {ms} is outside 1..={MAX_ASK_MS}"))),
+    }
+}
+
 impl Director {
     /// Asks the role or global name `send.target` and waits for its reply:
     /// here, or on the member the role was placed on.
     pub fn ask(&self, send: &Send) -> Result<Value, DirectorError> {
+        ask_timeout(send)?;
         match self.relay_to(send) {
             Some((member, relay)) => relay.relay(&member, send, false).map(Value::from_json),
             None => self.ask_here(send),
@@ -38,7 +51,7 @@ impl Director {
     pub fn ask_here(&self, send: &Send) -> Result<Value, DirectorError> {
         // Resolve under the lock, wait without it.
         let addr = self.state().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
-        let timeout = Duration::from_millis(send.timeout_ms.max(1));
+        let timeout = ask_timeout(send)?;
         self.system().ask(&addr, Value::from_json(send.message.clone()), timeout).map_err(|e| {
             let kind = match &e {
                 AskError::Timeout { .. } => ErrorKind::Timeout,
