@@ -31,16 +31,30 @@ pub fn stage(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<Staged> 
 }
 
 fn stage_with(target: &Path, bytes: &[u8], mode: u32, sync: bool) -> std::io::Result<Staged> {
+    let mut staged = begin(target, mode)?;
+    staged.write_all(bytes)?;
+    if sync {
+        staged.temp.as_file().sync_all()?;
+    }
+    Ok(staged)
+}
+
+/// A new, empty temporary file beside `target` with `mode`, to be written
+/// piece by piece ([`Staged::write_all`]) and then committed (unsynced).
+pub fn begin(target: &Path, mode: u32) -> std::io::Result<Staged> {
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir)?;
+    let temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir)?;
     // Set after creation: the umask must not change the mode asked for.
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    temp.write_all(bytes)?;
-    if sync {
-        temp.as_file().sync_all()?;
-    }
     Ok(Staged { temp, target: target.to_path_buf() })
+}
+
+impl Staged {
+    /// Appends `bytes` to the temporary file.
+    pub fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.temp.write_all(bytes)
+    }
 }
 
 /// Writes `bytes` to `target` atomically.

@@ -249,9 +249,6 @@ pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply 
             side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
             return Ok(format!("{short}: already running {}", req.group));
         }
-        let started = std::time::Instant::now();
-        let bytes = store::fetch(link, &req.hash).map_err(|e| format!("{short}: {e}"))?;
-        let fetched = started.elapsed();
         // The leader's file name: verification checks it against the
         // signed manifest. A different package of that name here stays.
         let file = side.dir.join(&req.file_name);
@@ -260,10 +257,8 @@ pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply 
         {
             return Err(format!("{short}: a different {} is in this member's directory", req.file_name));
         }
-        // Not synced: the package is verified whenever it is loaded, and a
-        // copy a crash spoiled is refused and fetched again.
-        crate::atomic::write_unsynced(&file, &bytes, 0o644)
-            .map_err(|e| format!("{short}: writing {}: {e}", file.display()))?;
+        let started = std::time::Instant::now();
+        store::fetch_into(link, &req.hash, &file).map_err(|e| format!("{short}: {e}"))?;
         let written = started.elapsed();
         // Placed as the leader says (read by the member's placer during the load).
         side.assigned.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone(), req.placed.clone());
@@ -271,10 +266,7 @@ pub(crate) fn run(link: &Link, side: &MemberSide, req: &RunRequest) -> RunReply 
             Ok(l) => {
                 side.from_leader.lock().unwrap_or_else(|p| p.into_inner()).insert(req.hash.clone());
                 let what = if l.already_loaded { "already running" } else { "loaded" };
-                log::info!(
-                    "convention: {short}: fetched in {fetched:?}, written by {written:?}, loaded by {:?}",
-                    started.elapsed()
-                );
+                log::info!("convention: {short}: fetched in {written:?}, loaded by {:?}", started.elapsed());
                 Ok(format!("{short}: {what} {} {}", l.group, l.version))
             }
             Err(e) => {

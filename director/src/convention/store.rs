@@ -8,6 +8,9 @@
 //! trusted keys like any file in its directory (see `deploy`).
 
 use async_nats::jetstream::object_store::{self, ObjectStore};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::convention::link::Link;
@@ -34,6 +37,14 @@ pub enum StoreError {
         hash: String,
         /// Its size.
         size: usize,
+    },
+    /// The fetched copy could not be written.
+    #[error("writing {file}: {reason}")]
+    Write {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
     },
     /// The bytes do not hash to their name: changed in the store.
     #[error("the store's copy of {hash} hashes to {got}: it was changed, refused")]
@@ -87,6 +98,42 @@ pub fn publish(link: &Link, hash: &str, bytes: &[u8]) -> Result<(), StoreError> 
             object_store::ObjectMetadata { name: hash.to_string(), chunk_size: Some(CHUNK), ..Default::default() };
         store.put(meta, &mut reader).await.map(drop).map_err(nats)
     })
+}
+
+/// Fetches the package `hash` into `target`: the bytes stream into a new
+/// file beside it (never all in memory), hashed and counted as they come,
+/// and the file takes `target`'s name only if they hash to `hash`; on any
+/// failure `target` is untouched. Not synced (see `atomic::write_unsynced`).
+pub fn fetch_into(link: &Link, hash: &str, target: &Path) -> Result<(), StoreError> {
+    let mut object = link.block_on(async {
+        let store = bucket(link).await?;
+        let info = store.info(hash).await.map_err(|_| StoreError::Missing(hash.to_string()))?;
+        if info.size > MAX_PACKAGE {
+            return Err(StoreError::TooLarge { hash: hash.to_string(), size: info.size });
+        }
+        store.get(hash).await.map_err(nats)
+    })?;
+    let write = |e: std::io::Error| StoreError::Write { file: target.display().to_string(), reason: e.to_string() };
+    let mut staged = crate::atomic::begin(target, 0o644).map_err(write)?;
+    let (mut hasher, mut total, mut buf) = (Sha256::new(), 0usize, vec![0u8; 1 << 20]);
+    loop {
+        // Read on this thread, driven by the link's runtime.
+        let n = link.block_on(object.read(&mut buf)).map_err(nats)?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        if total > MAX_PACKAGE {
+            return Err(StoreError::TooLarge { hash: hash.to_string(), size: total });
+        }
+        hasher.update(&buf[..n]);
+        staged.write_all(&buf[..n]).map_err(write)?;
+    }
+    let got = runtime::hex(&hasher.finalize());
+    if got != hash {
+        return Err(StoreError::Tampered { hash: hash.to_string(), got });
+    }
+    staged.commit().map(drop).map_err(write)
 }
 
 /// Fetches the package `hash`, checked for size and for its hash.
