@@ -278,6 +278,60 @@ fn the_leaders_load_runs_on_a_member_that_trusts_its_key_and_is_refused_by_one_t
     assert!(cleared, "{:#}", record_of(&lead, "wary"));
 }
 
+/// A connection to `env`'s convention server with its credentials, that
+/// is no member (it writes no record).
+fn intruder(env: &Env) -> director::convention::Link {
+    let text = std::fs::read_to_string(env.dir().join("convention.cfg")).unwrap();
+    let settings =
+        director::convention::ConventionSettings::parse(&director::pyliteral::parse(&text).unwrap(), &env.dir())
+            .unwrap();
+    director::convention::Link::connect(&settings, "intruder").unwrap()
+}
+
+/// Someone with the credentials but no member record sends a relayed ask
+/// and actor messages to a member: both are dropped and logged, and
+/// nothing reaches its actors.
+#[test]
+fn messages_from_a_name_that_is_not_a_member_are_dropped_and_logged() {
+    let nats = NatsServer::start();
+    let member = bare_member(&nats, "member");
+    let _member = member.start();
+    member.tli("foo", FOO_TLI);
+    member.gensrc_prebuilt(Some("1.0")).ok();
+    member.run(&["load", "foo-1.0.tls"]).ok();
+    let main_foo = member.json(&["list", "--json"])[0]["actors"][0]["address"].as_str().unwrap_or_default().to_string();
+    let link = intruder(&member);
+    let ask = serde_json::json!({"from": "intruder", "tell": true, "send": {"target": "MainFoo", "group": null,
+        "source": null, "message": "from the intruder", "timeout_ms": 500}});
+    let subject = director::convention::relay::relay_subject("prod", "member");
+    let answer = link.block_on(async {
+        let request = link.client().request(subject, ask.to_string().into());
+        tokio::time::timeout(std::time::Duration::from_secs(3), request).await
+    });
+    assert!(!matches!(answer, Ok(Ok(_))), "no answer to a stranger");
+    // An actor message that names a member's block but comes from no member.
+    let to = actor_abi::Address::parse(&main_foo).unwrap();
+    let env = runtime::remote::RemoteEnvelope {
+        from: actor_abi::Address::NOBODY,
+        to,
+        msg: runtime::remote::RemoteMessage::Value(actor_abi::wire::encode(&actor_abi::Value::from("forged")).into()),
+    };
+    let mut bytes = vec![8u8];
+    bytes.extend_from_slice(b"intruder");
+    runtime::remote::frame::encode_batch(&[env], &mut bytes);
+    let subject = director::convention::transport::message_subject("prod", "member");
+    link.block_on(async { link.client().publish(subject, bytes.into()).await.map(drop) }).unwrap();
+    link.block_on(link.client().flush()).unwrap();
+    let logged = test_support::eventually(std::time::Duration::from_secs(10), || {
+        let log = log_of(&member);
+        log.contains("dropped a relayed request from \"intruder\", which is not a listed member")
+            && log.contains("dropped actor messages: from \"intruder\", which is not a listed member")
+    });
+    assert!(logged, "{}", log_of(&member));
+    let history = common::ask(&member, &["MainFoo", "\"history\""]);
+    assert_eq!(history, serde_json::json!([]), "nothing reached the actor");
+}
+
 #[test]
 fn a_package_changed_in_the_store_is_refused_by_the_member() {
     let nats = NatsServer::start();
@@ -298,7 +352,7 @@ fn a_package_changed_in_the_store_is_refused_by_the_member() {
         &lead.dir(),
     )
     .unwrap();
-    let link = director::convention::Link::connect(&settings, "intruder").unwrap();
+    let link = intruder(&lead);
     director::convention::store::publish(&link, &hash, &bytes).unwrap();
     member.tli("foo", FOO_TLI);
     lead.tli("foo", FOO_TLI);
