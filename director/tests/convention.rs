@@ -347,11 +347,6 @@ fn a_package_changed_in_the_store_is_refused_by_the_member() {
     let mut bytes = std::fs::read(lead.dir().join("foo-1.0.tls")).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
-    let settings = director::convention::ConventionSettings::parse(
-        &director::pyliteral::parse(&std::fs::read_to_string(lead.dir().join("convention.cfg")).unwrap()).unwrap(),
-        &lead.dir(),
-    )
-    .unwrap();
     let link = intruder(&lead);
     director::convention::store::publish(&link, &hash, &bytes).unwrap();
     member.tli("foo", FOO_TLI);
