@@ -206,6 +206,18 @@ fn bare_member(nats: &NatsServer, name: &str) -> Env {
     env
 }
 
+/// Makes `member` trust the key `lead` signs its packages with.
+fn trust_leader(lead: &Env, member: &Env) {
+    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+}
+
+/// A [`bare_member`] that trusts `lead`'s signing key.
+fn trusting_member(nats: &NatsServer, lead: &Env, name: &str) -> Env {
+    let env = bare_member(nats, name);
+    trust_leader(lead, &env);
+    env
+}
+
 /// Starts `members`, then `lead` with foo 1.0 (its start loads it, and as
 /// the leader it asks the members to run it); foo's TLI in every directory.
 fn start_all(lead: &Env, members: &[&Env]) -> Vec<common::DaemonGuard> {
@@ -244,7 +256,7 @@ fn the_leaders_load_runs_on_a_member_that_trusts_its_key_and_is_refused_by_one_t
     let lead = bare_member(&nats, "lead");
     let (trusting, wary) = (bare_member(&nats, "trusting"), bare_member(&nats, "wary"));
     // `trusting` trusts the leader's signing key; `wary` only its own.
-    std::fs::copy(lead.dir().join("signer_tls.key"), trusting.dir().join("lead_tls.key")).unwrap();
+    trust_leader(&lead, &trusting);
     let _daemons = start_all(&lead, &[&trusting, &wary]);
     let h1 = lead.hash_of("foo-1.0.tls");
     let ran = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&trusting) == [h1.clone()]);
@@ -269,7 +281,7 @@ fn the_leaders_load_runs_on_a_member_that_trusts_its_key_and_is_refused_by_one_t
 
     // The operator adds the leader's key: the next try (after 5 s at first)
     // runs it, and the refusal is gone.
-    std::fs::copy(lead.dir().join("signer_tls.key"), wary.dir().join("lead_tls.key")).unwrap();
+    trust_leader(&lead, &wary);
     let ran = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&wary) == [h1.clone()]);
     assert!(ran, "the wary member tried again: {:?}\n{}", loaded(&wary), log_of(&wary));
     let cleared = test_support::eventually(std::time::Duration::from_secs(10), || {
@@ -336,8 +348,7 @@ fn messages_from_a_name_that_is_not_a_member_are_dropped_and_logged() {
 fn a_package_changed_in_the_store_is_refused_by_the_member() {
     let nats = NatsServer::start();
     let lead = bare_member(&nats, "lead");
-    let member = bare_member(&nats, "member");
-    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+    let member = trusting_member(&nats, &lead, "member");
     let _member = member.start();
     // Someone with access to the server puts other bytes under the name of
     // the leader's next package before the leader publishes it (the leader
@@ -365,8 +376,7 @@ fn log_of(env: &Env) -> String {
 fn a_member_that_starts_later_runs_what_the_leader_runs_and_the_leaders_unload_reaches_it() {
     let nats = NatsServer::start();
     let lead = bare_member(&nats, "lead");
-    let late = bare_member(&nats, "late");
-    std::fs::copy(lead.dir().join("signer_tls.key"), late.dir().join("lead_tls.key")).unwrap();
+    let late = trusting_member(&nats, &lead, "late");
     let _lead = start_all(&lead, &[]);
     let h1 = lead.hash_of("foo-1.0.tls");
     let _late = late.start();
@@ -399,8 +409,7 @@ const DEACTIVATING_TLI: &str =
 fn a_new_version_refreshed_on_the_leader_becomes_active_on_the_members_after_on_deactivate() {
     let nats = NatsServer::start();
     let lead = bare_member(&nats, "lead");
-    let member = bare_member(&nats, "member");
-    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+    let member = trusting_member(&nats, &lead, "member");
     let _member = member.start();
     member.tli("foo", DEACTIVATING_TLI);
     lead.tli("foo", DEACTIVATING_TLI);
@@ -441,8 +450,7 @@ fn runs_of(env: &Env) -> usize {
 fn members_keep_running_through_a_leader_restart_and_a_nats_server_restart() {
     let mut nats = NatsServer::start();
     let lead = bare_member(&nats, "lead");
-    let member = bare_member(&nats, "member");
-    std::fs::copy(lead.dir().join("signer_tls.key"), member.dir().join("lead_tls.key")).unwrap();
+    let member = trusting_member(&nats, &lead, "member");
     let _daemons = start_all(&lead, &[&member]);
     let h1 = lead.hash_of("foo-1.0.tls");
     let up = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&member) == [h1.clone()]);
@@ -521,7 +529,7 @@ fn placing_member(nats: &NatsServer, lead: &Env, name: &str, caps: &str) -> Env 
     let env = bare_member(nats, name);
     std::fs::write(env.dir().join("othercaps.cfg"), caps).unwrap();
     if name != "lead" {
-        std::fs::copy(lead.dir().join("signer_tls.key"), env.dir().join("lead_tls.key")).unwrap();
+        trust_leader(lead, &env);
     }
     env
 }

@@ -141,17 +141,25 @@ impl Actor for Silent {
     }
 }
 
+/// An ask from `from`, on a thread of its own, to a [`Silent`] actor of
+/// `host`, once the question has reached it: the asker and the target.
+fn ask_left_waiting(
+    from: &Arc<TestEngine>,
+    host: &TestEngine,
+) -> (std::thread::JoinHandle<Result<Value, AskError>>, Address) {
+    let (got, question) = channel();
+    let target = host.host(Silent(got));
+    let from = from.clone();
+    let asker = std::thread::spawn(move || from.ask(target, "anyone?"));
+    question.recv().expect("the question reached the other node");
+    (asker, target)
+}
+
 #[test]
 fn losing_a_node_fails_the_asks_waiting_on_it_at_once() {
     let (main, worker) = pair();
-    let (got, question) = channel();
-    let far = worker.host(Silent(got));
     let main = Arc::new(main);
-    let asker = {
-        let main = main.clone();
-        std::thread::spawn(move || main.ask(far, "anyone?"))
-    };
-    question.recv().expect("the question reached the worker");
+    let (asker, far) = ask_left_waiting(&main, &worker);
     assert_eq!(lost(&main, 1), 1, "one ask was waiting on node 1");
     assert_eq!(asker.join().expect("asker"), Err(AskError::NodeLost(far)));
     main.tell(far, "late");
@@ -288,14 +296,8 @@ fn a_host_that_goes_away_fails_the_asks_waiting_on_its_block_at_once() {
     let (a, b) = (TestEngine::start_node(block_start(1)), TestEngine::start_node(block_start(2)));
     attach_far(&a, far_link(a.node, &b));
     attach_far(&b, far_link(b.node, &a));
-    let (got, question) = channel();
-    let there = b.host(Silent(got));
     let a = Arc::new(a);
-    let asker = {
-        let a = a.clone();
-        std::thread::spawn(move || a.ask(there, "anyone?"))
-    };
-    question.recv().expect("the question reached the other host");
+    let (asker, there) = ask_left_waiting(&a, &b);
     assert_eq!(block_lost(&a, 3), 0, "another block: nothing waits on it");
     assert_eq!(block_lost(&a, 2), 1);
     assert_eq!(asker.join().expect("asker"), Err(AskError::NodeLost(there)));
