@@ -13,16 +13,14 @@
 //! credentials, so a member can claim to be another; the sender's name is
 //! a filter against strays, not an authentication.
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::convention::link::Link;
-use crate::convention::members;
-use crate::convention::transport::PlacedActors;
+use crate::convention::transport::Records;
 use crate::daemon::core::{DirectorError, fail};
 use crate::daemon::operations::Director;
 use crate::daemon::relay::Relay;
@@ -58,13 +56,13 @@ pub struct NatsRelay {
     pub link: Arc<Link>,
     /// This member's name.
     pub name: String,
-    /// The placed actors the other members' records name.
-    pub placed: Arc<PlacedActors>,
+    /// The members' records (where the placed actors are).
+    pub records: Records,
 }
 
 impl Relay for NatsRelay {
     fn placed_address(&self, member: &str, hash: &str, class: &str) -> Option<actor_abi::Address> {
-        self.placed.address(member, hash, class)
+        self.records.placed_address(member, hash, class)
     }
 
     fn relay(&self, member: &str, send: &Send, tell: bool) -> Result<serde_json::Value, DirectorError> {
@@ -98,20 +96,19 @@ impl Relay for NatsRelay {
     }
 }
 
-/// Takes relayed requests for member `name` from now on.
-pub fn serve(link: &Link, name: &str, director: Arc<Director>) -> Result<(), String> {
+/// Takes relayed requests for member `name` from now on; a sender must be
+/// one of the members `records` lists.
+pub fn serve(link: &Link, name: &str, director: Arc<Director>, records: Records) -> Result<(), String> {
     let subject = relay_subject(link.name(), name);
     let mut requests = link
         .block_on(link.client().subscribe(subject.clone()))
         .map_err(|e| format!("subscribing to {subject}: {e}"))?;
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
-    let known = Arc::new(tokio::sync::Mutex::new(Known::default()));
-    let (client, convention) = (link.client().clone(), link.name().to_string());
+    let client = link.client().clone();
     link.spawn(async move {
         while let Some(msg) = requests.next().await {
             let Some(reply_to) = msg.reply.clone() else { continue };
-            let (client, convention, known, director) =
-                (client.clone(), convention.clone(), known.clone(), director.clone());
+            let (client, records, director) = (client.clone(), records.clone(), director.clone());
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 let busy =
                     error(ErrorKind::Busy, format!("{MAX_CONCURRENT} relayed requests are under way; try again"));
@@ -123,7 +120,7 @@ pub fn serve(link: &Link, name: &str, director: Arc<Director>) -> Result<(), Str
                     Ok(r) => r,
                     Err(why) => return log::warn!("convention: dropped a relayed request: {why}"),
                 };
-                if !known.lock().await.lists(&client, &convention, &relayed.from).await {
+                if !records.lists(&relayed.from).await {
                     return log::warn!(
                         "convention: dropped a relayed request from {:?}, which is not a listed member",
                         relayed.from
@@ -164,28 +161,6 @@ fn handle(director: &Director, relayed: &Relayed) -> Vec<u8> {
 
 fn error(kind: ErrorKind, message: String) -> Vec<u8> {
     serde_json::to_vec(&Response::Error { kind, message }).unwrap_or_default()
-}
-
-/// The listed members' names, read again when a sender is not among them
-/// and the last read is older than a heartbeat.
-#[derive(Default)]
-struct Known {
-    names: HashSet<String>,
-    read: Option<Instant>,
-}
-
-impl Known {
-    async fn lists(&mut self, client: &async_nats::Client, convention: &str, name: &str) -> bool {
-        let stale = self.read.is_none_or(|at| at.elapsed() >= members::HEARTBEAT);
-        if !self.names.contains(name) && stale {
-            match members::list(client, convention).await {
-                Ok(all) => self.names = all.into_iter().map(|m| m.key).collect(),
-                Err(e) => log::warn!("convention: listing members: {e}"),
-            }
-            self.read = Some(Instant::now());
-        }
-        self.names.contains(name)
-    }
 }
 
 #[cfg(test)]

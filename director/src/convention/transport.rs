@@ -51,16 +51,7 @@ const REREAD: Duration = Duration::from_millis(200);
 /// addresses their members' records give (each checked to be in that
 /// member's block): what a role lookup on another member answers.
 #[derive(Default)]
-pub struct PlacedActors(RwLock<HashMap<(String, String, String), Address>>);
-
-impl PlacedActors {
-    /// The address of actor `class` of version `hash` on `member`, if its
-    /// record names one.
-    pub fn address(&self, member: &str, hash: &str, class: &str) -> Option<Address> {
-        let all = self.0.read().unwrap_or_else(|p| p.into_inner());
-        all.get(&(member.to_string(), hash.to_string(), class.to_string())).copied()
-    }
-}
+struct PlacedActors(RwLock<HashMap<(String, String, String), Address>>);
 
 /// The subject member `member` takes actor messages on.
 pub fn message_subject(convention: &str, member: &str) -> String {
@@ -98,8 +89,9 @@ impl Outbound for Far {
 
 /// Connects `system` (this member `name`, holding block `block`) to the
 /// other members: its far route, its inbound subject, and the block map
-/// (and the placed actors' addresses) kept up to date every heartbeat.
-pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -> Result<Arc<PlacedActors>, String> {
+/// (and the placed actors' addresses) kept up to date every heartbeat;
+/// returns that view of the records, for the relay.
+pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -> Result<Records, String> {
     let blocks = Arc::new(RwLock::new(Blocks::default()));
     let subject = message_subject(link.name(), name);
     let inbound = link
@@ -112,10 +104,10 @@ pub fn connect(link: &Link, system: &Arc<ActorSystem>, name: &str, block: u32) -
     link.spawn(send_batches(client.clone(), convention.clone(), name.to_string(), outgoing, queued));
     let weak = Arc::downgrade(system);
     let placed = Arc::new(PlacedActors::default());
-    let records = Records { client, convention, system: weak, blocks, placed: placed.clone() };
+    let records = Records { client, convention, system: weak, blocks, placed };
     link.spawn(receive(inbound, records.clone(), block));
-    link.spawn(keep_blocks(records));
-    Ok(placed)
+    link.spawn(keep_blocks(records.clone()));
+    Ok(records)
 }
 
 /// Batches queued messages per member and publishes them.
@@ -173,9 +165,8 @@ fn encode(me: &str, envs: &[RemoteEnvelope]) -> Vec<Vec<u8>> {
 async fn receive(mut inbound: async_nats::Subscriber, records: Records, mine: u32) {
     while let Some(msg) = inbound.next().await {
         let Some(system) = records.system.upgrade() else { return };
-        let sender = sender_of(&msg.payload);
-        if sender.is_some_and(|name| records.block_of(name).is_none()) {
-            records.reread_soon().await;
+        if let Some(name) = sender_of(&msg.payload) {
+            records.lists(name).await;
         }
         if let Err(why) = deliver(&system, &msg.payload, mine, |name| records.block_of(name)) {
             log::warn!("convention: dropped actor messages: {why}");
@@ -215,9 +206,10 @@ fn deliver(system: &ActorSystem, payload: &[u8], mine: u32, known: impl Fn(&str)
     Ok(())
 }
 
-/// The members' records as the transport reads them.
+/// The members' records as this member reads them: who holds which
+/// block, and where the placed actors are.
 #[derive(Clone)]
-struct Records {
+pub struct Records {
     client: async_nats::Client,
     convention: String,
     system: std::sync::Weak<ActorSystem>,
@@ -228,6 +220,23 @@ struct Records {
 impl Records {
     fn block_of(&self, name: &str) -> Option<u32> {
         self.blocks.read().unwrap_or_else(|p| p.into_inner()).by_name.get(name).copied()
+    }
+
+    /// True if `name` is a listed member; a name not known yet makes the
+    /// records be read again first (at most every 200 ms: a member
+    /// that just joined is not in the map yet).
+    pub async fn lists(&self, name: &str) -> bool {
+        if self.block_of(name).is_none() {
+            self.reread_soon().await;
+        }
+        self.block_of(name).is_some()
+    }
+
+    /// The address of actor `class` of version `hash` on `member`, if its
+    /// record names one.
+    pub fn placed_address(&self, member: &str, hash: &str, class: &str) -> Option<Address> {
+        let all = self.placed.0.read().unwrap_or_else(|p| p.into_inner());
+        all.get(&(member.to_string(), hash.to_string(), class.to_string())).copied()
     }
 
     /// Reads the records again unless that was done within [`REREAD`].

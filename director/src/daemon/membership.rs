@@ -53,9 +53,9 @@ pub(crate) fn join(
     let publisher = leading.then(|| Publisher::new(link.clone()));
     let beat = heartbeat(link, config, core, notes.clone(), flag.clone(), block, publisher.clone())?;
     let name = config.member_name.clone();
-    relay::serve(link, &name, core.clone()).map_err(DaemonError::Config)?;
-    let placed = transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
-    core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone(), placed }));
+    let records = transport::connect(link, core.system(), &name, block).map_err(DaemonError::Config)?;
+    relay::serve(link, &name, core.clone(), records.clone()).map_err(DaemonError::Config)?;
+    core.state().set_relay(Arc::new(NatsRelay { link: link.clone(), name: name.clone(), records }));
     let local = LocalPlacer { capabilities: config.other_caps.clone() };
     match publisher {
         Some(publisher) => lead(link, core, name, publisher, local)?,
