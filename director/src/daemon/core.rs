@@ -400,21 +400,23 @@ impl Core {
     /// Every actor that says `Requires`: its version's hash, its class,
     /// where it runs and what it requires.
     pub fn placements(&self) -> Vec<(String, String, Placed, actor_abi::Map)> {
+        let placed = self.placed_actors().filter_map(|(v, a)| {
+            let requires = a.spec.requires.clone()?;
+            Some((v.info.hash.clone(), a.spec.class.clone(), a.placed.clone(), requires))
+        });
+        placed.collect()
+    }
+
+    /// Every loaded version's actors that say `Requires`.
+    fn placed_actors(&self) -> impl Iterator<Item = (&LoadedVersion, &Running)> {
         let versions = self.groups.values().flat_map(|g| g.versions.iter());
         let actors = versions.flat_map(|v| v.actors.iter().map(move |a| (v, a)));
-        actors
-            .filter_map(|(v, a)| {
-                let requires = a.spec.requires.clone()?;
-                Some((v.info.hash.clone(), a.spec.class.clone(), a.placed.clone(), requires))
-            })
-            .collect()
+        actors.filter(|(_, a)| a.spec.requires.is_some())
     }
 
     /// The actors with `Requires` that run here, with their addresses.
     pub fn placed_here(&self) -> Vec<crate::convention::members::PlacedActor> {
-        let versions = self.groups.values().flat_map(|g| g.versions.iter());
-        let actors = versions.flat_map(|v| v.actors.iter().map(move |a| (v, a)));
-        let here = actors.filter(|(_, a)| a.spec.requires.is_some() && a.here());
+        let here = self.placed_actors().filter(|(_, a)| a.here());
         here.filter_map(|(v, a)| {
             Some(crate::convention::members::PlacedActor {
                 hash: v.info.hash.clone(),
@@ -471,10 +473,15 @@ impl Core {
     }
 }
 
-/// Where the placed ones of `actors` run (class, then member name).
-pub(crate) fn placed_on(me: &str, actors: &[Running]) -> BTreeMap<String, String> {
+/// Where the ones of `actors` that say `Requires` run, by class.
+pub(crate) fn placed_of(actors: &[Running]) -> Vec<(String, Placed)> {
     let placed = actors.iter().filter(|a| a.spec.requires.is_some());
-    placed.filter_map(|a| Some((a.spec.class.clone(), a.placed.member(me)?))).collect()
+    placed.map(|a| (a.spec.class.clone(), a.placed.clone())).collect()
+}
+
+/// [`placed_of`] as member names (`me` for here; unplaced ones left out).
+pub(crate) fn placed_on(me: &str, actors: &[Running]) -> BTreeMap<String, String> {
+    placed_of(actors).into_iter().filter_map(|(class, p)| Some((class, p.member(me)?))).collect()
 }
 
 pub(crate) fn version_key(v: &LoadedVersion) -> VersionKey {

@@ -244,8 +244,7 @@ impl Director {
         let (hook, placed) = {
             let state = self.state();
             let actors = state.version(&group, &hash).map_or(&[][..], |v| &v.actors[..]);
-            let placed = actors.iter().filter(|a| a.spec.requires.is_some());
-            (state.loaded.clone(), placed.map(|a| (a.spec.class.clone(), a.placed.clone())).collect())
+            (state.loaded.clone(), crate::daemon::core::placed_of(actors))
         };
         if let Some(hook) = hook {
             let new = crate::daemon::core::NewVersion {
