@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::convention::deploy::{MemberSide, RunReply, RunRequest, check, note, run};
+use crate::convention::deploy::{MemberSide, RunReply, RunRequest, check, run};
 use crate::convention::link::Link;
 use crate::convention::members::{self, MemberRecord, PackageRef};
 use crate::convention::placement::to_placed;
@@ -82,7 +82,7 @@ fn run_missing(link: &Link, side: &MemberSide, leader: &str, p: &PackageRef, tri
         Ok(()) => run(link, side, &req),
         Err(why) => RunReply { member: side.name.clone(), loaded: false, detail: format!("{}: {why}", short(&p.hash)) },
     };
-    note(side, &p.hash, &reply);
+    side.notes.note_run(&p.hash, &reply);
     if reply.loaded {
         tried.remove(&p.hash);
     } else {

@@ -38,6 +38,7 @@ const MAX_REQUEST: usize = 64 << 10;
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many refusals (and unloads) a member keeps showing.
 const MAX_REFUSALS: usize = 16;
+
 /// The leader's request: run this version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
@@ -165,24 +166,26 @@ impl Notes {
     /// Remembers an unload of `hash` with its outcome.
     pub(crate) fn note_unload(&self, hash: &str, outcome: &str) {
         let mut unloaded = self.unloaded.lock().unwrap_or_else(|p| p.into_inner());
-        unloaded.push(format!("{}: {outcome}", short(hash)));
-        let excess = unloaded.len().saturating_sub(MAX_REFUSALS);
-        unloaded.drain(..excess);
+        push_capped(&mut unloaded, format!("{}: {outcome}", short(hash)));
+    }
+
+    /// Remembers the outcome of running a leader's package `hash`: a
+    /// refusal replaces an earlier one of the same package, a load clears it.
+    pub(crate) fn note_run(&self, hash: &str, reply: &RunReply) {
+        let prefix = format!("{}: ", short(hash));
+        let mut refusals = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        refusals.retain(|r| !r.starts_with(&prefix));
+        if !reply.loaded {
+            push_capped(&mut refusals, reply.detail.clone());
+        }
     }
 }
 
-/// Remembers the outcome of running a leader's package `hash`: a refusal
-/// replaces an earlier one of the same package, a load clears it.
-pub(crate) fn note(side: &MemberSide, hash: &str, reply: &RunReply) {
-    let prefix = format!("{}: ", short(hash));
-    let mut refusals = side.notes.refused.lock().unwrap_or_else(|p| p.into_inner());
-    refusals.retain(|r| !r.starts_with(&prefix));
-    if reply.loaded {
-        return;
-    }
-    refusals.push(reply.detail.clone());
-    let excess = refusals.len().saturating_sub(MAX_REFUSALS);
-    refusals.drain(..excess);
+/// Appends `line`, dropping the oldest lines beyond [`MAX_REFUSALS`].
+fn push_capped(lines: &mut Vec<String>, line: String) {
+    lines.push(line);
+    let excess = lines.len().saturating_sub(MAX_REFUSALS);
+    lines.drain(..excess);
 }
 
 fn handle_requests(link: &Link, side: &MemberSide, rx: Receiver<async_nats::Message>) {
@@ -195,7 +198,7 @@ fn handle_requests(link: &Link, side: &MemberSide, rx: Receiver<async_nats::Mess
                 continue;
             }
         };
-        note(side, &hash, &reply);
+        side.notes.note_run(&hash, &reply);
         let bytes = serde_json::to_vec(&reply).unwrap_or_default();
         if let Err(e) = link.block_on(link.client().publish(reply_to, bytes.into())) {
             log::warn!("convention: answering a run request: {e}");
