@@ -170,7 +170,12 @@ impl DirectorControl {
     /// How long `req` may wait for its reply.
     fn reply_timeout(&self, req: &Request) -> Duration {
         match req {
-            Request::Load { .. } | Request::Refresh | Request::Unload { .. } => LIFECYCLE_TIMEOUT.max(self.timeout),
+            Request::Load { .. } | Request::Refresh => LIFECYCLE_TIMEOUT.max(self.timeout),
+            // A long drain, and then the rest of the unload.
+            Request::Unload { timeout_ms, .. } => {
+                let drain = Duration::from_millis(timeout_ms.unwrap_or(0));
+                drain.saturating_add(LIFECYCLE_TIMEOUT).max(self.timeout)
+            }
             Request::Ask(send) => Duration::from_millis(send.timeout_ms).saturating_add(ASK_MARGIN).max(self.timeout),
             _ => self.timeout,
         }
@@ -330,9 +335,18 @@ impl DirectorControl {
         }
     }
 
-    /// Unloads the version with this hash (or unique prefix).
+    /// Unloads the version with this hash (or unique prefix); its actors
+    /// get the daemon's default drain (10 s) to answer what they hold.
     pub fn unload(&self, hash: &str) -> Result<Unloaded, ControlError> {
-        match self.request(&Request::Unload { hash: hash.to_string() })? {
+        self.unload_within(hash, None)
+    }
+
+    /// [`DirectorControl::unload`] with a drain limit of its own (1 ms to
+    /// an hour): what the actors still hold when it runs out is dropped and
+    /// counted in [`Unloaded::undelivered`].
+    pub fn unload_within(&self, hash: &str, drain: Option<Duration>) -> Result<Unloaded, ControlError> {
+        let timeout_ms = drain.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        match self.request(&Request::Unload { hash: hash.to_string(), timeout_ms })? {
             Reply::Unloaded(u) => Ok(u),
             other => Err(ControlError::Unexpected(format!("{other:?}"))),
         }

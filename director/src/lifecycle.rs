@@ -30,6 +30,12 @@ fn unloaded_line(u: &Unloaded) -> String {
     if let Some(h) = &u.reactivated {
         line.push_str(&format!("; {h} is active again"));
     }
+    if u.undelivered > 0 {
+        line.push_str(&format!(
+            "; {} message(s) left undelivered (the drain ran out; they were dropped)",
+            u.undelivered
+        ));
+    }
     line
 }
 
@@ -190,9 +196,9 @@ pub fn refresh(c: &DirectorControl, json: bool) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-/// `unload HASH`.
-pub fn unload(c: &DirectorControl, hash: &str, json: bool) -> ExitCode {
-    match c.unload(hash) {
+/// `unload HASH [--timeout SECONDS]`.
+pub fn unload(c: &DirectorControl, hash: &str, drain: std::time::Duration, json: bool) -> ExitCode {
+    match c.unload_within(hash, Some(drain)) {
         Ok(u) if json => print_json(&u),
         Ok(u) => {
             println!("{}", unloaded_line(&u));

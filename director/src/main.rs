@@ -88,6 +88,10 @@ enum Cmd {
     Unload {
         /// The hash or a unique prefix.
         hash: String,
+        /// Seconds its actors get to answer the messages they already hold
+        /// before they stop; what is left then is dropped and counted.
+        #[arg(long, default_value = "10", value_parser = parse_drain)]
+        timeout: std::time::Duration,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -188,6 +192,16 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(secs.max(0.001)))
 }
 
+/// Parses `unload --timeout SECONDS`: more than 0 and at most an hour.
+fn parse_drain(text: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let most = director::daemon::unloading::MAX_DRAIN_MS as f64 / 1000.0;
+    if !secs.is_finite() || secs <= 0.0 || secs > most {
+        return Err(format!("{text:?}: give a number of seconds more than 0 and at most {most}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs.max(0.001)))
+}
+
 /// Prints an error and returns its exit status.
 pub(crate) fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("thespian-director: {message}");
@@ -209,7 +223,7 @@ fn run(cmd: Cmd) -> ExitCode {
         Cmd::Shutdown => lifecycle::shutdown(&control()),
         Cmd::Load { target, json } => lifecycle::load(&control(), &target, json),
         Cmd::Refresh { json } => lifecycle::refresh(&control(), json),
-        Cmd::Unload { hash, json } => lifecycle::unload(&control(), &hash, json),
+        Cmd::Unload { hash, timeout, json } => lifecycle::unload(&control(), &hash, timeout, json),
         Cmd::List { json, convention: false } => lifecycle::list(&control(), json),
         Cmd::List { json, convention: true } => lifecycle::members(&control(), json),
         Cmd::Status { json } => lifecycle::status(&control(), json),

@@ -20,6 +20,10 @@ pub enum Request {
     Unload {
         /// Hash or prefix.
         hash: String,
+        /// How long its actors get to answer what they hold and stop,
+        /// 1 ms to an hour (default 10 s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Every loaded version and its actors.
     List,
@@ -218,6 +222,10 @@ pub struct Unloaded {
     pub freed: bool,
     /// The version that became active instead, if this one was active.
     pub reactivated: Option<String>,
+    /// Messages its actors still held when the drain ran out: never
+    /// handled, each counted as a dead letter (an ask among them failed).
+    #[serde(default)]
+    pub undelivered: u64,
 }
 
 /// One group in `list`.

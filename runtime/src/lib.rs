@@ -55,7 +55,7 @@ pub use actor_abi;
 pub use config::SystemConfig;
 pub use engine::logging::{ACTOR_ADDRESS_KEY, current_actor};
 pub use engine::nodes::RouteKind;
-pub use engine::reply::AskFuture;
+pub use engine::reply::{AskFuture, PendingAsk};
 pub use error::{AskError, CreateActorError, LoadError, StartError, UnloadError};
 pub use native::maps;
 pub use package::{PackageInfo, VerifiedPackage, hex, sha256_hex};

@@ -44,6 +44,11 @@ pub struct UnloadReport {
     pub library: PathBuf,
     /// How many actors were stopped.
     pub actors_stopped: usize,
+    /// How many messages its actors still held, unhandled, when the drain
+    /// limit ran out: each was counted as a dead letter (and an ask among
+    /// them failed). Zero when every actor answered what it held and
+    /// stopped in time.
+    pub undelivered: u64,
     /// The shutdown hook's error, if it failed.
     pub shutdown_hook_error: Option<String>,
     /// Whether the code left the process.
@@ -64,6 +69,9 @@ impl fmt::Display for UnloadReport {
             self.code,
             if self.directory_removed { "removed" } else { "left in place" },
         )?;
+        if self.undelivered > 0 {
+            write!(f, "; {} message(s) left undelivered", self.undelivered)?;
+        }
         if let Some(e) = &self.shutdown_hook_error {
             write!(f, "; shutdown hook failed: {e}")?;
         }

@@ -14,7 +14,7 @@ use crate::config::SystemConfig;
 use crate::engine::nodes::{self, RouteKind};
 use crate::engine::package::{load, unload};
 use crate::engine::payload::{Done, Envelope, Payload};
-use crate::engine::reply::{self, AskFuture, ReplySlot};
+use crate::engine::reply::{self, AskFuture, PendingAsk, ReplySlot, far_future};
 use crate::engine::route::{route, route_envelope};
 use crate::engine::shutdown;
 use crate::engine::spawn;
@@ -149,6 +149,12 @@ impl ActorSystem {
         self.engine.assign_name(name, *addr)
     }
 
+    /// Takes the global name `name` from `addr`, if `addr` still holds it
+    /// (a name another actor took since is left alone). True if it did.
+    pub fn release_global_name(&self, name: &str, addr: &Address) -> bool {
+        self.engine.forget_name(name, *addr)
+    }
+
     /// True if `addr` is a live actor.
     pub fn is_alive(&self, addr: &Address) -> bool {
         self.engine.is_actor(*addr)
@@ -184,15 +190,28 @@ impl ActorSystem {
     /// Sends `msg` and waits up to `timeout` for the reply. Fails at once if
     /// there is no such actor or its handler panicked on the message twice.
     pub fn ask(&self, to: &Address, msg: impl Into<Value>, timeout: Duration) -> Result<Value, AskError> {
-        let (addr, slot) = reply::open_slot(&self.engine, *to);
-        route(&self.engine, addr, *to, Payload::native(Message::Value(msg.into())));
-        // A timeout past what an Instant can hold waits as long as one can.
-        let deadline = Instant::now().checked_add(timeout).unwrap_or_else(far_future);
-        let result = slot.wait_until(deadline);
-        if result.is_none() {
-            reply::abandon(&self.engine, addr);
-        }
-        result.unwrap_or(Err(AskError::Timeout { target: *to, after: timeout }))
+        self.send_ask(to, msg).wait(timeout)
+    }
+
+    /// The first half of [`ActorSystem::ask`]: queues the message for `to`
+    /// now and returns the ask to wait for later. A caller that resolves a
+    /// name under its own lock can send under that lock and wait after
+    /// releasing it, so that the message is queued before anything the
+    /// lock's next holder does (an unload's exit request, say).
+    ///
+    /// ```no_run
+    /// # use runtime::ActorSystem;
+    /// # use std::time::Duration;
+    /// # let system = ActorSystem::start_default()?;
+    /// # let addr = system.lookup_name("Counter").unwrap();
+    /// let pending = system.send_ask(&addr, "count");
+    /// let reply = pending.wait(Duration::from_secs(5))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_ask(&self, to: &Address, msg: impl Into<Value>) -> PendingAsk {
+        let pending = PendingAsk::new(&self.engine, *to);
+        route(&self.engine, pending.reply_address(), *to, Payload::native(Message::Value(msg.into())));
+        pending
     }
 
     /// The async form of [`ActorSystem::ask`]; works under any executor.
@@ -216,10 +235,33 @@ impl ActorSystem {
 
     /// Unloads the version with this hash (or unique prefix): stops its
     /// actors, joins its threads, closes its library and reports whether the
-    /// code really left the process.
+    /// code really left the process. The actors get up to the system's
+    /// [`unload_grace`](SystemConfig::unload_grace) to answer what they hold
+    /// (see [`ActorSystem::unload_within`]).
     pub fn unload(&self, hash: &str) -> Result<UnloadReport, UnloadError> {
+        self.unload_within(hash, self.engine.unload_grace())
+    }
+
+    /// [`ActorSystem::unload`] with its own drain limit. Each actor gets
+    /// `ActorExitRequest` behind the messages it already holds, so it
+    /// answers them before it stops; whatever is still queued when `drain`
+    /// runs out is dropped as dead letters and counted in
+    /// [`UnloadReport::undelivered`]. Make the version unreachable by name
+    /// first, or new messages keep joining the queue.
+    ///
+    /// ```no_run
+    /// # use runtime::ActorSystem;
+    /// # use std::time::Duration;
+    /// let system = ActorSystem::start_default()?;
+    /// let report = system.unload_within("4f1c", Duration::from_secs(30))?;
+    /// if report.undelivered > 0 {
+    ///     eprintln!("{} message(s) were never handled", report.undelivered);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unload_within(&self, hash: &str, drain: Duration) -> Result<UnloadReport, UnloadError> {
         let version = self.engine.take_version(hash)?;
-        Ok(unload::unload(&self.engine, version))
+        Ok(unload::unload(&self.engine, version, drain))
     }
 
     /// Looks again at every version whose code stayed resident when it was
@@ -385,10 +427,3 @@ impl Drop for ActorSystem {
 #[cfg(test)]
 #[path = "system_tests.rs"]
 mod tests;
-
-/// About a century from now: the deadline of a wait whose timeout does not
-/// fit in an `Instant`.
-fn far_future() -> Instant {
-    let now = Instant::now();
-    now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)).unwrap_or(now)
-}

@@ -261,14 +261,44 @@ impl Core {
         }
     }
 
-    /// The highest remaining version of `group`, with any of its TLI actors
-    /// that had stopped created again; `None` when none is left.
-    pub(crate) fn restart_highest(&mut self, group: &str) -> Option<String> {
+    /// Makes the active version `hash` of `group` unreachable by role and
+    /// global name, before it is unloaded: its actors give up their global
+    /// names, and the highest other version becomes active (its stopped TLI
+    /// actors created again, its actors taking the names), or none is.
+    /// Returns the version that took over. Messages already queued for the
+    /// retired actors stay queued (see `daemon::sending`).
+    pub(crate) fn retire_active(&mut self, group: &str, hash: &str) -> Option<String> {
+        if let Some(v) = self.version(group, hash) {
+            for a in &v.actors {
+                if let (Some(name), Some(addr)) = (&a.spec.global_name, a.address) {
+                    self.system.release_global_name(name, &addr);
+                }
+            }
+        }
+        let next = self.restart_highest(group, Some(hash));
+        if let Some(g) = self.groups.get_mut(group) {
+            g.active.clone_from(&next);
+        }
+        if let Some(v) = next.as_deref().and_then(|h| self.version(group, h)) {
+            for a in &v.actors {
+                if let (Some(name), Some(addr)) = (&a.spec.global_name, a.address) {
+                    self.system.assign_global_name(name, &addr);
+                }
+            }
+        }
+        next
+    }
+
+    /// The highest remaining version of `group` other than `except`, with
+    /// any of its TLI actors that had stopped created again; `None` when
+    /// none is left.
+    pub(crate) fn restart_highest(&mut self, group: &str, except: Option<&str>) -> Option<String> {
         let hash = self
             .groups
             .get(group)?
             .versions
             .iter()
+            .filter(|v| Some(v.info.hash.as_str()) != except)
             .max_by(|a, b| version_key(a).cmp(&version_key(b)))?
             .info
             .hash

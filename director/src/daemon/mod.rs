@@ -21,6 +21,7 @@ pub(crate) mod server;
 mod signals;
 pub mod state;
 mod targets;
+pub mod unloading;
 pub mod workers;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::daemon::placement::Placed;
-use crate::daemon::runs::{Runs, WORKER_STOP_GRACE, freed};
+use crate::daemon::runs::{Runs, WORKER_STOP_GRACE};
+use crate::daemon::unloading::DEFAULT_DRAIN;
 use crate::tli::{AutoUnload, Isolation, Tli};
 use actor_abi::{Address, Message, Value};
 use runtime::tls::trusted_file::{self, ReadError};
@@ -96,13 +97,6 @@ impl Director {
     pub fn load(&self, target: &str) -> Result<Loaded, DirectorError> {
         let _op = self.operation();
         self.load_target(target, true, None)
-    }
-
-    /// Unloads the version `prefix` names. If it was active, the highest
-    /// remaining version becomes active and its actors get OnReactivate.
-    pub fn unload(&self, prefix: &str) -> Result<Unloaded, DirectorError> {
-        let _op = self.operation();
-        self.unload_version(prefix)
     }
 
     /// Loads the newest package of every group that has a `.tli` in the
@@ -235,7 +229,7 @@ impl Director {
         }
         if let Err(e) = self.activate(&group, &hash, |a| a.spec.on_load.clone()) {
             // Roll back: the previous version (if any) becomes active again.
-            let _ = self.unload_version(&hash);
+            let _ = self.unload_version(&hash, DEFAULT_DRAIN);
             return Err(e);
         }
         let auto_unloaded = self.auto_unload(&group, &hash, tli.as_ref());
@@ -316,7 +310,12 @@ impl Director {
     /// Makes `hash` the group's active version: its actors take their global
     /// names, then each gets the message `pick` chooses (delivered, not just
     /// queued; waited for without the state lock).
-    fn activate(&self, group: &str, hash: &str, pick: impl Fn(&Running) -> Option<Value>) -> Result<(), DirectorError> {
+    pub(crate) fn activate(
+        &self,
+        group: &str,
+        hash: &str,
+        pick: impl Fn(&Running) -> Option<Value>,
+    ) -> Result<(), DirectorError> {
         let sends: Vec<(Address, Value)> = {
             let mut state = self.state();
             if let Some(g) = state.groups.get_mut(group) {
@@ -353,59 +352,6 @@ impl Director {
         }
     }
 
-    /// [`Director::unload`], with the operation lock already held.
-    fn unload_version(&self, prefix: &str) -> Result<Unloaded, DirectorError> {
-        let (group, hash, was_active) = {
-            let state = self.state();
-            let (group, i) = state.find(prefix)?;
-            let hash = state.groups[&group].versions[i].info.hash.clone();
-            let was_active = state.groups[&group].active.as_deref() == Some(hash.as_str());
-            (group, hash, was_active)
-        };
-        if was_active {
-            self.send_lifecycle(&group, &hash, |a| a.spec.on_deactivate.clone());
-        }
-        let (version, code, is_freed) = self.free(&group, &hash)?;
-        let reactivated = if was_active { self.reactivate_highest(&group) } else { None };
-        {
-            let mut state = self.state();
-            state.save_state();
-            state.send_notifications();
-        }
-        Ok(Unloaded { group, version, hash, code, freed: is_freed, reactivated })
-    }
-
-    /// Stops version `hash`'s actors and frees its code: the runtime's
-    /// unload in the daemon, or a worker asked to exit (killed after the
-    /// grace period). Returns its version, the code state and whether the
-    /// code is gone.
-    fn free(&self, group: &str, hash: &str) -> Result<(String, String, bool), DirectorError> {
-        let (isolated, worker, version) = {
-            let mut state = self.state();
-            let v = state.version(group, hash).ok_or_else(|| fail(ErrorKind::NotFound, "version vanished"))?;
-            let (isolated, version) = (matches!(v.runs, Runs::Worker(_)), v.info.version.clone());
-            (isolated, state.take_worker(group, hash), version)
-        };
-        if isolated {
-            let code = freed(worker.map(|w| w.stop(WORKER_STOP_GRACE)));
-            self.state().remove_version(group, hash);
-            return Ok((version, code, true));
-        }
-        let report = self.system.unload(hash).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
-        self.state().forget_unloaded(group, hash, &report);
-        Ok((report.version.clone(), report.code.to_string(), report.code.is_freed()))
-    }
-
-    /// Activates the highest remaining version of `group`, restarting any of
-    /// its actors that had stopped; returns its hash.
-    fn reactivate_highest(&self, group: &str) -> Option<String> {
-        let hash = self.state().restart_highest(group)?;
-        if let Err(e) = self.activate(group, &hash, |a| a.spec.on_reactivate.clone()) {
-            log::warn!("reactivating {group} {hash}: {e}");
-        }
-        Some(hash)
-    }
-
     /// `AutoUnload`: keep the newest N versions (by version order, the new
     /// one included); unload the others.
     fn auto_unload(&self, group: &str, new_hash: &str, tli: Option<&Tli>) -> Vec<Unloaded> {
@@ -419,7 +365,7 @@ impl Director {
         });
         others.sort_by(|a, b| b.0.cmp(&a.0));
         let keep_others = usize::try_from(n.saturating_sub(1)).unwrap_or(usize::MAX);
-        others.into_iter().skip(keep_others).filter_map(|(_, h)| self.unload_version(&h).ok()).collect()
+        others.into_iter().skip(keep_others).filter_map(|(_, h)| self.unload_version(&h, DEFAULT_DRAIN).ok()).collect()
     }
 
     /// `TLS_Keep_Limit`: delete the oldest package files of the group beyond

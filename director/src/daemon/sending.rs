@@ -3,6 +3,16 @@
 //! convention's leader placed on another member is relayed there
 //! ([`Relay`], `convention::relay`). A relayed message is only ever
 //! resolved locally on the member that receives it (no second hop).
+//!
+//! # Resolution and delivery are one step
+//!
+//! A name is resolved and its message queued for the actor under one hold
+//! of the state lock; only the wait for an answer happens without it. An
+//! unload retires a version under that lock before it queues the exit
+//! requests, so a message resolved to the old version is in its actors'
+//! mailboxes ahead of them (and is answered), and one resolved after goes
+//! to the version that took over. Queueing never blocks: mailboxes and
+//! worker links take the message or refuse it at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,10 +59,16 @@ impl Director {
 
     /// [`Director::ask`] without relaying: the target must be here.
     pub fn ask_here(&self, send: &Send) -> Result<Value, DirectorError> {
-        // Resolve under the lock, wait without it.
-        let addr = self.state().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
         let timeout = ask_timeout(send)?;
-        self.system().ask(&addr, Value::from_json(send.message.clone()), timeout).map_err(|e| {
+        let message = Value::from_json(send.message.clone());
+        // Resolve and queue under the lock (see the module doc), wait without it.
+        let pending = {
+            let state = self.state();
+            let addr = state.target(&send.target, send.group.as_deref(), send.source.as_deref())?;
+            self.system().send_ask(&addr, message)
+        };
+        let addr = pending.target();
+        pending.wait(timeout).map_err(|e| {
             let kind = match &e {
                 AskError::Timeout { .. } => ErrorKind::Timeout,
                 AskError::Poisoned { .. } => ErrorKind::Poisoned,
@@ -65,8 +81,10 @@ impl Director {
 
     /// [`Director::tell`] without relaying.
     pub fn tell_here(&self, send: &Send) -> Result<(), DirectorError> {
-        let addr = self.state().target(&send.target, send.group.as_deref(), send.source.as_deref())?;
-        self.system().tell(&addr, Value::from_json(send.message.clone()));
+        let message = Value::from_json(send.message.clone());
+        let state = self.state();
+        let addr = state.target(&send.target, send.group.as_deref(), send.source.as_deref())?;
+        self.system().tell(&addr, message);
         Ok(())
     }
 

@@ -155,7 +155,9 @@ impl Server {
             Request::Status => Reply::Status(self.status()),
             Request::Load { target } => Reply::Loaded(self.core.load(&target)?),
             Request::Refresh => Reply::Refreshed { groups: self.core.refresh() },
-            Request::Unload { hash } => Reply::Unloaded(self.core.unload(&hash)?),
+            Request::Unload { hash, timeout_ms } => {
+                Reply::Unloaded(self.core.unload_within(&hash, crate::daemon::unloading::drain_limit(timeout_ms)?)?)
+            }
             Request::List => Reply::List { groups: self.core.list() },
             Request::Members => Reply::Members { members: self.members()? },
             Request::Ask(send) => Reply::Answer { reply: self.core.ask(&send)?.to_json() },

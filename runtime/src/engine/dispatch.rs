@@ -38,7 +38,14 @@ pub(crate) fn dispatch_batch(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
     }
     let mut batch = BATCHED.with(RefCell::take);
     cell.mailbox.pop_batch(&mut batch, BATCH);
+    // A package actor's unload may discard what it has not started (and
+    // count it): see `Mailbox::discard`. Host actors are never unloaded.
+    let counted = cell.version().is_some();
     while !cell.is_stopped() {
+        let Some(front) = batch.front() else { break };
+        if counted && !cell.mailbox.start_next(!front.payload.is_exit_request()) {
+            break;
+        }
         let Some(mut env) = batch.pop_front() else { break };
         let done = env.take_done();
         let stop = match &mut *object {
@@ -60,7 +67,8 @@ pub(crate) fn dispatch_batch(engine: &Arc<EngineState>, cell: &Arc<ActorCell>) {
         }
     }
     drop(object);
-    // Left over only if the actor stopped: dead letters, oldest first.
+    // Left over only if the actor stopped or its queue was discarded: dead
+    // letters, oldest first.
     for env in batch.drain(..) {
         dead_envelope(engine, cell.addr, env, DeadReason::Stopped);
     }

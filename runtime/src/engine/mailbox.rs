@@ -13,8 +13,19 @@
 //! idle" and "go idle if empty" cannot miss each other: one of them sees
 //! the other's effect, and no message is left in an idle actor's mailbox
 //! (the lost wakeup that two separate atomics needed SeqCst fences for).
+//!
+//! # Messages taken but not started
+//!
+//! A runner takes a batch out of the queue, so a message can be out of the
+//! queue and still not handled. `unstarted` counts them for an unload that
+//! must report exactly what was never handled ([`Mailbox::discard`]): it is
+//! set under the queue lock when a batch is taken, and a runner that counts
+//! claims each message with [`Mailbox::start_next`] before handling it. The
+//! discard takes the queue and sets [`DISCARDED`] under the same lock, so a
+//! message is either started (handled) or counted (discarded), never both.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::engine::burst_pool::POOL;
@@ -33,15 +44,45 @@ struct Queue {
     scheduled: bool,
 }
 
+/// Set in `unstarted` once the queue was discarded: the runner must not
+/// start the rest of its batch.
+const DISCARDED: u64 = 1 << 63;
+
 /// One actor's queue of envelopes and its scheduled flag.
 pub(crate) struct Mailbox {
     queue: Mutex<Queue>,
+    /// Messages of the runner's batch not started yet, and [`DISCARDED`].
+    unstarted: AtomicU64,
 }
 
 impl Mailbox {
     /// An empty, idle mailbox (allocates nothing until the first push).
     pub(crate) const fn new() -> Mailbox {
-        Mailbox { queue: Mutex::new(Queue { items: VecDeque::new(), scheduled: false }) }
+        Mailbox { queue: Mutex::new(Queue { items: VecDeque::new(), scheduled: false }), unstarted: AtomicU64::new(0) }
+    }
+
+    /// Claims the next message of the runner's batch: false if the queue was
+    /// discarded since the batch was taken (the rest of the batch is
+    /// counted there and must not run).
+    /// An exit request is not counted (`counts` false), as a discard does
+    /// not count it either.
+    pub(crate) fn start_next(&self, counts: bool) -> bool {
+        let step = u64::from(counts);
+        self.unstarted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n & DISCARDED == 0).then(|| n.saturating_sub(step)))
+            .is_ok()
+    }
+
+    /// Takes every queued envelope and stops the runner from starting the
+    /// rest of its batch; returns them and how many batched messages (exit
+    /// requests aside) were left unstarted (each will be dropped by the
+    /// runner).
+    pub(crate) fn discard(&self) -> (VecDeque<Envelope>, u64) {
+        let mut q = self.lock();
+        let items = std::mem::take(&mut q.items);
+        let unstarted = self.unstarted.fetch_or(DISCARDED, Ordering::AcqRel) & !DISCARDED;
+        drop(q);
+        (items, unstarted)
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -93,6 +134,8 @@ impl Mailbox {
             let Some(env) = q.items.pop_front() else { break };
             out.push_back(env);
         }
+        let counted = out.iter().filter(|e| !e.payload.is_exit_request()).count();
+        self.unstarted.store(counted as u64, Ordering::Release);
         Self::release_burst(q);
     }
 
@@ -157,6 +200,25 @@ mod tests {
         m.pop_batch(&mut out, 100);
         assert_eq!(out.into_iter().filter_map(value).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
         assert!(m.pop().is_none());
+    }
+
+    #[test]
+    fn a_discard_takes_the_queue_and_the_unstarted_part_of_the_batch() {
+        let m = Mailbox::new();
+        (0..10).for_each(|i| {
+            m.push(env(i));
+        });
+        let mut out = VecDeque::new();
+        m.pop_batch(&mut out, 4);
+        assert!(m.start_next(true), "the first of the batch starts");
+        let (queued, unstarted) = m.discard();
+        assert_eq!(queued.into_iter().filter_map(value).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
+        assert_eq!(unstarted, 3, "three of the batch of four never started");
+        assert!(!m.start_next(true), "the rest of the batch must not start");
+        m.push(env(99));
+        let mut out = VecDeque::new();
+        m.pop_batch(&mut out, 4);
+        assert!(m.start_next(true), "a later batch runs");
     }
 
     #[test]

@@ -154,6 +154,57 @@ pub(crate) fn fail_waiting(
     }
 }
 
+/// An ask whose message is already queued for its target, waited for
+/// later: see [`ActorSystem::send_ask`](crate::ActorSystem::send_ask).
+/// Dropping it unwaited gives the ask up (a late answer is a dead letter).
+pub struct PendingAsk {
+    slot: Arc<ReplySlot>,
+    addr: Address,
+    target: Address,
+    engine: Weak<EngineState>,
+}
+
+impl PendingAsk {
+    pub(crate) fn new(engine: &Arc<EngineState>, target: Address) -> PendingAsk {
+        let (addr, slot) = open_slot(engine, target);
+        PendingAsk { slot, addr, target, engine: Arc::downgrade(engine) }
+    }
+
+    /// The address the answer goes to.
+    pub(crate) fn reply_address(&self) -> Address {
+        self.addr
+    }
+
+    /// The actor asked.
+    pub fn target(&self) -> Address {
+        self.target
+    }
+
+    /// Waits up to `timeout` for the answer (a timeout past what an
+    /// `Instant` holds waits as long as one can).
+    pub fn wait(self, timeout: Duration) -> Result<Value, AskError> {
+        let deadline = Instant::now().checked_add(timeout).unwrap_or_else(far_future);
+        self.slot.wait_until(deadline).unwrap_or(Err(AskError::Timeout { target: self.target, after: timeout }))
+    }
+}
+
+impl Drop for PendingAsk {
+    fn drop(&mut self) {
+        // Answered slots are out of the table already; this removes one
+        // that timed out or was never waited for.
+        if let Some(engine) = self.engine.upgrade() {
+            abandon(&engine, self.addr);
+        }
+    }
+}
+
+/// About a century from now: the deadline of a wait whose timeout does not
+/// fit in an `Instant`.
+pub(crate) fn far_future() -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)).unwrap_or(now)
+}
+
 /// The future returned by [`ActorSystem::ask_async`](crate::ActorSystem::ask_async).
 /// It works with any executor: the actor system's own timer enforces the timeout.
 pub struct AskFuture {

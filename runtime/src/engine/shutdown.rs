@@ -20,7 +20,7 @@ use crate::report::ShutdownReport;
 pub(crate) fn shutdown(engine: &Arc<EngineState>) -> ShutdownReport {
     engine.stopping.store(true, Ordering::Release);
     let versions = engine.take_all_versions();
-    let unloads = versions.into_iter().rev().map(|v| unload::unload(engine, v)).collect();
+    let unloads = versions.into_iter().rev().map(|v| unload::unload(engine, v, engine.config.unload_grace)).collect();
     let host_actors_left = stop_host_actors(engine, engine.config.unload_grace);
     engine.host_exec().stop_and_join();
     engine.timer.stop();

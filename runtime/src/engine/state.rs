@@ -183,6 +183,11 @@ impl EngineState {
     }
 
     /// How many messages could not be delivered so far.
+    /// How long an unload waits for a version's actors unless told otherwise.
+    pub(crate) fn unload_grace(&self) -> std::time::Duration {
+        self.config.unload_grace
+    }
+
     pub(crate) fn dead_letters(&self) -> u64 {
         self.dead_letters.load(Ordering::Relaxed)
     }
@@ -271,11 +276,13 @@ impl EngineState {
     }
 
     /// Drops `name` if it still names `addr`.
-    pub(in crate::engine) fn forget_name(&self, name: &str, addr: Address) {
+    pub(crate) fn forget_name(&self, name: &str, addr: Address) -> bool {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        if names.get(name) == Some(&addr) {
+        let held = names.get(name) == Some(&addr);
+        if held {
             names.remove(name);
         }
+        held
     }
 
     /// The most recently loaded version that exports `class`.

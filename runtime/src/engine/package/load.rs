@@ -38,7 +38,7 @@ pub(crate) fn load(engine: &Arc<EngineState>, pkg: VerifiedPackage) -> Result<Pa
                 // The system began shutting down during the load (it took
                 // the versions it saw): this one is unloaded here.
                 drop(versions);
-                let _ = crate::engine::package::unload::unload(engine, version);
+                let _ = crate::engine::package::unload::unload(engine, version, engine.config.unload_grace);
                 return Err(LoadError::ShuttingDown);
             }
             versions.push(version);

@@ -1,6 +1,17 @@
 //! Unloading a version so that its code is really gone: stop its actors,
 //! run its shutdown hook, join its threads, drop its last objects, dlclose,
 //! then check /proc/self/maps before calling it freed.
+//!
+//! # Drain, then stop
+//!
+//! Each actor gets `ActorExitRequest` at the back of its mailbox, so it
+//! handles every message it already holds before it stops (mailboxes are
+//! FIFO). The caller must have made the version unreachable by role and
+//! global name first, so that nothing new joins the queue by name. If the
+//! drain limit runs out, the messages still queued are taken out and
+//! counted as dead letters (an ask among them fails at once), and the
+//! report gives their number; the handler still running keeps the version
+//! resident.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -9,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use actor_abi::{Address, Message};
 
-use crate::engine::cell::CellKind;
+use crate::engine::cell::{ActorCell, CellKind};
 use crate::engine::package::version::Version;
 use crate::engine::payload::Payload;
-use crate::engine::route::route;
+use crate::engine::route::{DeadReason, dead_envelope, route};
 use crate::engine::state::EngineState;
 use crate::error::AskError;
 use crate::native::maps;
@@ -29,16 +40,19 @@ pub(crate) enum Resident {
     Mapped(PackageInfo),
 }
 
-/// Unloads `version` (already removed from the loaded list).
-pub(crate) fn unload(engine: &Arc<EngineState>, version: Arc<Version>) -> UnloadReport {
+/// Unloads `version` (already removed from the loaded list), giving its
+/// actors up to `drain` to answer what they hold and stop.
+pub(crate) fn unload(engine: &Arc<EngineState>, version: Arc<Version>, drain: Duration) -> UnloadReport {
     version.begin_unload();
-    let (asked, remaining) = stop_actors(engine, &version);
+    let (asked, remaining) = stop_actors(engine, &version, drain);
+    let undelivered = if remaining > 0 { discard_queued(engine, &version) } else { 0 };
     fail_unanswered_asks(engine, version.home);
     let mut report = report_for(&version.info, asked.saturating_sub(remaining));
+    report.undelivered = undelivered;
     if remaining > 0 {
         // A handler that never returns holds a thread in the library: joining
         // or closing now would hang or crash, so the version stays.
-        report.code = CodeState::Resident { reason: still_running(remaining, Some(engine.config.unload_grace)) };
+        report.code = CodeState::Resident { reason: still_running(remaining, Some(drain)) };
         engine.keep_resident(Resident::Running(version));
         return report;
     }
@@ -56,6 +70,7 @@ fn report_for(info: &PackageInfo, actors_stopped: usize) -> UnloadReport {
         hash: info.hash.clone(),
         library: info.library.clone(),
         actors_stopped,
+        undelivered: 0,
         shutdown_hook_error: None,
         code: CodeState::Freed,
         directory_removed: false,
@@ -139,16 +154,20 @@ pub(crate) fn recheck(engine: &Arc<EngineState>) -> Vec<ResidentState> {
 const STILL_MAPPED: &str = "still mapped after dlclose: a live thread holds a thread-local destructor from it \
      (a thread the package started and did not stop), or the library is marked NODELETE";
 
-/// Sends `ActorExitRequest` to every actor of the version and waits up to
-/// the grace period for them to stop. Actors that appear meanwhile (a child
+/// The version's live actors.
+fn cells_of(engine: &EngineState, version: &Version) -> Vec<Arc<ActorCell>> {
+    engine.table.select(|c| matches!(&c.kind, CellKind::Package(v) if v.home == version.home))
+}
+
+/// Sends `ActorExitRequest` to the back of every actor's mailbox and waits
+/// up to `drain` for them to stop. Actors that appear meanwhile (a child
 /// created by a handler still running, or a create that raced the unload)
 /// are asked too. Returns how many were asked and how many are left.
-fn stop_actors(engine: &Arc<EngineState>, version: &Arc<Version>) -> (usize, usize) {
-    let deadline = Instant::now() + engine.config.unload_grace;
+fn stop_actors(engine: &Arc<EngineState>, version: &Arc<Version>, drain: Duration) -> (usize, usize) {
+    let deadline = Instant::now() + drain;
     let mut asked = HashSet::new();
     loop {
-        let cells = engine.table.select(|c| matches!(&c.kind, CellKind::Package(v) if v.home == version.home));
-        for cell in cells.iter().filter(|c| asked.insert(c.addr)) {
+        for cell in cells_of(engine, version).iter().filter(|c| asked.insert(c.addr)) {
             route(engine, Address::NOBODY, cell.addr, Payload::native(Message::ActorExitRequest));
         }
         let slice = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
@@ -157,6 +176,31 @@ fn stop_actors(engine: &Arc<EngineState>, version: &Arc<Version>) -> (usize, usi
             return (asked.len(), remaining);
         }
     }
+}
+
+/// After a drain that ran out of time: takes every message still queued
+/// for the version's actors out of their mailboxes, as dead letters, and
+/// queues a fresh exit request so each actor stops once its current
+/// handler returns. Returns how many messages were taken (exit requests
+/// not counted).
+fn discard_queued(engine: &Arc<EngineState>, version: &Version) -> u64 {
+    let mut discarded = 0;
+    for cell in cells_of(engine, version) {
+        let (queued, unstarted) = cell.mailbox.discard();
+        discarded += unstarted;
+        for env in queued {
+            if env.payload.is_exit_request() {
+                continue;
+            }
+            discarded += 1;
+            dead_envelope(engine, cell.addr, env, DeadReason::Stopped);
+        }
+        route(engine, Address::NOBODY, cell.addr, Payload::native(Message::ActorExitRequest));
+    }
+    if discarded > 0 {
+        log::warn!("unloading {}: {discarded} message(s) left undelivered", version.info.hash);
+    }
+    discarded
 }
 
 /// Fails at once every ask still waiting on an actor of the version `home`:
