@@ -7,6 +7,8 @@
 //! - `{"ping": n}`: `{"pong": n, "class", "group", "version", "hash",
 //!   "constructed"}`, where `constructed` counts the actors this library
 //!   image has built (two loaded versions must not share it).
+//! - `{"probe": n}`: answered as `ping` but not recorded, so that a long
+//!   run of asks (a load test) does not grow the actor.
 //! - `{"wakeup": ms, "payload": p}`: asks for a wakeup carrying `p`.
 //! - `{"forward": address, "msg": m}`: sends `m` to `address`.
 //! - `"exit"`: the actor stops.
@@ -40,6 +42,11 @@ impl Recorder {
     fn common(&mut self, cx: &mut Context<'_>, msg: &Message, from: Address) -> bool {
         if msg.as_str() == Some("history") {
             cx.send(&from, Value::List(self.seen.clone()));
+            return true;
+        }
+        if let Some(n) = msg.get("probe").and_then(Value::as_i64) {
+            let reply = self.pong(cx, n);
+            cx.send(&from, reply);
             return true;
         }
         self.record(msg);
