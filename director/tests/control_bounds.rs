@@ -72,6 +72,23 @@ fn an_ask_with_an_absurd_timeout_is_refused_by_name() {
 }
 
 #[test]
+fn an_unload_with_an_absurd_drain_timeout_is_refused_by_name() {
+    let env = Env::new();
+    env.gensrc_prebuilt(Some("1")).ok();
+    let _daemon = env.start();
+    env.run(&["load", "foo"]).ok();
+    let hash = env.hash_of("foo-1.tls");
+    for ms in [u64::MAX.to_string(), "0".to_string(), (3600 * 1000 + 1).to_string()] {
+        let mut s = UnixStream::connect(socket(&env)).unwrap();
+        let request = format!("{{\"cmd\": \"unload\", \"hash\": \"{hash}\", \"timeout_ms\": {ms}}}\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let answer = read_to_close(&s);
+        assert!(answer.contains("bad_request") && answer.contains(&format!("timeout_ms {ms} is outside")), "{answer}");
+    }
+    assert!(env.run(&["list"]).ok().stdout.contains("[ACTIVE]"), "nothing was unloaded");
+}
+
+#[test]
 fn a_low_file_limit_and_many_idle_clients_neither_spin_nor_hang_the_daemon() {
     let env = Env::new();
     // The daemon starts under `ulimit -n 64` (start spawns it with this limit).

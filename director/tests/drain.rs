@@ -1,7 +1,8 @@
-//! Unload under traffic (issue 16), in the runtime: an unload drains, then
-//! stops. An actor answers every message it holds before its exit request;
-//! a drain that runs out of time drops what is left and counts exactly the
-//! messages that were never handled.
+//! Unload under traffic (issue 16): an unload drains, then stops. An actor
+//! answers every message it holds before its exit request; a drain that
+//! runs out of time drops what is left and counts exactly the messages
+//! that were never handled. In the runtime, and through the real daemon
+//! with the version in its process and in a worker.
 
 mod common;
 
@@ -10,7 +11,10 @@ use std::time::Duration;
 
 use actor_abi::{Address, Value, value};
 use common::Env;
+use director::protocol::Unloaded;
+use director::{DirectorControl, SendOptions};
 use runtime::{ActorSystem, AskError, PendingAsk};
+use serde_json::json;
 use test_support::plugins;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -94,4 +98,104 @@ fn a_partial_drain_counts_every_message_as_answered_or_undelivered() {
     let started_unanswered = 1000 - answered - report.undelivered;
     assert!(report.undelivered > 0 && answered > 0, "answered {answered}, {report}");
     assert!(started_unanswered <= 1, "answered {answered} + undelivered {} of 1000", report.undelivered);
+}
+
+/// Through the real daemon: `Slow` (misbehave) sleeps `sleep_ms` while
+/// `MainFoo` (foo) forwards it 1,000 pings, so that Slow holds them all
+/// when `unload` unloads Slow's version (given its hash). Returns the
+/// unload's report and a handle to count the pongs foo received.
+fn held_in_the_daemon<R>(isolation: &str, sleep_ms: u64, unload: impl FnOnce(&Env, &str) -> R) -> (R, HeldDaemon) {
+    let env = Env::new();
+    env.tli(
+        "foo",
+        &format!("{{'Isolation': '{isolation}', 'Actors': {{'foo.fooactor': {{'OnLoad': {{'Role': 'MainFoo'}}}}}}}}"),
+    );
+    let slow = "{'Actors': {'misbehave.Actor': {'OnLoad': {'Role': 'Slow'}}}}";
+    env.tli("misbehave", &format!("{{'Isolation': '{isolation}', {}", &slow[1..]));
+    env.gensrc_prebuilt(Some("1")).ok();
+    env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
+    let daemon = env.start();
+    let control = DirectorControl::new(&env.dir()).with_binary(common::BIN);
+    control.load("foo").expect("foo loaded");
+    let hash = control.load("misbehave").expect("misbehave loaded").hash;
+    let slow = control.get_role_address("Slow", None).expect("asked").expect("Slow runs");
+    let none = SendOptions::default();
+    control.tell("Slow", json!({"sleep_ms": sleep_ms}), &none).expect("told");
+    for _ in 0..1000 {
+        control.tell("MainFoo", json!({"forward": slow, "msg": "ping"}), &none).expect("told");
+    }
+    // foo handles in order: once it answers this, all 1,000 are forwarded.
+    control.ask("MainFoo", json!({"probe": 0}), &none).expect("foo answers");
+    let unloaded = unload(&env, &hash);
+    (unloaded, HeldDaemon { control, _daemon: daemon, _env: env })
+}
+
+struct HeldDaemon {
+    control: DirectorControl,
+    _daemon: common::DaemonGuard,
+    _env: Env,
+}
+
+impl HeldDaemon {
+    /// The pongs foo has received so far.
+    fn pongs(&self) -> usize {
+        let history = self.control.ask("MainFoo", json!("history"), &SendOptions::default()).expect("history");
+        history.as_array().expect("a list").iter().filter(|m| m.as_str() == Some("pong")).count()
+    }
+}
+
+fn answers_all_held(isolation: &str) {
+    let (unloaded, held) = held_in_the_daemon(isolation, 500, |env, hash| {
+        let control = DirectorControl::new(&env.dir()).with_binary(common::BIN);
+        control.unload_within(hash, Some(Duration::from_secs(30))).expect("unloaded")
+    });
+    assert_eq!(unloaded.undelivered, 0, "{unloaded:?}");
+    assert!(unloaded.freed, "{unloaded:?}");
+    let all = test_support::eventually(Duration::from_secs(10), || held.pongs() == 1000);
+    assert!(all, "foo got {} of 1000 pongs", held.pongs());
+}
+
+fn counts_what_the_drain_dropped(isolation: &str) {
+    // As an operator would: `unload HASH --timeout 0.5`.
+    let (unloaded, held): (Unloaded, _) = held_in_the_daemon(isolation, 3000, |env, hash| {
+        let report = env.json(&["unload", hash, "--timeout", "0.5", "--json"]);
+        serde_json::from_value(report).expect("an unload report")
+    });
+    assert_eq!(unloaded.undelivered, 1000, "{unloaded:?}");
+    // Past the sleep, nothing more may come: the actor stopped unanswering.
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(held.pongs(), 0, "no dropped message was handled");
+}
+
+#[test]
+fn the_daemon_answers_every_held_message_before_unloading_in_process() {
+    answers_all_held("inprocess");
+}
+
+#[test]
+fn the_daemon_answers_every_held_message_before_unloading_in_a_worker() {
+    answers_all_held("process");
+}
+
+#[test]
+fn the_daemon_counts_what_a_drain_that_ran_out_dropped_in_process() {
+    counts_what_the_drain_dropped("inprocess");
+}
+
+#[test]
+fn the_daemon_counts_what_a_drain_that_ran_out_dropped_in_a_worker() {
+    counts_what_the_drain_dropped("process");
+}
+
+#[test]
+fn unload_timeouts_outside_the_range_are_refused_and_the_dropped_count_is_printed() {
+    let env = Env::new();
+    for bad in ["0", "-1", "3601", "soon"] {
+        let run = env.run(&["unload", "abcd", &format!("--timeout={bad}")]);
+        assert_ne!(run.code, 0, "--timeout {bad} accepted");
+        assert!(run.stderr.contains("--timeout"), "{bad}: {}", run.stderr);
+    }
+    let (out, _held) =
+        held_in_the_daemon("inprocess", 2000, |env, hash| env.run(&["unload", hash, "--timeout", "0.3"]).ok().stdout);
+    assert!(out.contains("; 1000 message(s) left undelivered (the drain ran out; they were dropped)"), "{out}");
 }

@@ -125,9 +125,10 @@ impl Director {
             (isolated, state.take_worker(group, hash), version)
         };
         if isolated {
-            let code = freed(worker.map(|w| w.stop(drain)));
+            let (exit, undelivered) = worker.map(|w| w.stop_draining(drain)).unzip();
             self.state().remove_version(group, hash);
-            return Ok(Freed { version, code, is_freed: true, undelivered: 0 });
+            let undelivered = undelivered.unwrap_or(0);
+            return Ok(Freed { version, code: freed(exit), is_freed: true, undelivered });
         }
         let report = self.system().unload_within(hash, drain).map_err(|e| fail(ErrorKind::Failed, e.to_string()))?;
         self.state().forget_unloaded(group, hash, &report);

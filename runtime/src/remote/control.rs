@@ -43,8 +43,17 @@ pub enum Control {
         /// What went wrong.
         reason: String,
     },
-    /// Starter -> worker: unload, shut down and exit.
-    Stop,
+    /// Starter -> worker: unload (the actors answering what they hold
+    /// for up to `drain_ms`), shut down and exit.
+    Stop {
+        /// The drain limit, in milliseconds.
+        drain_ms: u64,
+    },
+    /// Worker -> starter, last frame before it exits: how its unload went.
+    Stopped {
+        /// Messages its actors still held, dropped when the drain ran out.
+        undelivered: u64,
+    },
     /// Worker -> starter: one `log` record of the worker (a package's line
     /// carries the actor that logged it), for the starter's logger.
     Log {

@@ -20,9 +20,9 @@
 //! op 1 Hello   := node:u32 pid:u32          op 2 Load := text*6 texts
 //! op 3 Loaded  := home:u32 text texts       op 4 Create := text texts(0..=1) addr
 //! op 5 Created := addr                      op 6 Failed := text
-//! op 7 Stop    :=                           op 8 Log := level:u8 text text addr
+//! op 7 Stop    := drain_ms:u64               op 8 Log := level:u8 text text addr
 //! op 9 ClaimName := id:u64 text addr         op 10 NameClaimed := id:u64 addr
-//! op 11 ReleaseName := text addr
+//! op 11 ReleaseName := text addr             op 12 Stopped := undelivered:u64
 //! ```
 //!
 //! Decoding trusts nothing: every length is checked against what is left,
@@ -74,6 +74,7 @@ const OP_LOG: u8 = 8;
 const OP_CLAIM_NAME: u8 = 9;
 const OP_NAME_CLAIMED: u8 = 10;
 const OP_RELEASE_NAME: u8 = 11;
+const OP_STOPPED: u8 = 12;
 const TAG_VALUE: u8 = 1;
 const TAG_EXIT: u8 = 2;
 const TAG_CHILD_EXITED: u8 = 3;
@@ -218,7 +219,14 @@ fn put_control(out: &mut Vec<u8>, ctrl: &Control) {
             out.push(OP_FAILED);
             put_bytes(out, reason.as_bytes());
         }
-        Control::Stop => out.push(OP_STOP),
+        Control::Stop { drain_ms } => {
+            out.push(OP_STOP);
+            out.extend_from_slice(&drain_ms.to_le_bytes());
+        }
+        Control::Stopped { undelivered } => {
+            out.push(OP_STOPPED);
+            out.extend_from_slice(&undelivered.to_le_bytes());
+        }
         Control::Log { level, target, message, actor } => {
             out.push(OP_LOG);
             out.push(*level);
@@ -466,7 +474,8 @@ impl<'a> Cursor<'a> {
             }
             OP_CREATED => Control::Created { addr: self.addr()? },
             OP_FAILED => Control::Failed { reason: self.text()? },
-            OP_STOP => Control::Stop,
+            OP_STOP => Control::Stop { drain_ms: self.u64()? },
+            OP_STOPPED => Control::Stopped { undelivered: self.u64()? },
             OP_LOG => {
                 let level = self.u8()?;
                 if !(1..=5).contains(&level) {

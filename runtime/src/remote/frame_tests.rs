@@ -157,7 +157,8 @@ fn every_control() -> Vec<Control> {
         Control::Create { class: "foo.a".into(), global_name: Some("Main".into()), parent: addr(0, 0, 7) },
         Control::Created { addr: addr(4, 1, 99) },
         Control::Failed { reason: "no such class".into() },
-        Control::Stop,
+        Control::Stop { drain_ms: 10_000 },
+        Control::Stopped { undelivered: 1000 },
         Control::Log { level: 3, target: "foo".into(), message: "hello".into(), actor: addr(4, 1, 2) },
         Control::ClaimName { id: u64::MAX - 1, name: "Cow".into(), addr: addr(4, 1, 3) },
         Control::NameClaimed { id: 7, holder: addr(2, 1, 5) },
@@ -183,7 +184,7 @@ fn every_control_message_round_trips_between_batches() {
 #[test]
 fn unknown_control_operations_and_long_lists_are_refused() {
     let mut out = Vec::new();
-    encode_control(&Control::Stop, &mut out);
+    encode_control(&Control::Stop { drain_ms: 1 }, &mut out);
     let mut body = out.split_off(4);
     body[2] = 99;
     assert_eq!(decode(&body), Err(FrameError::Op(99)));

@@ -55,6 +55,8 @@ struct Queue {
     /// A write is under way (inline or by the writer thread).
     busy: bool,
     closed: bool,
+    /// Someone waits in [`StreamSender::flush`] to be told of idleness.
+    flushing: bool,
 }
 
 impl Queue {
@@ -198,6 +200,30 @@ impl StreamSender {
         self.ready.notify_all();
     }
 
+    /// Waits up to `limit` until everything queued so far is written (or
+    /// the sender is closed); true if it was.
+    pub fn flush(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        while !q.idle() && !q.closed {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            q.flushing = true;
+            q = self.ready.wait_timeout(q, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        q.flushing = false;
+        true
+    }
+
+    /// Wakes a [`StreamSender::flush`] once the queue is idle.
+    fn wake_flusher(&self, q: &Queue) {
+        if q.flushing && q.idle() {
+            self.ready.notify_all();
+        }
+    }
+
     /// Sends a control message (after every message sent before it).
     pub fn send_control(&self, ctrl: Control) -> Result<(), PeerGone> {
         self.push(Item::Control(ctrl))
@@ -242,6 +268,7 @@ impl StreamSender {
             if !q.idle() || q.closed {
                 self.ready.notify_all();
             }
+            self.wake_flusher(&q);
             drop(q);
             // One large message must not pin its buffer on this thread.
             if bytes.capacity() > BATCH_BYTES {
@@ -292,6 +319,7 @@ impl StreamSender {
     fn done_writing(&self) {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.busy = false;
+        self.wake_flusher(&q);
     }
 }
 
@@ -481,8 +509,15 @@ impl Connection {
         self.sender.clone()
     }
 
+    /// Waits up to `limit` until everything sent so far is written; true
+    /// if it was (see [`StreamSender::flush`]).
+    pub fn flush(&self, limit: std::time::Duration) -> bool {
+        self.sender.flush(limit)
+    }
+
     /// Shuts the stream down and waits for both threads; returns how the
-    /// reader ended.
+    /// reader ended. What is still queued is dropped: [`Connection::flush`]
+    /// first to send it.
     pub fn close(mut self) -> Option<Ended> {
         self.sender.close();
         let _ = self.channel.socket().shutdown(std::net::Shutdown::Both);

@@ -59,6 +59,7 @@ fn serve(node: &str) -> Result<(), String> {
     conn.send_control(hello).map_err(|e| e.to_string())?;
     forward_logs(&conn);
     let mut loaded: Option<String> = None;
+    let mut drain = None;
     // The loop ends on Stop, or when the starter goes away (the reader ends
     // and drops the sending half of `requests`).
     for request in requests {
@@ -68,14 +69,37 @@ fn serve(node: &str) -> Result<(), String> {
                 let parent = (!parent.is_nobody()).then_some(parent);
                 create(&system, loaded.as_deref(), &class, CreateOptions { global_name, parent })
             }
-            Control::Stop => break,
+            Control::Stop { drain_ms } => {
+                drain = Some(Duration::from_millis(drain_ms));
+                break;
+            }
             other => Control::Failed { reason: format!("a worker does not take {other:?}") },
         };
         answer_or_stop(&conn, answer)?;
     }
-    system.shutdown();
+    stop(&system, &conn, loaded.as_deref(), drain);
     conn.close();
     Ok(())
+}
+
+/// How long a stopping worker waits for its last frames to be written.
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// Drain, then stop: the version's actors answer what they hold (up to
+/// `drain`; their answers queue on the connection ahead of anything
+/// later), the starter learns how many messages were dropped, and the
+/// connection is flushed before it closes. Without a stop request (the
+/// starter went away) there is nobody to answer: everything just stops.
+fn stop(system: &ActorSystem, conn: &Connection, loaded: Option<&str>, drain: Option<Duration>) {
+    let undelivered = match (loaded, drain) {
+        (Some(hash), Some(limit)) => system.unload_within(hash, limit).map_or(0, |r| r.undelivered),
+        _ => 0,
+    };
+    system.shutdown();
+    if drain.is_some() {
+        let _ = conn.send_control(Control::Stopped { undelivered });
+        conn.flush(FLUSH_LIMIT);
+    }
 }
 
 /// The channel to the starter: the socket, and the shared region if the

@@ -31,6 +31,10 @@ use crate::worker::program::{WorkerProgram, WorkerTransport};
 use crate::worker::{LOG_LEVEL_ENV, NODE_ENV, RING_ENV, ROOT_ENV};
 use crate::{ActorSystem, CreateOptions};
 
+/// How long a stopping worker has, after its drain, to shut down, send
+/// its last frames and exit before it is killed.
+pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+
 /// A package version loaded in a worker process of its own. Dropping it
 /// kills the worker (no process is ever left behind).
 pub struct IsolatedVersion {
@@ -271,21 +275,48 @@ impl IsolatedVersion {
         }
     }
 
-    /// Asks the worker to unload and exit; kills it if it has not exited
-    /// within `grace`. Either way it is reaped and its connection closed.
-    pub fn stop(mut self, grace: Duration) -> WorkerExit {
+    /// Asks the worker to unload and exit, its actors answering what they
+    /// hold for up to `drain` (see [`IsolatedVersion::stop_draining`]).
+    pub fn stop(self, drain: Duration) -> WorkerExit {
+        self.stop_draining(drain).0
+    }
+
+    /// Asks the worker to unload and exit: its actors get their exit
+    /// requests behind the messages they hold and up to `drain` to answer
+    /// them (the answers reach this system before the worker's last
+    /// frame). Kills it if it has not exited [`STOP_MARGIN`] after that.
+    /// Either way it is reaped and its connection closed. Returns how it
+    /// ended and how many messages it reported dropped when its drain ran
+    /// out (0 if it was killed: its lost asks fail as their node is lost).
+    pub fn stop_draining(mut self, drain: Duration) -> (WorkerExit, u64) {
         if let Some(conn) = &self.conn {
-            let _ = conn.send_control(Control::Stop);
+            let drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX);
+            let _ = conn.send_control(Control::Stop { drain_ms });
         }
-        let exit = match self.exit.wait(grace) {
+        let limit = drain.saturating_add(STOP_MARGIN);
+        let exit = match self.exit.wait(limit) {
             Some(status) => WorkerExit::Exited(status),
             None => {
                 self.kill();
-                WorkerExit::Killed { after: grace }
+                WorkerExit::Killed { after: limit }
             }
         };
+        let undelivered = self.reported_undelivered();
         self.finish();
-        exit
+        (exit, undelivered)
+    }
+
+    /// The count in the worker's `Stopped` frame, if it sent one. Called
+    /// once the worker has ended: its reader then reaches the end of the
+    /// stream soon, after handing over the last frames.
+    fn reported_undelivered(&self) -> u64 {
+        let answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        while let Ok(answer) = answers.recv_timeout(STOP_MARGIN) {
+            if let Control::Stopped { undelivered } = answer {
+                return undelivered;
+            }
+        }
+        0
     }
 
     /// Sends `request` and waits for its answer; on a timeout the worker
