@@ -2,6 +2,7 @@
 //! and its peers in one run and writes `BENCHMARKS.md` with medians,
 //! extremes, ratios and a met/missed line per target.
 
+mod churn_bench;
 mod convention_bench;
 mod convention_deploy;
 mod director_bench;
@@ -80,6 +81,14 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Internal: run only U1 (asks by role during load/unload churn) and
+    /// print its table.
+    #[command(hide = true)]
+    Churn {
+        /// Short windows, one run.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Internal: run W4 for one system in this fresh process and print
     /// `SECONDS BYTES_PER_ACTOR` (so earlier workloads cannot skew the RSS).
     #[command(hide = true)]
@@ -108,6 +117,7 @@ fn main() -> ExitCode {
         Cmd::W4Child { system, n } => return finish("w4-child", workloads::w4_child(&system, n)),
         Cmd::Ours { workload, n, runs } => return finish("ours", probes::ours(&workload, n, runs)),
         Cmd::Director { quick } => return finish("director", probes::director(quick)),
+        Cmd::Churn { quick } => return finish("churn", probes::churn(quick)),
         Cmd::Peer { system, workload, n, runs } => {
             return finish("peer", (0..runs).try_for_each(|_| probes::peer(&system, &workload, n)));
         }

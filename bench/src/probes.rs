@@ -134,3 +134,11 @@ pub fn director(quick: bool) -> Result<(), Error> {
     director_bench::tables(&s)?.iter().for_each(|t| println!("{}", t.render()));
     Ok(())
 }
+
+/// U1 alone; prints its table.
+pub fn churn(quick: bool) -> Result<(), Error> {
+    let s = if quick { Sizes::QUICK } else { Sizes::FULL };
+    test_support::build_plugins()?;
+    println!("{}", crate::churn_bench::table(&s)?.render());
+    Ok(())
+}

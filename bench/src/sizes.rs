@@ -29,6 +29,8 @@ pub struct Sizes {
     pub c2: u64,
     /// C3 package size in MiB.
     pub c3_mib: u64,
+    /// U1 window length in ms.
+    pub churn_ms: u64,
 }
 
 impl Sizes {
@@ -47,6 +49,7 @@ impl Sizes {
         c1: 20_000,
         c2: 1_000_000,
         c3_mib: 50,
+        churn_ms: 3000,
     };
     /// A few seconds in all, for CI.
     pub const QUICK: Sizes = Sizes {
@@ -63,5 +66,6 @@ impl Sizes {
         c1: 200,
         c2: 20_000,
         c3_mib: 1,
+        churn_ms: 300,
     };
 }

@@ -533,6 +533,7 @@ pub fn run(quick: bool) -> Result<String, Error> {
     tables.extend(worker_tables);
     tables.extend(isolation_targets(&tables));
     tables.extend(director_bench::tables(&s)?);
+    tables.push(crate::churn_bench::table(&s)?);
     tables.extend(convention(&s)?);
     Ok(render(quick, &s, &tables))
 }

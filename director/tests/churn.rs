@@ -5,8 +5,9 @@
 //! threads).
 //!
 //! Three places a version runs: an embedded Director (in the runtime, in
-//! this process), the real daemon with versions in its process, and the
-//! real daemon with a worker process per version.
+//! this process; asked as the CLI does and as an actor does, through the
+//! Director actor's SendToRole), the real daemon with versions in its
+//! process, and the real daemon with a worker process per version.
 
 mod common;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use actor_abi::value;
 use common::Env;
 use director::daemon::{self, operations::Director};
 use director::protocol::Send;
@@ -116,15 +118,18 @@ fn asks_by_role_through_an_embedded_director_all_get_answers_during_churn() {
     let embedded = daemon::embed(&system, &env.dir());
     let core: &Director = &embedded.core;
     core.load("foo").expect("version 1 loaded");
+    // Half the asks as the CLI's go (Director::ask), half as an actor's
+    // would: through the Director actor's SendToRole, answered straight
+    // from the role's actor.
     let ask = |n: u64| {
-        let send = Send {
-            target: "MainFoo".into(),
-            group: None,
-            source: None,
-            message: json!({"probe": n}),
-            timeout_ms: 10_000,
-        };
-        core.ask(&send).map(|v| v.to_json()).map_err(|e| e.to_string())
+        if n.is_multiple_of(2) {
+            let message = json!({"probe": n});
+            let send = Send { target: "MainFoo".into(), group: None, source: None, message, timeout_ms: 10_000 };
+            return core.ask(&send).map(|v| v.to_json()).map_err(|e| e.to_string());
+        }
+        let request = value!({"DirectorOp": "SendToRole", "Role": "MainFoo", "Message": {"probe": n as i64}});
+        let reply = system.ask(&embedded.director, request, Duration::from_secs(10));
+        reply.map(|v| v.to_json()).map_err(|e| e.to_string())
     };
     let answered = with_askers(ask, || {
         for i in 0..CYCLES {

@@ -1,6 +1,6 @@
 //! The Director actor's messages, used from an embedding host: RetrieveAll,
-//! RetrieveRole and the one-shot RequestNotification; the Source Authority
-//! actor's ValidateSource.
+//! RetrieveRole, SendToRole and the one-shot RequestNotification; the
+//! Source Authority actor's ValidateSource.
 
 mod common;
 
@@ -59,6 +59,16 @@ fn the_director_protocol_from_an_embedding_host() {
     assert_eq!(system.ask(&addr, value!({"ping": 1}), T).unwrap().get("version").and_then(Value::as_str), Some("1"));
     let none = system.ask(&embedded.director, value!({"DirectorOp": "RetrieveRole", "Role": "Nobody"}), T).unwrap();
     assert_eq!(none.get("Success"), Some(&Value::Bool(false)));
+
+    // SendToRole: the role's actor answers the asker directly.
+    let sent = value!({"DirectorOp": "SendToRole", "Role": "MainFoo", "Message": {"ping": 7}});
+    let pong = system.ask(&embedded.director, sent, T).unwrap();
+    assert_eq!((pong.get("pong"), pong.get("version").and_then(Value::as_str)), (Some(&Value::from(7)), Some("1")));
+    let unknown = value!({"DirectorOp": "SendToRole", "Role": "Nobody", "Message": 1});
+    let refused = system.ask(&embedded.director, unknown, T).unwrap();
+    assert_eq!(refused.get("Success"), Some(&Value::Bool(false)));
+    let reason = refused.get("Reason").and_then(Value::as_str).unwrap_or_default();
+    assert!(reason.contains("\"Nobody\""), "{reason}");
 
     // One-shot notification: one notice for the next load, none for the one after.
     let count = Arc::new(AtomicUsize::new(0));

@@ -187,6 +187,23 @@ impl ActorSystem {
         route(&self.engine, Address::NOBODY, *to, Payload::native(msg));
     }
 
+    /// Sends `msg` to `to` as if `from` had sent it: `to` sees `from` as
+    /// the sender, so its answer goes straight to `from`. For host code
+    /// that passes a request on for an actor (the Director's
+    /// `SendToRole`); packages cannot do this.
+    ///
+    /// ```no_run
+    /// # use runtime::ActorSystem;
+    /// # use actor_abi::{Address, Message, Value};
+    /// # let system = ActorSystem::start_default()?;
+    /// # let (asker, worker) = (Address::NOBODY, Address::NOBODY);
+    /// system.forward(&asker, &worker, Message::Value(Value::from("job")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward(&self, from: &Address, to: &Address, msg: Message) {
+        route(&self.engine, *from, *to, Payload::native(msg));
+    }
+
     /// Sends `msg` and waits up to `timeout` for the reply. Fails at once if
     /// there is no such actor or its handler panicked on the message twice.
     pub fn ask(&self, to: &Address, msg: impl Into<Value>, timeout: Duration) -> Result<Value, AskError> {

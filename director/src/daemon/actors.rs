@@ -13,6 +13,13 @@
 //!   an unknown group gives an empty entry).
 //! - `{"DirectorOp": "RetrieveRole", "Role": R, "Group"?: G}` →
 //!   `{"DirectorResponse": "RoleAddress", "Success": bool, "Address": A|null}`.
+//! - `{"DirectorOp": "SendToRole", "Role": R, "Group"?: G, "Message": M}` →
+//!   `M` goes to the actor with role `R` in the active version as if the
+//!   requester sent it, so its answer comes straight from that actor. The
+//!   role is resolved and `M` queued in one step (see `daemon::sending`):
+//!   unlike an address from `RetrieveRole`, it cannot be retired by an
+//!   unload in between. With no such actor: `{"DirectorResponse":
+//!   "SendToRole", "Success": false, "Role": R, "Reason": TEXT}`.
 //! - `{"DirectorOp": "RequestNotification"}` → nothing now; one
 //!   `{"DirectorResponse": "NotificationOfUpdate", "Success": true}` after
 //!   the next load or unload (one-shot: ask again for the next one).
@@ -81,6 +88,7 @@ impl DirectorActor {
                 let reply = value!({"DirectorResponse": "RoleAddress", "Success": address.is_some(), "Address": address.map(|a| a.to_string())});
                 cx.send(&from, reply);
             }
+            Some("SendToRole") => self.send_to_role(cx, v, group, from),
             Some("RequestNotification") => {
                 let mut core = self.core();
                 if !core.notify.contains(&from) {
@@ -90,6 +98,27 @@ impl DirectorActor {
             Some(other) => log::warn!("Director does not handle the {other:?} request (from {from})"),
             None => log::warn!("Director received an invalid request from {from}: {v}"),
         }
+    }
+}
+
+impl DirectorActor {
+    /// `SendToRole`: resolves and forwards under one hold of the state lock.
+    fn send_to_role(&self, cx: &mut Context<'_>, v: &Value, group: Option<&str>, from: Address) {
+        let role = v.get("Role").and_then(Value::as_str).unwrap_or_default();
+        let message = v.get("Message").cloned().unwrap_or(Value::Null);
+        let reason = {
+            let core = self.core();
+            match core.role_address(role, group, None) {
+                Ok(Some(addr)) => {
+                    core.system.forward(&from, &addr, Message::Value(message));
+                    return;
+                }
+                Ok(None) => format!("no running actor with role {role:?}"),
+                Err(e) => e.to_string(),
+            }
+        };
+        let reply = value!({"DirectorResponse": "SendToRole", "Success": false, "Role": role, "Reason": reason});
+        cx.send(&from, reply);
     }
 }
 
