@@ -141,16 +141,19 @@ fn each_way_a_package_can_kill_its_process_ends_only_its_worker() {
 }
 
 #[test]
-fn a_handler_that_spins_times_out_and_its_worker_is_killed_after_the_grace_period() {
+fn a_handler_that_spins_times_out_and_its_worker_ends_itself_after_the_drain() {
     let Starter { system, env, .. } = &Starter::new();
     let spinner = isolated(env, system, "misbehave", &plugins().misbehave);
     let pid = spinner.pid();
     let actor = spinner.create_actor("misbehave.Actor").expect("created");
     let r = system.ask(&actor, "spin", Duration::from_secs(1));
     assert!(matches!(r, Err(AskError::Timeout { .. })), "{r:?}");
-    let grace = Duration::from_millis(500);
-    assert_eq!(spinner.stop(grace), WorkerExit::Killed { after: grace });
-    assert!(process_gone(pid), "killed and reaped");
+    // The drain gives up on the spinning handler after 500 ms; the worker
+    // then reports, shuts down and exits, its spinning thread with it.
+    let (exit, undelivered) = spinner.stop_draining(Duration::from_millis(500));
+    assert!(matches!(exit, WorkerExit::Exited(_)), "{exit:?}");
+    assert_eq!(undelivered, 0, "the spin had started: nothing was left queued");
+    assert!(process_gone(pid), "ended and reaped");
 }
 
 /// Tells the test about every child that exits.
