@@ -279,14 +279,20 @@ impl Core {
         if let Some(g) = self.groups.get_mut(group) {
             g.active.clone_from(&next);
         }
-        if let Some(v) = next.as_deref().and_then(|h| self.version(group, h)) {
-            for a in &v.actors {
-                if let (Some(name), Some(addr)) = (&a.spec.global_name, a.address) {
-                    self.system.assign_global_name(name, &addr);
-                }
-            }
+        if let Some(h) = next.as_deref() {
+            self.take_global_names(group, h);
         }
         next
+    }
+
+    /// Points the global names of version `hash`'s actors at them.
+    pub(crate) fn take_global_names(&self, group: &str, hash: &str) {
+        let Some(v) = self.version(group, hash) else { return };
+        for a in &v.actors {
+            if let (Some(name), Some(addr)) = (&a.spec.global_name, a.address) {
+                self.system.assign_global_name(name, &addr);
+            }
+        }
     }
 
     /// The highest remaining version of `group` other than `except`, with

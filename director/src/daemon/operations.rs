@@ -321,12 +321,8 @@ impl Director {
             if let Some(g) = state.groups.get_mut(group) {
                 g.active = Some(hash.to_string());
             }
+            state.take_global_names(group, hash);
             let Some(v) = state.version(group, hash) else { return Ok(()) };
-            for a in &v.actors {
-                if let (Some(name), Some(addr)) = (&a.spec.global_name, a.address) {
-                    self.system.assign_global_name(name, &addr);
-                }
-            }
             v.actors.iter().filter_map(|a| Some((a.address?, pick(a)?))).collect()
         };
         for (addr, msg) in sends {

@@ -130,12 +130,13 @@ impl Mailbox {
         let mut q = self.lock();
         // One by one: a batch is often a single envelope, for which
         // `extend(drain(..))` costs several times a pop.
+        let mut counted = 0;
         for _ in 0..max {
             let Some(env) = q.items.pop_front() else { break };
+            counted += u64::from(!env.payload.is_exit_request());
             out.push_back(env);
         }
-        let counted = out.iter().filter(|e| !e.payload.is_exit_request()).count();
-        self.unstarted.store(counted as u64, Ordering::Release);
+        self.unstarted.store(counted, Ordering::Release);
         Self::release_burst(q);
     }
 
