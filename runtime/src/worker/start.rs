@@ -284,7 +284,7 @@ impl IsolatedVersion {
     /// Asks the worker to unload and exit: its actors get their exit
     /// requests behind the messages they hold and up to `drain` to answer
     /// them (the answers reach this system before the worker's last
-    /// frame). Kills it if it has not exited [`STOP_MARGIN`] after that.
+    /// frame). Kills it if it has not exited `STOP_MARGIN` (5 s) after that.
     /// Either way it is reaped and its connection closed. Returns how it
     /// ended and how many messages it reported dropped when its drain ran
     /// out (0 if it was killed: its lost asks fail as their node is lost).
