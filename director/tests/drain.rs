@@ -199,3 +199,54 @@ fn unload_timeouts_outside_the_range_are_refused_and_the_dropped_count_is_printe
         held_in_the_daemon("inprocess", 2000, |env, hash| env.run(&["unload", hash, "--timeout", "0.3"]).ok().stdout);
     assert!(out.contains("; 1000 message(s) left undelivered (the drain ran out; they were dropped)"), "{out}");
 }
+
+/// A worker that dies while it drains (its actor aborts on a message it
+/// held) reports the asks it lost as failed, never as answered, and the
+/// unload says how the worker ended.
+#[test]
+fn a_worker_that_dies_while_draining_fails_the_asks_it_lost() {
+    let env = Env::new();
+    env.tli("misbehave", "{'Isolation': 'process', 'Actors': {'misbehave.Actor': {'OnLoad': {'Role': 'Slow'}}}}");
+    env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
+    let _daemon = env.start();
+    let control = Arc::new(DirectorControl::new(&env.dir()).with_binary(common::BIN));
+    let hash = control.load("misbehave").expect("misbehave loaded").hash;
+    // By role in this very version: it still reaches it while it drains.
+    let this = SendOptions { source: Some(hash.clone()), ..SendOptions::default() };
+    control.tell("Slow", json!({"sleep_ms": 1500}), &this).expect("told");
+    let ask_pings = |n: usize| -> Vec<_> {
+        (0..n)
+            .map(|_| {
+                let (control, this) = (control.clone(), this.clone());
+                std::thread::spawn(move || control.ask("Slow", json!("ping"), &this))
+            })
+            .collect()
+    };
+    let before = ask_pings(20);
+    control.tell("Slow", json!("abort"), &this).expect("told");
+    // Sent after the abort on the same stream: queued behind it.
+    let after = ask_pings(20);
+    std::thread::sleep(Duration::from_millis(300));
+    let unloaded = control.unload_within(&hash, Some(Duration::from_secs(30))).expect("unloaded");
+    assert!(unloaded.code.contains("worker died while draining: SIGABRT"), "{unloaded:?}");
+    let lost = |e: &director::ControlError| {
+        let text = e.to_string();
+        ["went away", "no actor at", "stopped before it replied", "no route", "no running actor"]
+            .iter()
+            .any(|w| text.contains(w))
+    };
+    for ask in before {
+        match ask.join().expect("asker") {
+            Ok(answer) => assert_eq!(answer, json!("pong")),
+            Err(e) => assert!(lost(&e), "{e}"),
+        }
+    }
+    for ask in after {
+        match ask.join().expect("asker") {
+            Ok(answer) => panic!("an ask queued behind the abort was answered: {answer}"),
+            Err(e) => assert!(lost(&e), "{e}"),
+        }
+    }
+    let listed = control.list().expect("listed");
+    assert!(listed.iter().all(|g| g.group != "misbehave" || g.versions.is_empty()), "{listed:?}");
+}

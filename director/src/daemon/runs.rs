@@ -166,6 +166,11 @@ pub(crate) fn next_backoff(streak: &mut u32, ran: Duration) -> Duration {
 /// What a stopped worker's unload reports.
 pub(crate) fn freed(exit: Option<WorkerExit>) -> String {
     match exit {
+        // It died before it reported its drain: what it held is lost, and
+        // the asks among it failed as their node went away.
+        Some(WorkerExit::Exited(status)) if !status.success() => {
+            format!("freed (worker died while draining: {})", describe_exit(status))
+        }
         Some(exit) => format!("freed ({exit})"),
         None => "freed (worker had crashed)".to_string(),
     }
@@ -192,5 +197,14 @@ mod tests {
         assert_eq!(describe_exit(ExitStatus::from_raw(libc::SIGABRT)), "SIGABRT");
         assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8)), "exit status 3");
         assert_eq!(describe_exit(ExitStatus::from_raw(64)), "signal 64");
+    }
+
+    #[test]
+    fn a_worker_that_died_while_draining_says_so_in_the_unload_code() {
+        use std::os::unix::process::ExitStatusExt;
+        let died = WorkerExit::Exited(ExitStatus::from_raw(libc::SIGABRT));
+        assert_eq!(freed(Some(died)), "freed (worker died while draining: SIGABRT)");
+        assert_eq!(freed(Some(WorkerExit::Exited(ExitStatus::from_raw(0)))), "freed (worker exited)");
+        assert_eq!(freed(None), "freed (worker had crashed)");
     }
 }

@@ -287,7 +287,8 @@ impl IsolatedVersion {
     /// frame). Kills it if it has not exited `STOP_MARGIN` (5 s) after that.
     /// Either way it is reaped and its connection closed. Returns how it
     /// ended and how many messages it reported dropped when its drain ran
-    /// out (0 if it was killed: its lost asks fail as their node is lost).
+    /// out (0 if it died or was killed without reporting: its lost asks
+    /// fail as their node is lost).
     pub fn stop_draining(mut self, drain: Duration) -> (WorkerExit, u64) {
         if let Some(conn) = &self.conn {
             let drain_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX);
