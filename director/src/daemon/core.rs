@@ -83,8 +83,8 @@ pub struct Core {
     pub(crate) notify: Vec<Address>,
     /// Set at shutdown: exiting actors are not restarted.
     pub(crate) stopping: bool,
-    /// Where the state file is kept (the daemon's directory); `None` when embedded.
-    pub(crate) state_dir: Option<PathBuf>,
+    /// The state file (in the daemon's directory); `None` when embedded.
+    pub(crate) state_file: Option<Arc<crate::daemon::state_file::StateFile>>,
     /// Groups skipped by refresh until loaded explicitly.
     pub(crate) quarantined: std::collections::BTreeSet<String>,
     /// The group whose load is under way.
@@ -143,7 +143,7 @@ impl Core {
             resident: Vec::new(),
             notify: Vec::new(),
             stopping: false,
-            state_dir: None,
+            state_file: None,
             quarantined: std::collections::BTreeSet::new(),
             loading: None,
             startup_failures: Vec::new(),

@@ -20,6 +20,7 @@ pub mod sending;
 pub(crate) mod server;
 mod signals;
 pub mod state;
+mod state_file;
 mod targets;
 pub mod unloading;
 pub mod workers;
@@ -279,7 +280,10 @@ fn start_up(core: &Director, dir: &Path, strict: bool) {
             (None, None) => {}
         }
     }
-    let mut state = core.state();
-    state.record_startup(&items);
-    state.save_state();
+    let save = {
+        let mut state = core.state();
+        state.record_startup(&items);
+        state.save_state()
+    };
+    save.write();
 }

@@ -160,7 +160,7 @@ impl Director {
             ));
         }
         let group = verified.manifest.group.clone();
-        {
+        let loading = {
             let mut state = self.state();
             state.admit(&group, explicit)?;
             if let Some(v) = state.version(&group, &verified.hash) {
@@ -175,10 +175,14 @@ impl Director {
                     unplaced: vec![],
                 });
             }
-            state.begin_loading(&group);
-        }
+            state.begin_loading(&group)
+        };
+        // Durable before the group's code runs (a crash then quarantines it).
+        loading.write();
         let result = self.load_staged(file, verified, package);
-        self.state().end_loading();
+        // Bound first: the state lock is released before the write.
+        let loaded = self.state().end_loading();
+        loaded.write();
         result
     }
 

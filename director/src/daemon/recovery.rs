@@ -6,49 +6,47 @@ use std::path::Path;
 
 use crate::daemon::core::{Core, DirectorError, fail};
 use crate::daemon::state::{SavedState, SavedVersion, quarantine_note};
+use crate::daemon::state_file::{StateFile, StateSave};
 use crate::protocol::{ErrorKind, RefreshItem};
 
 impl Core {
     /// Keeps the state file in `dir` from now on. `previous` is what the
     /// last daemon saved: its quarantined groups, and the group it was
     /// loading when it died, are quarantined (and saved at once, so that a
-    /// second crash during this start cannot lose them).
+    /// second crash during this start cannot lose them; start-up serves
+    /// nobody yet, so this writes under the state lock).
     pub fn keep_state(&mut self, dir: &Path, previous: Option<&SavedState>) {
-        self.state_dir = Some(dir.to_path_buf());
+        self.state_file = Some(StateFile::new(dir.to_path_buf()));
         for group in previous.map(SavedState::to_quarantine).unwrap_or_default() {
             log::warn!("group {group:?} is quarantined: {}", quarantine_note(&group));
             self.quarantined.insert(group);
         }
-        self.save_state();
+        self.save_state().write();
     }
 
-    /// Writes the state file (when kept). A failure is logged: the daemon
-    /// serves on, but a crash would then restore an older state.
-    pub(crate) fn save_state(&self) {
-        self.save_state_as(false);
+    /// A snapshot of the state for the state file (when kept), to write
+    /// once the state lock is released (see `daemon::state_file`).
+    pub(crate) fn save_state(&self) -> StateSave {
+        self.save_state_as(false)
     }
 
     /// At a clean shutdown the next start refreshes: the state file is
     /// removed, or, while a group is quarantined, marked clean.
+    /// (Shutdown serves nobody any more: this writes under the state lock.)
     pub fn save_clean_shutdown(&self) {
-        let Some(dir) = &self.state_dir else { return };
+        let Some(file) = &self.state_file else { return };
         if self.quarantined.is_empty() {
-            let path = dir.join(crate::daemon::state::STATE_FILE);
-            if let Err(e) = std::fs::remove_file(&path)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                log::error!("cannot remove {}: {e}", path.display());
-            }
+            file.remove();
             return;
         }
-        self.save_state_as(true);
+        self.save_state_as(true).write();
     }
 
-    fn save_state_as(&self, clean_shutdown: bool) {
+    fn save_state_as(&self, clean_shutdown: bool) -> StateSave {
         if let Some(changed) = &self.changed {
             changed();
         }
-        let Some(dir) = &self.state_dir else { return };
+        let Some(file) = &self.state_file else { return StateSave::none() };
         let versions = self
             .groups
             .iter()
@@ -68,9 +66,7 @@ impl Core {
             quarantined: self.quarantined.iter().cloned().collect(),
             versions,
         };
-        if let Err(e) = state.write(dir) {
-            log::error!("cannot save the daemon's state: {e}");
-        }
+        file.snapshot(state)
     }
 
     /// Refuses a quarantined group unless the load is `explicit`, which
@@ -87,16 +83,17 @@ impl Core {
         Err(fail(ErrorKind::Refused, format!("group {group:?} is quarantined: {}", quarantine_note(group))))
     }
 
-    /// Records (durably) that `group`'s code is about to run for a load.
-    pub(crate) fn begin_loading(&mut self, group: &str) {
+    /// Records that `group`'s code is about to run for a load: the
+    /// snapshot must be written before it runs.
+    pub(crate) fn begin_loading(&mut self, group: &str) -> StateSave {
         self.loading = Some(group.to_string());
-        self.save_state();
+        self.save_state()
     }
 
     /// The load has ended, either way.
-    pub(crate) fn end_loading(&mut self) {
+    pub(crate) fn end_loading(&mut self) -> StateSave {
         self.loading = None;
-        self.save_state();
+        self.save_state()
     }
 
     /// Keeps what failed during start-up, for `status` and `start` (a

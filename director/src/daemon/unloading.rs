@@ -88,11 +88,12 @@ impl Director {
         {
             log::warn!("reactivating {group} {next}: {e}");
         }
-        {
+        let save = {
             let mut state = self.state();
-            state.save_state();
             state.send_notifications();
-        }
+            state.save_state()
+        };
+        save.write();
         Ok(Unloaded {
             group,
             version: freed.version,
