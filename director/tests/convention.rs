@@ -2,7 +2,8 @@
 //! real `nats-server` (started by the test; `./scripts/test.sh` installs
 //! one): `convention.cfg` and `membername.cfg` as `config` shows them, a
 //! daemon that joins the convention at start, and one that is refused for
-//! wrong credentials and says so.
+//! wrong credentials and says so; and the rest of it, through to unload
+//! under traffic on another member (issue 16).
 
 mod common;
 
@@ -666,4 +667,89 @@ fn an_actor_no_member_fits_is_reported_by_the_load_and_placed_once_a_member_fits
     });
     assert!(placed, "{:#}\n{}", actor_listing(&late, COW), log_of(&lead));
     assert_eq!(common::ask(&lead, &["Slotted", "\"history\""]), serde_json::json!(["hello"]));
+}
+
+/// Load/unload cycles of the convention churn: each cycle reaches the
+/// member over NATS, so fewer than the single-host churn's 2,000.
+const CONVENTION_CYCLES: usize = 300;
+
+/// Unload under traffic on a convention (issue 16): while the leader loads
+/// and unloads foo 2.0 in a loop (the member follows), askers ask
+/// `Slotted` by role, placed on alpha: two on the leader (relayed to
+/// alpha, which resolves the role itself) and one on alpha. None fails,
+/// and every reply comes from 1.0 or 2.0.
+#[test]
+fn asks_by_role_to_an_actor_on_another_member_all_get_answers_while_the_leader_churns_a_version() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let lead = placing_member(&nats, &lead, "lead", "{'Slot': 4}");
+    let alpha = placing_member(&nats, &lead, "alpha", "{'Slot': 19}");
+    let mut guards = vec![alpha.start()];
+    for env in [&lead, &alpha] {
+        env.tli("foo", PLACED_TLI);
+    }
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    guards.push(lead.start());
+    let h1 = lead.hash_of("foo-1.0.tls");
+    let placed = test_support::eventually(std::time::Duration::from_secs(30), || {
+        actor_listing(&alpha, COW)["address"].is_string() && actor_listing(&lead, COW)["placed"] == "on alpha"
+    });
+    assert!(placed, "{:#}\n{}", actor_listing(&alpha, COW), log_of(&alpha));
+    // 2.0 beside the directory: loaded by its path, never by a refresh.
+    lead.gensrc_prebuilt(Some("2.0")).ok();
+    let second = lead.root.path().join("foo-2.0.tls");
+    std::fs::rename(lead.dir().join("foo-2.0.tls"), &second).unwrap();
+    let second = second.display().to_string();
+
+    let (stop, failed) = (AtomicBool::new(false), Mutex::new(Vec::<String>::new()));
+    let by_version = [AtomicU64::new(0), AtomicU64::new(0)];
+    let options = director::SendOptions { timeout: Some(std::time::Duration::from_secs(30)), ..Default::default() };
+    let lead_control = director::DirectorControl::new(&lead.dir());
+    let hashes = std::thread::scope(|s| {
+        for env in [&lead, &lead, &alpha] {
+            let (stop, by_version, failed, options) = (&stop, &by_version, &failed, &options);
+            s.spawn(move || {
+                let control = director::DirectorControl::new(&env.dir());
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let reply = control.ask("Slotted", serde_json::json!({"probe": n}), options);
+                    let version = reply.as_ref().ok().filter(|r| r["class"] == COW).map(|r| r["version"].clone());
+                    match (version.as_ref().and_then(|v| v.as_str()), reply) {
+                        (Some("1.0"), _) => drop(by_version[0].fetch_add(1, Ordering::Relaxed)),
+                        (Some("2.0"), _) => drop(by_version[1].fetch_add(1, Ordering::Relaxed)),
+                        (_, Ok(r)) => failed.lock().unwrap().push(format!("not from 1.0 or 2.0: {r}")),
+                        (_, Err(e)) => failed.lock().unwrap().push(format!("{} asked: {e}", env.dir().display())),
+                    }
+                }
+            });
+        }
+        let churn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut h2 = String::new();
+            for i in 0..CONVENTION_CYCLES {
+                h2 = lead_control.load(&second).unwrap_or_else(|e| panic!("cycle {i}: load: {e}")).hash;
+                let unloaded = lead_control.unload(&h2).unwrap_or_else(|e| panic!("cycle {i}: unload: {e}"));
+                assert_eq!(unloaded.undelivered, 0, "cycle {i}");
+            }
+            h2
+        }));
+        stop.store(true, Ordering::Relaxed);
+        churn.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    let failed = failed.into_inner().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} asks failed during the churn, first ones: {:#?}",
+        failed.len(),
+        &failed[..failed.len().min(10)]
+    );
+    let [v1, v2] = by_version.map(|v| v.into_inner());
+    assert!(v1 > 0 && v2 > 0, "both versions answered: 1.0 {v1}, 2.0 {v2}");
+    // The member followed the last unload: only 1.0 is left there.
+    let followed = test_support::eventually(std::time::Duration::from_secs(30), || loaded(&alpha) == [h1.clone()]);
+    assert!(followed, "alpha runs {:?} (2.0 is {hashes})", loaded(&alpha));
+    drop(guards);
 }
