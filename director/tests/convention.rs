@@ -1,9 +1,9 @@
-//! The convention (issue 14), first part, through the real binary and a
-//! real `nats-server` (started by the test; `./scripts/test.sh` installs
-//! one): `convention.cfg` and `membername.cfg` as `config` shows them, a
-//! daemon that joins the convention at start, and one that is refused for
-//! wrong credentials and says so; and the rest of it, through to unload
-//! under traffic on another member (issue 16).
+//! The convention (issue 14) through the real binary and a real
+//! `nats-server` (started by the test; `./scripts/test.sh` installs one):
+//! joining with each kind of credential, membership and heartbeats, the
+//! leader's loads and unloads followed by trusting members, placement of
+//! actors that require a capability, and unload under traffic on another
+//! member (issue 16).
 
 mod common;
 
