@@ -274,8 +274,10 @@ fn read_deps(file: &Path) -> Result<Vec<LibrarySpec>, GensrcError> {
     Ok(out)
 }
 
-/// Expands SRCGLOBs relative to `dir` (`**` recurses). A pattern that is
-/// absolute, climbs out with `..`, or matches no file is an error.
+/// Expands SRCGLOBs relative to `dir` (`**` recurses; a pattern ending in
+/// `**`, like `src/**`, takes every file below, as in `.gitignore`). A
+/// pattern that is absolute, climbs out with `..`, or matches no file is an
+/// error.
 fn collect_sources(dir: &Path, globs: &[String]) -> Result<Vec<(String, PathBuf)>, GensrcError> {
     let mut found = BTreeSet::new();
     for pattern in globs {
@@ -283,7 +285,9 @@ fn collect_sources(dir: &Path, globs: &[String]) -> Result<Vec<(String, PathBuf)
         if pattern.starts_with('/') || pattern.split('/').any(|p| p == "..") {
             return Err(gerr("must be relative to SOURCES_DIR and stay inside it"));
         }
-        let full = format!("{}/{pattern}", glob::Pattern::escape(&dir.to_string_lossy()));
+        // The glob crate's trailing `**` matches directories only.
+        let files = if pattern == "**" || pattern.ends_with("/**") { "/*" } else { "" };
+        let full = format!("{}/{pattern}{files}", glob::Pattern::escape(&dir.to_string_lossy()));
         let paths = glob::glob(&full).map_err(|e| gerr(&e.to_string()))?;
         let before = found.len();
         for p in paths.filter_map(Result::ok).filter(|p| p.is_file()) {
@@ -403,6 +407,11 @@ mod tests {
         let got = collect_sources(dir.path(), &["**/*.rs".to_string()]).unwrap();
         let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["a/b/c.rs", "top.rs"]);
+        let below = |p: &str| -> Vec<String> {
+            collect_sources(dir.path(), &[p.to_string()]).unwrap().into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(below("a/**"), ["a/b/c.rs"], "a trailing ** takes every file below");
+        assert_eq!(below("**"), ["a/b/c.rs", "top.rs"]);
         assert!(collect_sources(dir.path(), &["../*".to_string()]).is_err());
         assert!(collect_sources(dir.path(), &["/etc/*".to_string()]).is_err());
         assert!(collect_sources(dir.path(), &["*.py".to_string()]).is_err());
