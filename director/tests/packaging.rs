@@ -70,3 +70,29 @@ fn a_library_without_a_descriptor_is_refused_by_name() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("descriptor") && r.stderr.contains(".thespian_actors"), "{}", r.stderr);
 }
+
+/// gensrc stores libraries as they are (a load copies them out instead of
+/// inflating them) and deflates the manifest, signature and sources; the
+/// package stays a plain ZIP that any reader opens (here Python's zipfile).
+#[test]
+fn gensrc_stores_libraries_as_they_are_and_deflates_the_rest() {
+    let env = Env::new();
+    let lib = format!("lib:{}={}", runtime::TARGET_TRIPLE, plugins().foo.display());
+    env.run(&["gensrc", "foo", &env.key(), &foo_dir(), &lib, "version:1", "src/**"]).ok();
+    let package = env.dir().join("foo-1.tls");
+    let listing = "import sys, zipfile\n\
+        for i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.compress_type, i.filename)";
+    let out = std::process::Command::new("python3").args(["-c", listing]).arg(&package).output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let entries: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(m, n)| (m.to_string(), n.to_string())))
+        .collect();
+    let method = |prefix: &str| -> Vec<&str> {
+        entries.iter().filter(|(_, n)| n.starts_with(prefix)).map(|(m, _)| m.as_str()).collect()
+    };
+    // zipfile's numbers: 0 stored, 8 deflated.
+    assert_eq!(method("lib/"), ["0"], "{entries:?}");
+    assert_eq!(method("MANIFEST."), ["8", "8"], "{entries:?}");
+    assert!(!method("src/").is_empty() && method("src/").iter().all(|m| *m == "8"), "{entries:?}");
+}
