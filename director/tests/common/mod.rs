@@ -3,6 +3,8 @@
 //! test fails.
 #![allow(dead_code)]
 
+pub mod churn;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
