@@ -214,6 +214,19 @@ pub async fn list(client: &async_nats::Client, convention: &str) -> Result<Vec<M
     Ok(out)
 }
 
+/// Member `name`'s record, read from the bucket now (`None` if it has
+/// none, or an unreadable one). `name` may be anyone's word: a name that
+/// is not a valid key is an error, never a wildcard.
+pub async fn record_of(
+    client: &async_nats::Client,
+    convention: &str,
+    name: &str,
+) -> Result<Option<MemberRecord>, MembersError> {
+    let store = bucket_of(client, convention).await?;
+    let value = store.get(name).await.map_err(err)?;
+    Ok(value.and_then(|bytes| read_record(name.to_string(), &bytes).record))
+}
+
 /// Parses a record read from the bucket; never trusts it to be well-formed.
 fn read_record(key: String, bytes: &[u8]) -> MemberListing {
     match serde_json::from_slice::<MemberRecord>(bytes) {

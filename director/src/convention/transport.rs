@@ -222,12 +222,22 @@ impl Records {
         self.blocks.read().unwrap_or_else(|p| p.into_inner()).by_name.get(name).copied()
     }
 
-    /// True if `name` is a listed member; a name not known yet makes the
-    /// records be read again first (at most every 200 ms: a member
-    /// that just joined is not in the map yet).
+    /// True if `name` is a listed member. A name not in the map may be a
+    /// member that joined since the map was read: the records are read
+    /// again (at most every 200 ms), and if that was too soon, `name`'s
+    /// own record is looked up (one key, so a stray costs one read) and,
+    /// when there is one, the map is read again at once.
     pub async fn lists(&self, name: &str) -> bool {
-        if self.block_of(name).is_none() {
-            self.reread_soon().await;
+        if self.block_of(name).is_some() {
+            return true;
+        }
+        self.reread_soon().await;
+        if self.block_of(name).is_some() {
+            return true;
+        }
+        let record = members::record_of(&self.client, &self.convention, name).await;
+        if record.is_ok_and(|r| r.is_some_and(|r| r.block != 0)) {
+            self.reread().await;
         }
         self.block_of(name).is_some()
     }
