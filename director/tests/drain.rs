@@ -1,4 +1,4 @@
-//! Unload under traffic (issue 16): an unload drains, then stops. An actor
+//! Unload under traffic (issue 16): an unload (and a shutdown) drains, then stops. An actor
 //! answers every message it holds before its exit request; a drain that
 //! runs out of time drops what is left and counts exactly the messages
 //! that were never handled. In the runtime, and through the real daemon
@@ -62,6 +62,21 @@ fn an_actor_holding_a_thousand_messages_answers_them_all_before_its_exit_request
         "every queued ask answered; first other outcome: {:?}",
         answers.iter().find(|a| a.is_err())
     );
+}
+
+/// A shutdown drains as an unload does (no OnDeactivate): every message
+/// an actor holds is answered before its exit request.
+#[test]
+fn a_shutdown_answers_every_held_message_before_the_actors_stop() {
+    let l = load_misbehave();
+    let pending = hold(&l, 300, 1000);
+    let report = l.system.shutdown();
+    assert_eq!(report.unloads.len(), 1, "{report:?}");
+    assert_eq!(report.unloads[0].undelivered, 0, "{}", report.unloads[0]);
+    assert!(report.unloads[0].code.is_freed(), "{}", report.unloads[0]);
+    let answers: Vec<Result<Value, AskError>> = pending.into_iter().map(|p| p.wait(LONG)).collect();
+    let pongs = answers.iter().filter(|a| a.as_ref().ok().and_then(Value::as_str) == Some("pong")).count();
+    assert_eq!(pongs, 1000, "first other outcome: {:?}", answers.iter().find(|a| a.is_err()));
 }
 
 #[test]
