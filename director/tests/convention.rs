@@ -692,7 +692,7 @@ fn an_actor_that_requires_a_capability_runs_on_one_fitting_member_and_is_reached
     // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     let r = lead.run(&["ask", "--timeout", "60", "Slotted", "\"history\""]);
-    let prompt = r.code != 0 && r.stderr.contains("which does not answer");
+    let prompt = r.code != 0 && (r.stderr.contains("which does not answer") || r.stderr.contains("which is gone"));
     let moved_already = r.code == 0 && r.stdout.contains("hello");
     assert!(prompt || moved_already, "{} {}", r.stdout, r.stderr);
     let moved = test_support::eventually(std::time::Duration::from_secs(10), || {
@@ -744,6 +744,41 @@ const CONVENTION_CYCLES: usize = 300;
 /// `Slotted` by role, placed on alpha: two on the leader (relayed to
 /// alpha, which resolves the role itself) and one on alpha. None fails,
 /// and every reply comes from 1.0 or 2.0.
+/// A member that stops answering (frozen, as a hung or cut-off host: the
+/// server still holds its connection) has the asks relayed to it fail
+/// once its record expires, not at their timeout.
+#[test]
+fn an_ask_to_a_member_that_stops_answering_fails_once_its_record_expires() {
+    let nats = NatsServer::start();
+    let lead = bare_member(&nats, "lead");
+    let lead = placing_member(&nats, &lead, "lead", "{'Slot': 4}");
+    let alpha = placing_member(&nats, &lead, "alpha", "{'Slot': 19}");
+    let mut guards = vec![alpha.start()];
+    for env in [&lead, &alpha] {
+        env.tli("foo", PLACED_TLI);
+    }
+    lead.gensrc_prebuilt(Some("1.0")).ok();
+    guards.push(lead.start());
+    let placed = test_support::eventually(std::time::Duration::from_secs(30), || {
+        actor_listing(&lead, COW)["placed"] == "on alpha" && actor_listing(&alpha, COW)["address"].is_string()
+    });
+    assert!(placed, "{:#}\n{}", actor_listing(&lead, COW), log_of(&lead));
+    assert_eq!(common::ask(&lead, &["Slotted", "\"history\""]), serde_json::json!(["hello"]));
+    let pid = alpha.pid() as i32;
+    // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let asked = std::time::Instant::now();
+    let r = lead.run(&["ask", "--timeout", "60", "Slotted", "\"history\""]);
+    let took = asked.elapsed();
+    // SAFETY: as above; a stopped process dies of SIGKILL too.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("runs on member \"alpha\", which is gone"), "{}", r.stderr);
+    // 3 heartbeats for the record to expire, one for the map to be read.
+    assert!(took < std::time::Duration::from_secs(15), "failed after {took:?}, not at once the record expired");
+    drop(guards);
+}
+
 #[test]
 fn asks_by_role_to_an_actor_on_another_member_all_get_answers_while_the_leader_churns_a_version() {
     use std::sync::Mutex;

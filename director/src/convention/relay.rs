@@ -7,16 +7,22 @@
 //! data, and dropped (with a log line) unless it names as its sender a
 //! member listed in the membership bucket; at most [`MAX_CONCURRENT`] are
 //! handled at once (more are answered "busy"). An ask to a member that is
-//! gone fails at once: the server answers "no responders".
+//! gone fails at once: the server answers "no responders". One that
+//! reached a member that died before it answered (or that the server
+//! cannot tell is gone, as behind a cut network) fails once the member's
+//! record is gone from the map (3 heartbeats, then at most one more),
+//! not at its timeout.
 //!
 //! What this does not protect against: every member holds the same
 //! credentials, so a member can claim to be another; the sender's name is
 //! a filter against strays, not an authentication.
 
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::{self, Either};
 use serde::{Deserialize, Serialize};
 
 use crate::convention::link::Link;
@@ -72,7 +78,17 @@ impl Relay for NatsRelay {
         let request = async_nats::Request::new().payload(payload.into()).timeout(Some(wait));
         let asked = self.link.client().send_request(relay_subject(self.link.name(), member), request);
         let target = &send.target;
-        let answer = self.link.block_on(asked).map_err(|e| {
+        let answered = self.link.block_on(async {
+            match future::select(pin!(asked), pin!(self.records.gone(member))).await {
+                Either::Left((answer, _)) => Some(answer),
+                Either::Right(((), _)) => None,
+            }
+        });
+        let Some(answer) = answered else {
+            let gone = format!("{target} runs on member {member:?}, which is gone (its record expired)");
+            return Err(fail(ErrorKind::NotFound, gone));
+        };
+        let answer = answer.map_err(|e| {
             use async_nats::RequestErrorKind as Kind;
             match e.kind() {
                 Kind::NoResponders => fail(

@@ -47,6 +47,9 @@ struct Blocks {
 /// records again (a member that just joined is not in the map yet).
 const REREAD: Duration = Duration::from_millis(200);
 
+/// How often a relayed ask looks whether its member is still listed.
+const GONE_POLL: Duration = Duration::from_millis(250);
+
 /// The actors the leader placed, by member, version and class, with the
 /// addresses their members' records give (each checked to be in that
 /// member's block): what a role lookup on another member answers.
@@ -240,6 +243,18 @@ impl Records {
             self.reread().await;
         }
         self.block_of(name).is_some()
+    }
+
+    /// Returns once `member` is not a listed member (its record expired
+    /// or it left), as the block map says every [`GONE_POLL`]; never,
+    /// while it is.
+    pub async fn gone(&self, member: &str) {
+        if !self.lists(member).await {
+            return;
+        }
+        while self.block_of(member).is_some() {
+            tokio::time::sleep(GONE_POLL).await;
+        }
     }
 
     /// The address of actor `class` of version `hash` on `member`, if its
