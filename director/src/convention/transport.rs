@@ -246,7 +246,7 @@ impl Records {
     }
 
     /// Returns once `member` is not a listed member (its record expired
-    /// or it left), as the block map says every [`GONE_POLL`]; never,
+    /// or it left), as the block map says every 250 ms; never,
     /// while it is.
     pub async fn gone(&self, member: &str) {
         if !self.lists(member).await {
