@@ -215,6 +215,42 @@ fn unload_timeouts_outside_the_range_are_refused_and_the_dropped_count_is_printe
     assert!(out.contains("; 1000 message(s) left undelivered (the drain ran out; they were dropped)"), "{out}");
 }
 
+/// Asks in flight when the operator runs `shutdown` (the actor still
+/// holds them) are answered before the daemon exits.
+fn shutdown_answers_asks_in_flight(isolation: &str) {
+    let env = Env::new();
+    env.tli(
+        "misbehave",
+        &format!("{{'Isolation': '{isolation}', 'Actors': {{'misbehave.Actor': {{'OnLoad': {{'Role': 'Slow'}}}}}}}}"),
+    );
+    env.gensrc_with("misbehave", &plugins().misbehave, &["version:1"]).ok();
+    let _daemon = env.start();
+    let control = Arc::new(DirectorControl::new(&env.dir()).with_binary(common::BIN));
+    control.load("misbehave").expect("misbehave loaded");
+    control.tell("Slow", json!({"sleep_ms": 1000}), &SendOptions::default()).expect("told");
+    let asks: Vec<_> = (0..20)
+        .map(|_| {
+            let control = control.clone();
+            std::thread::spawn(move || control.ask("Slow", json!("ping"), &SendOptions::default()))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(control.shutdown().expect("shut down"), "the daemon was running");
+    let answers: Vec<_> = asks.into_iter().map(|a| a.join().expect("asker")).collect();
+    let pongs = answers.iter().filter(|a| a.as_ref().is_ok_and(|v| v == "pong")).count();
+    assert_eq!(pongs, 20, "first other outcome: {:?}", answers.iter().find(|a| a.is_err()));
+}
+
+#[test]
+fn shutdown_answers_the_asks_in_flight_in_process() {
+    shutdown_answers_asks_in_flight("inprocess");
+}
+
+#[test]
+fn shutdown_answers_the_asks_in_flight_in_a_worker() {
+    shutdown_answers_asks_in_flight("process");
+}
+
 /// A worker that dies while it drains (its actor aborts on a message it
 /// held) reports the asks it lost as failed, never as answered, and the
 /// unload says how the worker ended.
