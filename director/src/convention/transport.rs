@@ -234,9 +234,8 @@ impl Records {
         if self.block_of(name).is_some() {
             return true;
         }
-        self.reread_soon().await;
-        if self.block_of(name).is_some() {
-            return true;
+        if self.reread_soon().await {
+            return self.block_of(name).is_some();
         }
         let record = members::record_of(&self.client, &self.convention, name).await;
         if record.is_ok_and(|r| r.is_some_and(|r| r.block != 0)) {
@@ -264,12 +263,14 @@ impl Records {
         all.get(&(member.to_string(), hash.to_string(), class.to_string())).copied()
     }
 
-    /// Reads the records again unless that was done within [`REREAD`].
-    async fn reread_soon(&self) {
+    /// Reads the records again unless that was done within [`REREAD`];
+    /// true if it read them.
+    async fn reread_soon(&self) -> bool {
         let fresh = self.blocks.read().unwrap_or_else(|p| p.into_inner()).read.is_some_and(|at| at.elapsed() < REREAD);
         if !fresh {
             self.reread().await;
         }
+        !fresh
     }
 
     /// The block map from the members' records; a member that left (or
