@@ -301,6 +301,13 @@ fn intruder(env: &Env) -> director::convention::Link {
     director::convention::Link::connect(&settings, "intruder").unwrap()
 }
 
+/// A relayed ask (or tell) from member `from` to `MainFoo`, as one member
+/// sends another on `NAME.ask.MEMBER`.
+fn relayed(from: &str, tell: bool, message: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"from": from, "tell": tell, "send": {"target": "MainFoo", "group": null,
+        "source": null, "message": message, "timeout_ms": 500}})
+}
+
 /// Someone with the credentials but no member record sends a relayed ask
 /// and actor messages to a member: both are dropped and logged, and
 /// nothing reaches its actors.
@@ -314,8 +321,7 @@ fn messages_from_a_name_that_is_not_a_member_are_dropped_and_logged() {
     member.run(&["load", "foo-1.0.tls"]).ok();
     let main_foo = member.json(&["list", "--json"])[0]["actors"][0]["address"].as_str().unwrap_or_default().to_string();
     let link = intruder(&member);
-    let ask = serde_json::json!({"from": "intruder", "tell": true, "send": {"target": "MainFoo", "group": null,
-        "source": null, "message": "from the intruder", "timeout_ms": 500}});
+    let ask = relayed("intruder", true, "from the intruder".into());
     let subject = director::convention::relay::relay_subject("prod", "member");
     let answer = link.block_on(async {
         let request = link.client().request(subject, ask.to_string().into());
@@ -348,8 +354,7 @@ fn messages_from_a_name_that_is_not_a_member_are_dropped_and_logged() {
 /// A relayed ask from `from` to `member`'s `MainFoo` through `link`: the
 /// reply's payload, or why there was none within 3 s.
 fn relay_ask(link: &director::convention::Link, from: &str, member: &str) -> Result<Vec<u8>, String> {
-    let ask = serde_json::json!({"from": from, "tell": false, "send": {"target": "MainFoo", "group": null,
-        "source": null, "message": {"ping": 1}, "timeout_ms": 500}});
+    let ask = relayed(from, false, serde_json::json!({"ping": 1}));
     let subject = director::convention::relay::relay_subject("prod", member);
     link.block_on(async {
         let request = link.client().request(subject, ask.to_string().into());
@@ -379,8 +384,7 @@ fn a_member_that_just_joined_is_answered_even_right_after_the_records_were_read(
     // No record yet: dropped (logged once the member has read the
     // records again), then it joins at once.
     let subject = director::convention::relay::relay_subject("prod", "member");
-    let stray = serde_json::json!({"from": "newcomer", "tell": true, "send": {"target": "MainFoo", "group": null,
-        "source": null, "message": "early", "timeout_ms": 500}});
+    let stray = relayed("newcomer", true, "early".into());
     link.block_on(async {
         let inbox = link.client().new_inbox();
         link.client().publish_with_reply(subject, inbox, stray.to_string().into()).await.unwrap();
@@ -735,24 +739,12 @@ fn an_actor_no_member_fits_is_reported_by_the_load_and_placed_once_a_member_fits
     assert_eq!(common::ask(&lead, &["Slotted", "\"history\""]), serde_json::json!(["hello"]));
 }
 
-/// Load/unload cycles of the convention churn: each cycle reaches the
-/// member over NATS, so fewer than the single-host churn's 2,000.
-const CONVENTION_CYCLES: usize = 300;
-
-/// Unload under traffic on a convention (issue 16): while the leader loads
-/// and unloads foo 2.0 in a loop (the member follows), askers ask
-/// `Slotted` by role, placed on alpha: two on the leader (relayed to
-/// alpha, which resolves the role itself) and one on alpha. None fails,
-/// and every reply comes from 1.0 or 2.0.
-/// A member that stops answering (frozen, as a hung or cut-off host: the
-/// server still holds its connection) has the asks relayed to it fail
-/// once its record expires, not at their timeout.
-#[test]
-fn an_ask_to_a_member_that_stops_answering_fails_once_its_record_expires() {
-    let nats = NatsServer::start();
-    let lead = bare_member(&nats, "lead");
-    let lead = placing_member(&nats, &lead, "lead", "{'Slot': 4}");
-    let alpha = placing_member(&nats, &lead, "alpha", "{'Slot': 19}");
+/// A leader (slot 4) and member alpha (slot 19) running foo 1.0, with
+/// `Slotted` placed on alpha and listed there; the daemons' guards.
+fn slotted_on_alpha(nats: &NatsServer) -> (Env, Env, Vec<common::DaemonGuard>) {
+    let lead = bare_member(nats, "lead");
+    let lead = placing_member(nats, &lead, "lead", "{'Slot': 4}");
+    let alpha = placing_member(nats, &lead, "alpha", "{'Slot': 19}");
     let mut guards = vec![alpha.start()];
     for env in [&lead, &alpha] {
         env.tli("foo", PLACED_TLI);
@@ -760,9 +752,19 @@ fn an_ask_to_a_member_that_stops_answering_fails_once_its_record_expires() {
     lead.gensrc_prebuilt(Some("1.0")).ok();
     guards.push(lead.start());
     let placed = test_support::eventually(std::time::Duration::from_secs(30), || {
-        actor_listing(&lead, COW)["placed"] == "on alpha" && actor_listing(&alpha, COW)["address"].is_string()
+        actor_listing(&alpha, COW)["address"].is_string() && actor_listing(&lead, COW)["placed"] == "on alpha"
     });
-    assert!(placed, "{:#}\n{}", actor_listing(&lead, COW), log_of(&lead));
+    assert!(placed, "{:#}\n{:#}\n{}", actor_listing(&lead, COW), actor_listing(&alpha, COW), log_of(&alpha));
+    (lead, alpha, guards)
+}
+
+/// A member that stops answering (frozen, as a hung or cut-off host: the
+/// server still holds its connection) has the asks relayed to it fail
+/// once its record expires, not at their timeout.
+#[test]
+fn an_ask_to_a_member_that_stops_answering_fails_once_its_record_expires() {
+    let nats = NatsServer::start();
+    let (lead, alpha, guards) = slotted_on_alpha(&nats);
     assert_eq!(common::ask(&lead, &["Slotted", "\"history\""]), serde_json::json!(["hello"]));
     let pid = alpha.pid() as i32;
     // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's.
@@ -779,25 +781,22 @@ fn an_ask_to_a_member_that_stops_answering_fails_once_its_record_expires() {
     drop(guards);
 }
 
+/// Load/unload cycles of the convention churn: each cycle reaches the
+/// member over NATS, so fewer than the single-host churn's 2,000.
+const CONVENTION_CYCLES: usize = 300;
+
+/// Unload under traffic on a convention (issue 16): while the leader loads
+/// and unloads foo 2.0 in a loop (the member follows), askers ask
+/// `Slotted` by role, placed on alpha: two on the leader (relayed to
+/// alpha, which resolves the role itself) and one on alpha. None fails,
+/// and every reply comes from 1.0 or 2.0.
 #[test]
 fn asks_by_role_to_an_actor_on_another_member_all_get_answers_while_the_leader_churns_a_version() {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let nats = NatsServer::start();
-    let lead = bare_member(&nats, "lead");
-    let lead = placing_member(&nats, &lead, "lead", "{'Slot': 4}");
-    let alpha = placing_member(&nats, &lead, "alpha", "{'Slot': 19}");
-    let mut guards = vec![alpha.start()];
-    for env in [&lead, &alpha] {
-        env.tli("foo", PLACED_TLI);
-    }
-    lead.gensrc_prebuilt(Some("1.0")).ok();
-    guards.push(lead.start());
+    let (lead, alpha, guards) = slotted_on_alpha(&nats);
     let h1 = lead.hash_of("foo-1.0.tls");
-    let placed = test_support::eventually(std::time::Duration::from_secs(30), || {
-        actor_listing(&alpha, COW)["address"].is_string() && actor_listing(&lead, COW)["placed"] == "on alpha"
-    });
-    assert!(placed, "{:#}\n{}", actor_listing(&alpha, COW), log_of(&alpha));
     // 2.0 beside the directory: loaded by its path, never by a refresh.
     lead.gensrc_prebuilt(Some("2.0")).ok();
     let second = lead.root.path().join("foo-2.0.tls");

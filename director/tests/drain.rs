@@ -1,8 +1,9 @@
-//! Unload under traffic (issue 16): an unload (and a shutdown) drains, then stops. An actor
-//! answers every message it holds before its exit request; a drain that
-//! runs out of time drops what is left and counts exactly the messages
-//! that were never handled. In the runtime, and through the real daemon
-//! with the version in its process and in a worker.
+//! Unload under traffic (issue 16): an unload (and a shutdown) drains,
+//! then stops. An actor answers every message it holds before its exit
+//! request; a drain that runs out of time drops what is left and counts
+//! exactly the messages that were never handled. In the runtime, and
+//! through the real daemon with the version in its process and in a
+//! worker.
 
 mod common;
 
